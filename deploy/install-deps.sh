@@ -1,0 +1,30 @@
+#!/bin/sh
+# Install every Debian package the build, the demo and the tests need.
+# Idempotent: apt-get skips what is already installed.
+set -eu
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps.sh: run as root (it calls apt-get)" >&2
+	exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+
+# Build: compiler, meson/ninja, and the libraries found through pkg-config.
+BUILD="build-essential meson ninja-build pkg-config
+	libuv1-dev libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev
+	libseccomp-dev libinih-dev libsystemd-dev libssl-dev"
+# Tests: criterion, clang + libFuzzer/sanitizer runtimes, musl for
+# test programs built with another libc, curl for functional tests.
+TEST="libcriterion-dev clang libclang-rt-14-dev musl-tools curl
+	procps psmisc"
+# Benchmarks and images: bubblewrap as the reference sandbox,
+# busybox-static for the busybox image, hyperfine for timing.
+EXTRA="bubblewrap busybox-static hyperfine"
+# Swift cluster on loopback (functional tests of the cluster mode).
+SWIFT="swift swift-proxy swift-account swift-container swift-object
+	python3-swiftclient memcached systemd"
+
+apt-get update
+# shellcheck disable=SC2086
+apt-get install -y --no-install-recommends $BUILD $TEST $EXTRA $SWIFT
