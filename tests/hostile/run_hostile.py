@@ -5,11 +5,12 @@
     run_hostile.py syscalls A-B    the syscall sweep, numbers A..B
     run_hostile.py --host-check    after the suite: nothing left behind
 
-Environment (set by meson): ZEROVM = the zerovm CLI, HOSTILE_DIR = where
-the hostile-NAME programs are built.
+Environment (set by meson): ZVSH and ZEROVM = the CLIs, HOSTILE_DIR =
+where the hostile-NAME programs are built.
 
-Each run goes through the real `zerovm` CLI: a manifest in a fresh temp
-dir, the program's channels as files there. The program gets a canary
+Each run goes through a real CLI: `zvsh` (stdio passed through, extra
+channels as @NAME=FILE), or `zerovm` with a manifest where a program needs
+channel limits. Channels are files in a fresh temp dir. The program gets a canary
 directory (with a `secret`) and must end exactly as PROGRAMS says. After
 the run the host must be unchanged: canary listing and contents, no
 /tmp/zvm-hostile-pwned-* file, no process of the program left, the secret
@@ -24,9 +25,11 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 
-ZEROVM = os.environ.get("ZEROVM", "zerovm")
-HOSTILE_DIR = os.environ.get("HOSTILE_DIR", os.path.dirname(__file__))
+ZEROVM = os.path.abspath(os.environ.get("ZEROVM", "zerovm"))
+ZVSH = os.path.abspath(os.environ.get("ZVSH", "zvsh"))
+HOSTILE_DIR = os.path.abspath(os.environ.get("HOSTILE_DIR", "."))
 UNBOUNDED = 4294967296
 MIB = 1 << 20
 MEMORY = 64 * MIB
@@ -37,8 +40,11 @@ PWNED_PREFIX = "zvm-hostile-pwned-"
 #   "exit 0"        exited 0 and printed "RESULT: contained"
 #   "signal SIGSYS" killed by that signal
 #   "timeout"       ended by the sandbox with "session timeout"
-# Options: channels (extra, after stdin/stdout/stderr), memory, timeout,
-# args (program-specific arguments, after CANARY SELF TOKEN).
+# Options: channels (extra, after stdin/stdout/stderr: fds 3, 4),
+# memory, timeout, args (program-specific, after CANARY SELF TOKEN),
+# cli ("zerovm" where channel limits are needed, else zvsh), stdin ("pty":
+# a terminal), listen (servers the program tries to reach), max_output
+# (bytes /dev/output may hold), never_printed (bytes that must not leak).
 LIMIT = 1000
 GET_LIMIT = 100
 
@@ -103,22 +109,22 @@ PROGRAMS = {
     "fd_scan": {"expect": "exit 0", "channels": [in_channel(INPUT_TEXT)],
                 "args": ["4"]},
     "supervisor_mem": {"expect": "exit 0"},
-    "put_limit": {"expect": "exit 0",
+    "put_limit": {"expect": "exit 0", "cli": "zerovm",
                   "channels": [out_channel(put_size=LIMIT)],
                   "args": [str(LIMIT)], "max_output": LIMIT},
-    "put_count": {"expect": "exit 0", "channels": [out_channel(puts=5)],
+    "put_count": {"expect": "exit 0", "cli": "zerovm", "channels": [out_channel(puts=5)],
                   "args": ["5"], "max_output": 5},
-    "put_pwrite": {"expect": "exit 0",
+    "put_pwrite": {"expect": "exit 0", "cli": "zerovm",
                    "channels": [out_channel(put_size=LIMIT, access=3)],
                    "args": [str(LIMIT)], "max_output": LIMIT},
-    "get_limit": {"expect": "exit 0",
+    "get_limit": {"expect": "exit 0", "cli": "zerovm",
                   "channels": [in_channel(GET_TEXT, get_size=GET_LIMIT)],
                   "args": [str(GET_LIMIT)], "never_printed": b"BEYOND"},
     "memory_mmap": {"expect": "exit 0", "args": [str(MEMORY)]},
     "memory_brk": {"expect": "exit 0", "args": [str(MEMORY)]},
     "infinite_loop": {"expect": "timeout", "timeout": 1},
     "fork_bomb": {"expect": "exit 0"},
-    "tiocsti": {"expect": "exit 0"},
+    "tiocsti": {"expect": "exit 0", "stdin": "pty"},
     "alias_traversal": {"expect": "exit 0",
                         "channels": [in_channel(INPUT_TEXT)]},
     "alias_mode": {"expect": "exit 0",
@@ -177,6 +183,28 @@ def processes_matching(token=None, exe_ids=()):
         if (token and token.encode() in cmdline) or exe in exe_ids:
             found.append(int(pid))
     return found
+
+
+def describe_process(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            fields = dict(l.split(":", 1) for l in f if ":" in l)
+        return (f"{pid} ({fields['Name'].strip()}, uid "
+                f"{fields['Uid'].split()[0]}, parent {fields['PPid'].strip()})")
+    except OSError:
+        return f"{pid} (gone)"
+
+
+def lingering(token, exe_ids, grace=5.0):
+    """Processes of the run still alive after `grace` seconds. Exits are
+    asynchronous (e.g. the sandbox's namespace holder ends when the CLI's
+    pipe closes), so only what outlives the grace period counts."""
+    deadline = time.monotonic() + grace
+    while True:
+        pids = processes_matching(token, exe_ids)
+        if not pids or time.monotonic() > deadline:
+            return pids
+        time.sleep(0.05)
 
 
 def kill_leftovers(pids):
@@ -287,36 +315,27 @@ class Run:
             s.close()
 
     def run(self):
-        """Run under zerovm; returns (kind, value, report status) with kind
-        'exit' (value = code), 'signal' (value = number), 'timeout'."""
+        """Run in the sandbox; returns (kind, value) with kind 'exit'
+        (value = code), 'signal' (value = number) or 'timeout'."""
         self.listen()
         before_canary = tree_state(self.canary)
         before_inputs = {c["uri"]: tree_state_file(c["uri"])
                          for c in self.channels if c.get("content")}
         before_pwned = pwned_in_tmp()
         before_host = socket.gethostname()
-        manifest = os.path.join(self.dir, "manifest")
-        with open(manifest, "w") as f:
-            f.write(manifest_text(self.prog, ["hostile-" + self.name] + self.args,
-                                  self.channels,
-                                  self.spec.get("memory", MEMORY),
-                                  self.spec.get("timeout", 10)))
-        limit = self.spec.get("timeout", 10) + 30
-        try:
-            proc = subprocess.run([ZEROVM, manifest], cwd=self.canary,
-                                  stdin=subprocess.DEVNULL,
-                                  capture_output=True, timeout=limit)
-        except subprocess.TimeoutExpired:
-            raise Failure(f"zerovm itself did not return within {limit} s")
-        self.report = proc.stdout.decode(errors="replace")
-        self.zerovm_err = proc.stderr.decode(errors="replace")
-        self.output = self._read("stdout") + self._read("stderr")
+        if self.spec.get("cli") == "zerovm":
+            outcome = self._run_zerovm()
+        else:
+            outcome = self._run_zvsh()
+        self.output = self._read("stdout") + self.stderr
 
-        leftovers = processes_matching(self.token, {file_id(self.prog)})
+        leftovers = lingering(self.token, {file_id(self.prog)})
         if leftovers:
+            self.problems.append("processes left running: " + ", ".join(
+                describe_process(p) for p in leftovers))
             kill_leftovers(leftovers)
-            self.problems.append(f"processes left running: {leftovers}")
         self.check_listeners()
+        self.check_pty()
         if tree_state(self.canary) != before_canary:
             self.problems.append("the canary directory changed: "
                                  f"{sorted(os.listdir(self.canary))}")
@@ -340,10 +359,71 @@ class Run:
                 if size > cap:
                     self.problems.append(f"/dev/output holds {size} bytes, "
                                          f"limit {cap}")
-        if proc.returncode != 0 and not self.report.strip():
-            raise Failure(f"zerovm failed ({proc.returncode}): "
-                          f"{self.zerovm_err.strip()}")
-        return parse_report(self.report)
+        return outcome
+
+    def _timeout(self):
+        return self.spec.get("timeout", 10)
+
+    def _run_zerovm(self):
+        """The manifest runner: every channel a file, with its limits."""
+        manifest = os.path.join(self.dir, "manifest")
+        with open(manifest, "w") as f:
+            f.write(manifest_text(self.prog,
+                                  ["hostile-" + self.name] + self.args,
+                                  self.channels,
+                                  self.spec.get("memory", MEMORY),
+                                  self._timeout()))
+        proc = self._spawn([ZEROVM, manifest], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE)
+        self.stderr = self._read("stderr")
+        self.sandbox_said = proc.stdout.decode(errors="replace") + \
+            proc.stderr.decode(errors="replace")
+        return parse_report(proc.stdout.decode(errors="replace"))
+
+    def _run_zvsh(self):
+        """The developer shell: stdio passed through (stdin may be a
+        terminal), extra channels as @NAME=FILE after the arguments."""
+        cmd = [ZVSH, "-v", "-t", str(self._timeout()),
+               "-m", str(self.spec.get("memory", MEMORY)), self.prog,
+               *self.args]
+        for c in self.channels[3:]:
+            cmd.append(f"@{os.path.basename(c['alias'])}={c['uri']}")
+        stdin = subprocess.DEVNULL
+        if self.spec.get("stdin") == "pty":
+            self.pty_master, stdin = os.openpty()
+        with open(os.path.join(self.dir, "stdout"), "wb") as out:
+            proc = self._spawn(cmd, stdin=stdin, stdout=out)
+        if stdin != subprocess.DEVNULL:
+            self.pty_slave = stdin
+        err = proc.stderr.decode(errors="replace")
+        self.sandbox_said = err
+        self.stderr = b"".join(line + b"\n" for line in
+                               proc.stderr.splitlines()
+                               if not line.startswith(b"zvsh: "))
+        return parse_zvsh(err, proc.returncode)
+
+    def _spawn(self, cmd, stdin, stdout):
+        limit = self._timeout() + 30
+        try:
+            return subprocess.run(cmd, cwd=self.canary, stdin=stdin,
+                                  stdout=stdout, stderr=subprocess.PIPE,
+                                  timeout=limit)
+        except subprocess.TimeoutExpired:
+            raise Failure(f"{cmd[0]} did not return within {limit} s")
+
+    def check_pty(self):
+        """Bytes waiting on the terminal's input were injected (TIOCSTI)."""
+        slave = getattr(self, "pty_slave", None)
+        if slave is None:
+            return
+        os.set_blocking(slave, False)
+        try:
+            data = os.read(slave, 4096)
+            self.problems.append(f"bytes injected into the terminal: {data!r}")
+        except BlockingIOError:
+            pass
+        os.close(slave)
+        os.close(self.pty_master)
 
     def _read(self, name):
         with open(os.path.join(self.dir, name), "rb") as f:
@@ -366,20 +446,43 @@ def tree_state_file(path):
             tuple(sorted(os.listxattr(path))))
 
 
+def outcome(status, retcode):
+    """A report status ("ok", "Signal 31 (...)", "session timeout") as
+    (kind, value)."""
+    if status == "session timeout":
+        return ("timeout", None)
+    if status.startswith("Signal "):
+        return ("signal", int(status.split()[1]))
+    if status == "ok":
+        return ("exit", retcode)
+    raise Failure(f"the sandbox failed: {status!r}")
+
+
 def parse_report(text):
-    """The six report lines: validation, daemon, retcode, etag,
-    accounting, status. Returns (kind, value, status)."""
+    """zerovm's six report lines: validation, daemon, retcode, etag,
+    accounting, status."""
     lines = text.splitlines()
     if len(lines) < 6:
         raise Failure(f"zerovm printed no report:\n{text}")
-    retcode, status = int(lines[2]), lines[5].strip()
-    if status == "session timeout":
-        return ("timeout", None, status)
-    if status.startswith("Signal "):
-        return ("signal", int(status.split()[1]), status)
-    if status == "ok":
-        return ("exit", retcode, status)
-    raise Failure(f"the sandbox failed: {status!r}")
+    return outcome(lines[5].strip(), int(lines[2]))
+
+
+def parse_zvsh(err, returncode):
+    """zvsh -v ends with "zvsh: STATUS; exit N; ..."; its exit code must
+    agree: N, 128 + signal, or 124 on timeout."""
+    lines = [l for l in err.splitlines()
+             if l.startswith("zvsh: ") and "; exit " in l]
+    if not lines:
+        raise Failure(f"zvsh printed no report (exit {returncode}):\n{err}")
+    status, code = lines[-1][6:].split("; exit ")
+    kind, value = outcome(status, int(code.split(";")[0]))
+    want = {"exit": value, "timeout": 124}.get(kind)
+    if kind == "signal":
+        want = 128 + value
+    if returncode != want:
+        raise Failure(f"zvsh exited {returncode} for {status!r}; "
+                      f"expected {want}")
+    return kind, value
 
 
 def describe(kind, value):
@@ -395,14 +498,14 @@ def describe(kind, value):
 def show(run):
     print(f"--- {run.name} output ---")
     sys.stdout.write(run.output.decode(errors="replace"))
-    print(f"--- zerovm report ---\n{run.report}{run.zerovm_err}")
+    print(f"--- sandbox report ---\n{run.sandbox_said}")
 
 
 def run_program(name):
     spec = PROGRAMS[name]
     run = Run(name, spec)
     try:
-        kind, value, _ = run.run()
+        kind, value = run.run()
         show(run)
         got = describe(kind, value)
         problems = list(run.problems)
@@ -424,7 +527,7 @@ def run_syscalls(first, last):
     for nr in range(first, last + 1):
         run = Run("syscalls", {"timeout": 2}, [str(nr)])
         try:
-            kind, value, _ = run.run()
+            kind, value = run.run()
             got = describe(kind, value)
             ends.setdefault(got, []).append(nr)
             bad = list(run.problems)
@@ -449,10 +552,11 @@ def host_check():
         if n.startswith("hostile-") and os.path.isfile(os.path.join(HOSTILE_DIR, n)):
             ids.add(file_id(os.path.join(HOSTILE_DIR, n)))
     problems = []
-    left = processes_matching(TOKEN_PREFIX, ids)
+    left = lingering(TOKEN_PREFIX, ids)
     if left:
+        problems.append("hostile processes still running: " + ", ".join(
+            describe_process(p) for p in left))
         kill_leftovers(left)
-        problems.append(f"hostile processes still running: {left}")
     if pwned_in_tmp():
         problems.append(f"files in /tmp: {pwned_in_tmp()}")
     return report_problems("host check", "checked", problems)
