@@ -474,6 +474,15 @@ Test(limits, sequential_and_random_access)
 		cr_assert_str_eq(out(&r), "OK 8\n");
 		run_free(&r);
 	}
+	/* random write, but never past put_size */
+	run_init(&r, "");
+	c = run_add(&r, "/dev/rw", memfd_with("0123456789"), SANDBOX_SGET_RPUT);
+	c->puts = 10;
+	c->put_size = 100;
+	run_go(&r, "sbtest", "pwrite", "3", "100", NULL);
+	cr_assert_str_eq(out(&r), "ERR EDQUOT\n");
+	cr_assert_str_eq(contents(r.ch[3].fd), "0123456789");
+	run_free(&r);
 	/* random write */
 	run_init(&r, "");
 	c = run_add(&r, "/dev/rw", memfd_with("0123456789"), SANDBOX_SGET_RPUT);
