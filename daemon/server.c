@@ -559,7 +559,7 @@ static int write_port_file(const char *path, unsigned port,
 	f = fopen(tmp, "w");
 	if (!f || fprintf(f, "%u\n", port) < 0 || fclose(f) ||
 	    rename(tmp, path)) {
-		snprintf(err->msg, sizeof(err->msg), "port file %s: %s", path,
+		snprintf(err->msg, sizeof(err->msg), "port file %.400s: %s", path,
 			 strerror(errno));
 		return -1;
 	}
