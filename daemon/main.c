@@ -36,7 +36,7 @@ int main(int argc, char **argv)
 	bool check = false;
 	struct zvmd_config cfg;
 	struct zvmd_error err;
-	int c, rc;
+	int c, rc = 1;
 
 	if (!ov)
 		return 1;
@@ -46,20 +46,21 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'c': path = optarg; continue;
 		case 'k': check = true; continue;
-		case 'h': usage(stdout); return 0;
+		case 'h': usage(stdout); rc = 0; goto out;
 		case 'l': key = "listen"; break;
 		case 'r': key = "root"; break;
 		case 's': key = "spool"; break;
 		case 'p': key = "port_file"; break;
 		case 'o': ov[nov++] = strdup(optarg); continue;
-		default: usage(stderr); return 2;
+		default: usage(stderr); rc = 2; goto out;
 		}
 		if (asprintf(&ov[nov++], "%s=%s", key, optarg) < 0)
-			return 1;
+			goto out;
 	}
 	if (optind != argc) {
 		usage(stderr);
-		return 2;
+		rc = 2;
+		goto out;
 	}
 	zvmd_config_default(&cfg);
 	if (path && zvmd_config_load(&cfg, path, &err))
@@ -70,7 +71,8 @@ int main(int argc, char **argv)
 		if (!eq) {
 			fprintf(stderr, "zvmd: --set '%s': expected KEY=VALUE\n",
 				ov[i] ? ov[i] : "");
-			return 2;
+			rc = 2;
+			goto out;
 		}
 		*eq = '\0';
 		rc = zvmd_config_set(&cfg, ov[i], eq + 1, &err);
@@ -82,12 +84,19 @@ int main(int argc, char **argv)
 		goto fail;
 	if (check) {
 		printf("zvmd: configuration OK\n");
-		return 0;
+		rc = 0;
+		goto out;
 	}
 	if (zvmd_run(&cfg, path, (const char *const *)ov, nov, &err))
 		goto fail;
-	return 0;
+	rc = 0;
+	goto out;
 fail:
 	fprintf(stderr, "zvmd: %s\n", err.msg);
-	return 1;
+	rc = 1;
+out:
+	for (size_t i = 0; i < nov; i++)
+		free(ov[i]);
+	free(ov);
+	return rc;
 }

@@ -91,11 +91,17 @@ class Daemon:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        # A clean drain exits 0 (and under ASan, without leaks).
+        if exc_type is None and self.proc.returncode != 0:
+            exc_type = Failure
+            exc = Failure("zvmd exited with %d" % self.proc.returncode)
         if exc_type is not None:
             self.log.seek(0)
             sys.stderr.write("--- zvmd log ---\n" + self.log.read()[-4000:])
         self.log.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
+        if exc is not None and tb is None:
+            raise exc
         return False
 
     def put(self, name, data):
