@@ -224,5 +224,8 @@ int zvmd_config_check(const struct zvmd_config *cfg, struct zvmd_error *err)
 		return zvmd_err(err, "max_job_size, max_instances, pool_size, "
 				"instance_timeout, instance_memory, max_output "
 				"and job_timeout must be greater than 0");
+	if (cfg->pool_size > 1020 || cfg->max_instances > 1020)
+		return zvmd_err(err, "pool_size and max_instances are at most "
+				"1020 (one service thread per sandbox)");
 	return 0;
 }

@@ -616,11 +616,15 @@ static void signals_start(struct zvmd_server *srv)
 }
 
 /* sandbox_service() runs on the uv work queue, at most one per running
- * sandbox: size the pool so a waiting call never starves another. */
+ * sandbox, and may block on a pipe until a peer's call is serviced: every
+ * sandbox that can run at once (pool_size, or one job of max_instances on
+ * an idle pool) needs its own thread, or peers could wait on each other.
+ * libuv reads the size once, at the first work request. */
 static void threadpool_size(const struct zvmd_config *cfg)
 {
 	char n[16];
-	unsigned v = cfg->pool_size + 4;
+	unsigned v = (cfg->pool_size > cfg->max_instances ?
+		      cfg->pool_size : (unsigned)cfg->max_instances) + 4;
 
 	snprintf(n, sizeof(n), "%u", v > 1024 ? 1024 : v);
 	setenv("UV_THREADPOOL_SIZE", n, 0);

@@ -259,6 +259,32 @@ def case_wordcount(d):
           set((got - want) + (want - got)))
 
 
+def case_wordcount_big(d):
+    """More mappers than slots, each sending more than a pipe holds to
+    each reducer: everything runs together, nothing deadlocks."""
+    texts = {}
+    for i in range(6):
+        ws = ["w%s" % "".join(chr(97 + (n >> s) % 26) for s in (0, 5, 10, 15))
+              for n in range(i * 7000, i * 7000 + 60000)]
+        texts[i] = (" ".join(ws) + "\n").encode()
+        d.put("big/t%d.txt" % i, texts[i])
+    status, h, body = d.job([
+        group("map", "wc_map", "reduce", devices=[
+            {"name": "stdin", "path": "swift://~/big/*.txt"}],
+            connect=["reduce"]),
+        group("reduce", "wc_reduce", count=3)])
+    check(status == 200, "status %d: %r" % (status, h.get("X-Nexe-Status")))
+    got = collections.Counter()
+    for line in body.splitlines():
+        w, n = line.split()
+        got[w] += int(n)
+    want = collections.Counter()
+    for t in texts.values():
+        want.update(words(t))
+    check(got == want, "counts differ (%d vs %d words)" % (len(got),
+                                                          len(want)))
+
+
 def case_output_objects(d):
     for n in ["x.txt", "y.txt"]:
         d.put("in/" + n, "content of %s\n" % n)
@@ -501,6 +527,7 @@ CASES = {
     "stdin_object": ({}, case_stdin_object),
     "wildcard": ({}, case_wildcard),
     "wordcount": ({}, case_wordcount),
+    "wordcount_big": ({"pool_size": 2}, case_wordcount_big),
     "output_objects": ({}, case_output_objects),
     "errors": ({"max_job_size": 4096}, case_errors),
     "busy": ({"pool_size": 1, "queue_length": 0, "instance_timeout": 2},
