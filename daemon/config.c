@@ -2,6 +2,7 @@
  *
  * Every key lives in section [zvmd]; conf/zvmd.conf documents each one.
  * Size values accept a K/M/G suffix (powers of 1024). */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <ini.h>
 #include <stdio.h>
@@ -193,6 +194,33 @@ int zvmd_config_load(struct zvmd_config *cfg, const char *path,
 	}
 	if (rc)
 		return zvmd_err(err, "%s:%d: not an INI line", path, rc);
+	return 0;
+}
+
+int zvmd_listen_parse(const char *s, struct sockaddr_in *out, char *msg,
+		      size_t cap)
+{
+	const char *colon = strrchr(s, ':');
+	char addr[64] = "127.0.0.1";
+	const char *port = colon ? colon + 1 : s;
+	char *end;
+	long p;
+
+	if (colon && colon != s)
+		snprintf(addr, sizeof(addr), "%.*s", (int)(colon - s), s);
+	errno = 0;
+	p = strtol(port, &end, 10);
+	if (!*port || *end || errno || p < 0 || p > 65535) {
+		snprintf(msg, cap, "'%s': port must be 0..65535 (ADDR:PORT)", s);
+		return -1;
+	}
+	memset(out, 0, sizeof(*out));
+	out->sin_family = AF_INET;
+	out->sin_port = htons((uint16_t)p);
+	if (inet_pton(AF_INET, addr, &out->sin_addr) != 1) {
+		snprintf(msg, cap, "'%s': '%s' is not an IPv4 address", s, addr);
+		return -1;
+	}
 	return 0;
 }
 

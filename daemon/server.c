@@ -32,33 +32,6 @@ struct request {
 	struct timespec t0;
 };
 
-int zvmd_listen_parse(const char *s, struct sockaddr_in *out, char *msg,
-		      size_t cap)
-{
-	const char *colon = strrchr(s, ':');
-	char addr[64] = "127.0.0.1";
-	const char *port = colon ? colon + 1 : s;
-	char *end;
-	long p;
-
-	if (colon && colon != s)
-		snprintf(addr, sizeof(addr), "%.*s", (int)(colon - s), s);
-	errno = 0;
-	p = strtol(port, &end, 10);
-	if (!*port || *end || errno || p < 0 || p > 65535) {
-		snprintf(msg, cap, "'%s': port must be 0..65535 (ADDR:PORT)", s);
-		return -1;
-	}
-	memset(out, 0, sizeof(*out));
-	out->sin_family = AF_INET;
-	out->sin_port = htons((uint16_t)p);
-	if (inet_pton(AF_INET, addr, &out->sin_addr) != 1) {
-		snprintf(msg, cap, "'%s': '%s' is not an IPv4 address", s, addr);
-		return -1;
-	}
-	return 0;
-}
-
 static void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void log_line(const char *fmt, ...)
 {
