@@ -341,8 +341,9 @@ def case_errors(d):
     check(s == 404, "unknown path: %d" % s)
 
 
-def case_busy(d):
-    """pool_size 1, queue_length 0: a second job gets 503 + Retry-After."""
+def start_spin(d):
+    """A spin job in a thread; returns once it runs. result["slow"] gets
+    its answer."""
     result = {}
 
     def slow():
@@ -350,6 +351,12 @@ def case_busy(d):
     t = threading.Thread(target=slow)
     t.start()
     wait_for(lambda: d.metrics()["zvmd_slots_used"] == 1, "the spin job")
+    return t, result
+
+
+def case_busy(d):
+    """pool_size 1, queue_length 0: a second job gets 503 + Retry-After."""
+    t, result = start_spin(d)
     s, h, body = d.job([group("hello", "hello")])
     check(s == 503, "busy: %d %r" % (s, body))
     check(h.get("Retry-After") == "1", "Retry-After %r" % h.get("Retry-After"))
@@ -396,10 +403,10 @@ def case_concurrent(d):
         check(body == b"job-%d\n" % i, "job %d: body %r" % (i, body))
 
 
-def raw_job_socket(d, job):
+def raw_job_socket(d, job, extra=b""):
     body = json.dumps(job).encode()
     s = socket.create_connection(("127.0.0.1", d.port))
-    s.sendall(b"POST /v1/acct HTTP/1.1\r\nHost: x\r\n"
+    s.sendall(b"POST /v1/acct HTTP/1.1\r\nHost: x\r\n" + extra +
               b"X-Zerovm-Execute: 1.0\r\nContent-Type: application/json\r\n"
               b"Content-Length: %d\r\n\r\n" % len(body) + body)
     return s
@@ -423,14 +430,22 @@ def case_disconnect(d):
     check(s == 200, "daemon still serves: %d" % s)
 
 
-def case_drain(d):
-    result = {}
+def case_stream_disconnect(d):
+    d.job([group("hello", "hello")])
+    baseline = d.descendants()
+    s = raw_job_socket(d, [group("spin", "spin")], b"X-Zerovm-Stream: 1\r\n")
+    got = b""
+    while b"spinning" not in got:
+        got += s.recv(4096)
+    s.close()
+    wait_for(lambda: d.metrics()["zvmd_slots_used"] == 0, "the kill")
+    wait_for(lambda: d.descendants() == baseline, "no orphan processes")
+    m = d.metrics()
+    check(m["zvmd_instance_failures_total"] == 1, "killed: %r" % m)
 
-    def slow():
-        result["slow"] = d.job([group("spin", "spin")])
-    t = threading.Thread(target=slow)
-    t.start()
-    wait_for(lambda: d.metrics()["zvmd_slots_used"] == 1, "the spin job")
+
+def case_drain(d):
+    t, result = start_spin(d)
     d.proc.send_signal(signal.SIGTERM)
     wait_for(lambda: d.metrics()["zvmd_draining"] == 1, "draining")
     s, _, body = d.job([group("hello", "hello")])
@@ -537,6 +552,8 @@ CASES = {
     "output_limit": ({"max_output": "1M"}, case_output_limit),
     "concurrent": ({}, case_concurrent),
     "disconnect": ({"instance_timeout": 120}, case_disconnect),
+    "stream_disconnect": ({"instance_timeout": 120},
+                          case_stream_disconnect),
     "drain": ({"instance_timeout": 120, "drain_grace": 1}, case_drain),
     "stream": ({}, case_stream),
     "metrics": ({}, case_metrics),
