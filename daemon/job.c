@@ -703,6 +703,9 @@ bool zvmd_jobs_can_start(const struct zvmd_server *srv, size_t n)
 
 void zvmd_jobs_schedule(struct zvmd_server *srv)
 {
+	/* Draining: queued jobs are being answered 503, not started. */
+	if (srv->draining)
+		return;
 	while (srv->queue_head && slots_free(srv, srv->queue_head->ninst)) {
 		struct zvmd_job *job = srv->queue_head;
 

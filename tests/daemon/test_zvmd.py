@@ -446,8 +446,17 @@ def case_stream_disconnect(d):
 
 def case_drain(d):
     t, result = start_spin(d)
+
+    def queued():
+        result["queued"] = d.job([group("hello", "hello")])
+    q = threading.Thread(target=queued)
+    q.start()
+    wait_for(lambda: d.metrics()["zvmd_queue_depth"] == 1, "a queued job")
     d.proc.send_signal(signal.SIGTERM)
-    wait_for(lambda: d.metrics()["zvmd_draining"] == 1, "draining")
+    q.join()
+    check(result["queued"][0] == 503, "queued job while draining: %r" %
+          (result["queued"],))
+    check(d.metrics()["zvmd_draining"] == 1, "draining")
     s, _, body = d.job([group("hello", "hello")])
     check(s == 503, "new job while draining: %d %r" % (s, body))
     t.join()
@@ -554,7 +563,8 @@ CASES = {
     "disconnect": ({"instance_timeout": 120}, case_disconnect),
     "stream_disconnect": ({"instance_timeout": 120},
                           case_stream_disconnect),
-    "drain": ({"instance_timeout": 120, "drain_grace": 1}, case_drain),
+    "drain": ({"instance_timeout": 120, "drain_grace": 2, "pool_size": 1},
+              case_drain),
     "stream": ({}, case_stream),
     "metrics": ({}, case_metrics),
     "reload": ({}, case_reload),
