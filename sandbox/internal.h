@@ -1,0 +1,142 @@
+/*
+ * internal.h — what the files of the sandbox library share. Not installed,
+ * not for the daemon: sandbox.h is the only public header.
+ *
+ *   holder.c   the namespace holder process (built once per process)
+ *   filter.c   the seccomp allow-list, compiled to BPF (cached by layout)
+ *   spawn.c    clone(CLONE_VM) child: isolate, seccomp, execveat
+ *   channel.c  the supervisor's view of channels and of the program's fds
+ *   notify.c   sandbox_service(): answers mediated system calls
+ *   report.c   kill, wait, report, free, run
+ */
+#ifndef ZEROVM_SANDBOX_INTERNAL_H
+#define ZEROVM_SANDBOX_INTERNAL_H
+
+#include <linux/filter.h>
+#include <openssl/evp.h>
+
+#include "sandbox.h"
+
+/* Code that runs in the clone(CLONE_VM) children shares the caller's
+ * memory and TLS: no sanitizer instrumentation, no libc calls that touch
+ * errno or locks, only raw system calls. */
+#define SB_CHILD_CODE \
+	__attribute__((no_sanitize("address", "undefined"), noinline))
+
+static inline __attribute__((always_inline)) long
+sb_raw(long n, long a, long b, long c, long d, long e, long f)
+{
+	long ret;
+	register long r10 __asm__("r10") = d;
+	register long r8 __asm__("r8") = e;
+	register long r9 __asm__("r9") = f;
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8),
+			   "r"(r9)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+
+/* Uid and gid the program runs as: nobody, no capabilities. */
+#define SB_UID 65534
+#define SB_GID 65534
+/* fds a program may open beyond its channels (RLIMIT_NOFILE slack). */
+#define SB_FD_SLACK 64
+#define SB_DEFAULT_MEMORY ((uint64_t)1 << 30)
+
+void sb_error(struct sandbox_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* ------------------------------------------------------------ holder.c */
+
+/* pidfd of the process whose mount/ipc/uts/net namespaces every program
+ * enters (created on first use; recreated if it died). Not owned. */
+int sb_holder_pidfd(struct sandbox_error *err);
+#define SB_HOLDER_NS (CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET)
+
+/* ------------------------------------------------------------ filter.c */
+
+/*
+ * How the filter treats the read/write family on each fd number below
+ * `nfds` (higher numbers are always mediated):
+ */
+enum sb_fdclass {
+	SB_FD_NOTIFY = 'n', /* mediated: the supervisor does the I/O */
+	SB_FD_SEQ = 's',    /* direct; positional calls and lseek mediated */
+	SB_FD_RANDOM = 'r', /* direct, including pread/pwrite/lseek */
+};
+
+/* BPF for a layout (a string of enum sb_fdclass, one per fd). The result
+ * is malloc'd (filter->filter too); free with sb_filter_free. */
+int sb_filter_get(const char *layout, struct sock_fprog *out,
+		  struct sandbox_error *err);
+void sb_filter_free(struct sock_fprog *f);
+
+/* ----------------------------------------------------------- channel.c */
+
+struct sb_chan {
+	char *alias;
+	int fd;             /* our dup: same open file description */
+	enum sandbox_access type;
+	bool readable, writable;
+	bool metered;       /* limits or etag: every call goes through us */
+	bool network;
+	int64_t gets, get_size, puts, put_size;
+	EVP_MD_CTX *md;     /* etag digest, NULL if disabled */
+};
+
+/* An entry of the program's fd table as the supervisor tracks it. */
+#define SB_FDT_FREE (-1)
+#define SB_FDT_CHANNELS (-2) /* the synthesized /dev/channels */
+
+struct sandbox {
+	pid_t pid;
+	int pidfd;
+	int notify_fd;
+	struct sb_chan *ch;
+	size_t nch;
+	struct sandbox_channel_stats *stats;
+	char *layout;       /* enum sb_fdclass per fd number of the filter */
+	size_t nlayout;
+	int *fdt;           /* fd -> channel index or SB_FDT_* */
+	size_t nfdt;        /* = RLIMIT_NOFILE of the program */
+	int channels_memfd; /* /dev/channels content, -1 until first open */
+	bool exec_done;     /* the program's own execveat was let through */
+	bool have_base;     /* /proc/<pid>/io snapshot at libc start */
+	uint64_t base[4];   /* syscr rchar syscw wchar */
+	uint64_t deadline;  /* monotonic ms; 0 = none (sandbox_run only) */
+	bool killed;
+	enum sandbox_end kill_reason;
+	bool waited;
+	char *iobuf;        /* transfer buffer for mediated I/O */
+	size_t niobuf;
+};
+
+int sb_chans_init(struct sandbox *sb, const struct sandbox_spec *spec,
+		  struct sandbox_error *err);
+void sb_chans_free(struct sandbox *sb);
+/* The channel at an alias path, or -1. */
+long sb_chan_find(const struct sandbox *sb, const char *path);
+/* Lowest free fd >= min where a channel (or SB_FDT_CHANNELS) may live
+ * without the filter letting its I/O bypass the supervisor; -1 if none. */
+int sb_fdt_place(const struct sandbox *sb, int entry, int min);
+/* May `entry` live at fd? (dup2 onto a direct-class number) */
+bool sb_fdt_allowed(const struct sandbox *sb, int entry, int fd);
+/* An fd for /dev/channels, a fresh open file description. */
+int sb_channels_open(struct sandbox *sb);
+
+/* ------------------------------------------------------------ notify.c */
+
+/* Answer the first notification, which must be the child's execveat. */
+int sb_notify_exec(struct sandbox *sb, struct sandbox_error *err);
+
+/* ------------------------------------------------------------ report.c */
+
+int sb_proc_io(pid_t pid, uint64_t io[4]);
+uint64_t sb_now_ms(void);
+/* Milliseconds to sb->deadline for poll() (-1 = none); at the deadline
+ * the program is killed with SANDBOX_END_TIMEOUT and 0 is returned. */
+int sb_deadline_wait(struct sandbox *sb);
+
+#endif

@@ -1,0 +1,767 @@
+/*
+ * notify.c — the supervisor: answers the system calls the filter sends
+ * to user space (SECCOMP_RET_USER_NOTIF).
+ *
+ *   execveat        the child's own exec once; EPERM afterwards
+ *   arch_prctl      (ARCH_SET_FS, libc start) snapshot the I/O counters
+ *   kill family     only at itself
+ *   open family     a channel alias or /dev/channels: a dup of our open
+ *                   file description, installed with SECCOMP_IOCTL_NOTIF_ADDFD;
+ *                   a direction the channel does not allow: EACCES;
+ *                   anything else: ENOENT
+ *   stat family     an alias: the channel's stat; "" + AT_EMPTY_PATH: let
+ *                   through (fstat); anything else: ENOENT
+ *   close, dup*     kept in our copy of the program's fd table
+ *   read/write/...  on mediated fds: we do the I/O on our dup of the same
+ *                   open file description, count it, digest it, and answer
+ *                   EDQUOT past a limit
+ *
+ * Reading the program's memory is race-free: it has one thread, blocked in
+ * the call we are answering, and no memory shared with anyone.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define IO_CHUNK (1 << 20)
+#define IOV_MAX_SB 1024
+
+/* What a handler decided. */
+struct answer {
+	bool done;      /* already answered (ADDFD with SEND) */
+	bool cont;      /* SECCOMP_USER_NOTIF_FLAG_CONTINUE */
+	long val;
+	int error;      /* positive errno, 0 = success */
+};
+
+static struct answer ans_err(int e) { return (struct answer){.error = e}; }
+static struct answer ans_val(long v) { return (struct answer){.val = v}; }
+static struct answer ans_cont(void) { return (struct answer){.cont = true}; }
+
+/* ------------------------------------------------------ program memory */
+
+static ssize_t mem_read(const struct sandbox *sb, void *buf, size_t len,
+			uint64_t addr)
+{
+	struct iovec l = {buf, len}, r = {(void *)addr, len};
+
+	return process_vm_readv(sb->pid, &l, 1, &r, 1, 0);
+}
+
+static int mem_write(const struct sandbox *sb, uint64_t addr,
+		     const void *buf, size_t len)
+{
+	struct iovec l = {(void *)buf, len}, r = {(void *)addr, len};
+
+	return process_vm_writev(sb->pid, &l, 1, &r, 1, 0) == (ssize_t)len
+		       ? 0 : -EFAULT;
+}
+
+/* A NUL-terminated path, read page by page (a string may end just before
+ * an unmapped page). 0, -EFAULT or -ENAMETOOLONG. */
+static int mem_path(const struct sandbox *sb, uint64_t addr, char *out)
+{
+	size_t got = 0;
+
+	while (got < PATH_MAX) {
+		size_t page = 4096 - ((addr + got) & 4095);
+		size_t want = page < PATH_MAX - got ? page : PATH_MAX - got;
+		ssize_t r = mem_read(sb, out + got, want, addr + got);
+
+		if (r <= 0)
+			return -EFAULT;
+		char *nul = memchr(out + got, '\0', r);
+		if (nul)
+			return 0;
+		got += r;
+	}
+	return -ENAMETOOLONG;
+}
+
+/* Lexically normalise an absolute path in place: "//", ".", "..". */
+static void path_normalise(char *p)
+{
+	char *out = p, *in = p;
+
+	while (*in) {
+		while (*in == '/')
+			in++;
+		char *seg = in;
+		while (*in && *in != '/')
+			in++;
+		size_t len = in - seg;
+		if (len == 0 || (len == 1 && seg[0] == '.'))
+			continue;
+		if (len == 2 && seg[0] == '.' && seg[1] == '.') {
+			while (out > p && *--out != '/')
+				;
+			continue;
+		}
+		*out++ = '/';
+		memmove(out, seg, len);
+		out += len;
+	}
+	if (out == p)
+		*out++ = '/';
+	*out = '\0';
+}
+
+/* Resolve (dirfd, path) of the program to an absolute normalised path.
+ * 0 or -errno. Channels are not directories, so a real dirfd never
+ * leads anywhere. */
+static int path_resolve(const struct sandbox *sb, int dirfd, uint64_t addr,
+			char *out)
+{
+	char raw[PATH_MAX];
+	int rc = mem_path(sb, addr, raw);
+
+	if (rc < 0)
+		return rc;
+	if (raw[0] == '\0')
+		return -ENOENT;
+	if (raw[0] != '/') {
+		if (dirfd != AT_FDCWD)
+			return -ENOTDIR;
+		if (snprintf(out, PATH_MAX, "/%s", raw) >= PATH_MAX)
+			return -ENAMETOOLONG;
+	} else {
+		memcpy(out, raw, PATH_MAX);
+	}
+	path_normalise(out);
+	return 0;
+}
+
+static bool path_empty(const struct sandbox *sb, uint64_t addr)
+{
+	char c;
+
+	return mem_read(sb, &c, 1, addr) == 1 && c == '\0';
+}
+
+/* ------------------------------------------------------------ fd table */
+
+static int fdt_get(const struct sandbox *sb, uint64_t arg)
+{
+	int fd = (int)arg;
+
+	if (fd < 0 || (size_t)fd >= sb->nfdt)
+		return SB_FDT_FREE;
+	return sb->fdt[fd];
+}
+
+/* Install `src` as fd `target` of the program and answer the call with
+ * that number. */
+static struct answer fd_install(struct sandbox *sb, uint64_t id, int src,
+				int target, int entry, bool cloexec)
+{
+	struct seccomp_notif_addfd add = {
+		.id = id,
+		.flags = SECCOMP_ADDFD_FLAG_SETFD | SECCOMP_ADDFD_FLAG_SEND,
+		.srcfd = src,
+		.newfd = target,
+		.newfd_flags = cloexec ? O_CLOEXEC : 0,
+	};
+	int r = ioctl(sb->notify_fd, SECCOMP_IOCTL_NOTIF_ADDFD, &add);
+
+	if (r < 0)
+		return errno == ENOENT ? (struct answer){.done = true}
+				       : ans_err(errno);
+	sb->fdt[target] = entry;
+	return (struct answer){.done = true};
+}
+
+static int entry_src(struct sandbox *sb, int entry, int prog_fd, bool *owned)
+{
+	*owned = false;
+	if (entry >= 0)
+		return sb->ch[entry].fd;
+	/* /dev/channels: each open has its own offset, take the program's. */
+	*owned = true;
+	return syscall(SYS_pidfd_getfd, sb->pidfd, prog_fd, 0);
+}
+
+static struct answer fd_dup(struct sandbox *sb, uint64_t id, uint64_t oldarg,
+			    int target, bool exact, bool cloexec)
+{
+	int entry = fdt_get(sb, oldarg);
+	bool owned;
+	int src;
+
+	if (entry == SB_FDT_FREE)
+		return ans_err(EBADF);
+	if (exact) {
+		if (target < 0 || (size_t)target >= sb->nfdt)
+			return ans_err(EBADF);
+		/* A metered channel on a number the filter lets through. */
+		if (!sb_fdt_allowed(sb, entry, target))
+			return ans_err(EPERM);
+	} else {
+		target = sb_fdt_place(sb, entry, target);
+		if (target < 0)
+			return ans_err(EMFILE);
+	}
+	src = entry_src(sb, entry, (int)oldarg, &owned);
+	if (src < 0)
+		return ans_err(EBADF);
+	struct answer a = fd_install(sb, id, src, target, entry, cloexec);
+	if (owned)
+		close(src);
+	return a;
+}
+
+/* ---------------------------------------------------------------- open */
+
+static struct answer do_open(struct sandbox *sb, uint64_t id, int dirfd,
+			     uint64_t path_addr, uint64_t flags)
+{
+	char path[PATH_MAX];
+	int rc = path_resolve(sb, dirfd, path_addr, path), acc, entry, src;
+
+	if (rc < 0)
+		return ans_err(-rc);
+	acc = flags & O_ACCMODE;
+	if (strcmp(path, "/dev/channels") == 0) {
+		if (acc != O_RDONLY)
+			return ans_err(EACCES);
+		entry = SB_FDT_CHANNELS;
+	} else {
+		long c = sb_chan_find(sb, path);
+
+		if (c < 0)
+			return ans_err(ENOENT);
+		entry = (int)c;
+		if ((flags & O_DIRECTORY))
+			return ans_err(ENOTDIR);
+		if ((acc != O_WRONLY && !sb->ch[c].readable) ||
+		    (acc != O_RDONLY && !sb->ch[c].writable) || acc == 3)
+			return ans_err(EACCES);
+	}
+	int target = sb_fdt_place(sb, entry, 0);
+	if (target < 0)
+		return ans_err(EMFILE);
+	src = entry >= 0 ? sb->ch[entry].fd : sb_channels_open(sb);
+	if (src < 0)
+		return ans_err(ENOMEM);
+	struct answer a = fd_install(sb, id, src, target, entry,
+				     flags & O_CLOEXEC);
+	if (entry < 0)
+		close(src);
+	return a;
+}
+
+static struct answer on_openat2(struct sandbox *sb, const struct seccomp_notif *n)
+{
+	struct open_how how = {0};
+	size_t size = n->data.args[3];
+
+	if (size < sizeof(uint64_t))
+		return ans_err(EINVAL);
+	if (mem_read(sb, &how, sizeof(how.flags), n->data.args[2]) !=
+	    sizeof(how.flags))
+		return ans_err(EFAULT);
+	return do_open(sb, n->id, (int)n->data.args[0], n->data.args[1],
+		       how.flags);
+}
+
+/* ---------------------------------------------------------------- stat */
+
+static int stat_target(struct sandbox *sb, int dirfd, uint64_t path_addr,
+		       int *fd, bool *owned)
+{
+	char path[PATH_MAX];
+	int rc = path_resolve(sb, dirfd, path_addr, path);
+
+	*owned = false;
+	if (rc < 0)
+		return rc;
+	if (strcmp(path, "/dev/channels") == 0) {
+		*fd = sb_channels_open(sb);
+		*owned = true;
+		return *fd < 0 ? -ENOMEM : 0;
+	}
+	long c = sb_chan_find(sb, path);
+	if (c < 0)
+		return -ENOENT;
+	*fd = sb->ch[c].fd;
+	return 0;
+}
+
+static struct answer do_stat(struct sandbox *sb, int dirfd, uint64_t path_addr,
+			     uint64_t buf)
+{
+	struct stat st;
+	bool owned;
+	int fd, rc = stat_target(sb, dirfd, path_addr, &fd, &owned);
+
+	if (rc < 0)
+		return ans_err(-rc);
+	rc = fstat(fd, &st) < 0 ? -errno : mem_write(sb, buf, &st, sizeof(st));
+	if (owned)
+		close(fd);
+	return rc < 0 ? ans_err(-rc) : ans_val(0);
+}
+
+static struct answer on_statx(struct sandbox *sb, const struct seccomp_notif *n)
+{
+	const __u64 *a = n->data.args;
+	struct statx stx;
+	bool owned;
+	int fd, rc;
+
+	if ((a[2] & AT_EMPTY_PATH) && path_empty(sb, a[1]))
+		return ans_cont();
+	rc = stat_target(sb, (int)a[0], a[1], &fd, &owned);
+	if (rc < 0)
+		return ans_err(-rc);
+	rc = statx(fd, "", AT_EMPTY_PATH, (unsigned)a[3], &stx) < 0
+		     ? -errno
+		     : mem_write(sb, a[4], &stx, sizeof(stx));
+	if (owned)
+		close(fd);
+	return rc < 0 ? ans_err(-rc) : ans_val(0);
+}
+
+static struct answer do_access(struct sandbox *sb, int dirfd, uint64_t path_addr,
+			       int mode)
+{
+	char path[PATH_MAX];
+	int rc = path_resolve(sb, dirfd, path_addr, path);
+
+	if (rc < 0)
+		return ans_err(-rc);
+	if (strcmp(path, "/dev/channels") == 0)
+		return ans_err(mode & (W_OK | X_OK) ? EACCES : 0);
+	long c = sb_chan_find(sb, path);
+	if (c < 0)
+		return ans_err(ENOENT);
+	if ((mode & X_OK) || ((mode & R_OK) && !sb->ch[c].readable) ||
+	    ((mode & W_OK) && !sb->ch[c].writable))
+		return ans_err(EACCES);
+	return ans_val(0);
+}
+
+/* ------------------------------------------------------------------ io */
+
+enum io_kind { IO_READ, IO_WRITE, IO_SEEK };
+
+struct io_call {
+	enum io_kind kind;
+	bool positional;   /* an explicit offset */
+	int64_t offset;
+	struct iovec iov[IOV_MAX_SB];
+	int niov;
+};
+
+/* Wait until fd is ready for `events`, or the program is gone (killed by
+ * a timeout or the caller). 0 when ready. */
+static int io_wait(struct sandbox *sb, int fd, short events)
+{
+	struct pollfd p[2] = {{.fd = fd, .events = events},
+			      {.fd = sb->pidfd, .events = POLLIN}};
+
+	for (;;) {
+		int r = poll(p, 2, sb_deadline_wait(sb));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (p[1].revents)
+			return -ESRCH;
+		if (r > 0)
+			return 0;
+	}
+}
+
+static int iov_load(struct sandbox *sb, struct io_call *io, uint64_t addr,
+		    uint64_t cnt)
+{
+	if (cnt > IOV_MAX_SB)
+		return -EINVAL;
+	io->niov = (int)cnt;
+	if (cnt && mem_read(sb, io->iov, cnt * sizeof(struct iovec), addr) !=
+			   (ssize_t)(cnt * sizeof(struct iovec)))
+		return -EFAULT;
+	return 0;
+}
+
+static int io_decode(struct sandbox *sb, const struct seccomp_notif *n,
+		     struct io_call *io)
+{
+	const __u64 *a = n->data.args;
+	int nr = n->data.nr;
+
+	io->positional = false;
+	io->niov = 1;
+	io->iov[0] = (struct iovec){(void *)a[1], a[2]};
+	switch (nr) {
+	case SYS_read: io->kind = IO_READ; return 0;
+	case SYS_write: io->kind = IO_WRITE; return 0;
+	case SYS_pread64: io->kind = IO_READ; break;
+	case SYS_pwrite64: io->kind = IO_WRITE; break;
+	case SYS_lseek: io->kind = IO_SEEK; return 0;
+	case SYS_readv:
+	case SYS_writev:
+		io->kind = nr == SYS_readv ? IO_READ : IO_WRITE;
+		return iov_load(sb, io, a[1], a[2]);
+	default:
+		io->kind = nr == SYS_preadv || nr == SYS_preadv2 ? IO_READ
+								 : IO_WRITE;
+		if (iov_load(sb, io, a[1], a[2]) < 0)
+			return -EFAULT;
+		io->offset = (int64_t)a[3];
+		io->positional = !((nr == SYS_preadv2 || nr == SYS_pwritev2) &&
+				   io->offset == -1);
+		return 0;
+	}
+	io->offset = (int64_t)a[3];
+	io->positional = true;
+	return 0;
+}
+
+static size_t iov_total(const struct io_call *io)
+{
+	size_t t = 0;
+
+	for (int i = 0; i < io->niov; i++)
+		t += io->iov[i].iov_len;
+	return t;
+}
+
+/* The remote iovecs from byte `skip` on, at most `max` bytes. */
+static int iov_slice(const struct io_call *io, size_t skip, size_t max,
+		     struct iovec *out)
+{
+	int n = 0;
+
+	for (int i = 0; i < io->niov && max; i++) {
+		size_t len = io->iov[i].iov_len;
+		if (skip >= len) {
+			skip -= len;
+			continue;
+		}
+		size_t take = len - skip < max ? len - skip : max;
+		out[n++] = (struct iovec){(char *)io->iov[i].iov_base + skip, take};
+		max -= take;
+		skip = 0;
+	}
+	return n;
+}
+
+static int iobuf_ensure(struct sandbox *sb)
+{
+	if (!sb->iobuf) {
+		sb->iobuf = malloc(IO_CHUNK);
+		if (!sb->iobuf)
+			return -ENOMEM;
+		sb->niobuf = IO_CHUNK;
+	}
+	return 0;
+}
+
+static bool random_read(const struct sb_chan *c)
+{
+	return c->type == SANDBOX_RGET_SPUT || c->type == SANDBOX_RGET_RPUT;
+}
+
+static bool random_write(const struct sb_chan *c)
+{
+	return c->type == SANDBOX_SGET_RPUT || c->type == SANDBOX_RGET_RPUT;
+}
+
+static long io_read(struct sandbox *sb, int src, struct sb_chan *c,
+		    struct sandbox_channel_stats *st, struct io_call *io)
+{
+	size_t want = iov_total(io);
+	struct iovec rem[IOV_MAX_SB];
+	ssize_t r;
+
+	if (c && c->metered) {
+		int64_t left = c->get_size - (int64_t)st->rbytes;
+
+		if ((int64_t)st->reads >= c->gets || left <= 0) {
+			st->limit_hit = true;
+			return -EDQUOT;
+		}
+		if ((int64_t)want > left)
+			want = left;
+	}
+	if (want > sb->niobuf)
+		want = sb->niobuf;
+	if (!io->positional && (r = io_wait(sb, src, POLLIN)) < 0)
+		return r;
+	r = io->positional ? pread(src, sb->iobuf, want, io->offset)
+			   : read(src, sb->iobuf, want);
+	if (r < 0)
+		return -errno;
+	int n = iov_slice(io, 0, r, rem);
+	struct iovec l = {sb->iobuf, r};
+	if (r > 0 && process_vm_writev(sb->pid, &l, 1, rem, n, 0) != r)
+		return -EFAULT;
+	if (c) {
+		st->reads++;
+		st->rbytes += r;
+		if (c->md)
+			EVP_DigestUpdate(c->md, sb->iobuf, r);
+	}
+	return r;
+}
+
+static long io_write(struct sandbox *sb, int src, struct sb_chan *c,
+		     struct sandbox_channel_stats *st, struct io_call *io)
+{
+	size_t want = iov_total(io), done = 0;
+	struct iovec rem[IOV_MAX_SB];
+
+	if (c->metered) {
+		int64_t left = c->put_size - (int64_t)st->wbytes;
+
+		if ((int64_t)st->writes >= c->puts || (left <= 0 && want > 0)) {
+			st->limit_hit = true;
+			return -EDQUOT;
+		}
+		if ((int64_t)want > left)
+			want = left;
+	}
+	while (done < want || (want == 0 && done == 0)) {
+		size_t chunk = want - done < sb->niobuf ? want - done : sb->niobuf;
+		int n = iov_slice(io, done, chunk, rem);
+		struct iovec l = {sb->iobuf, chunk};
+		ssize_t r;
+
+		if (chunk && process_vm_readv(sb->pid, &l, 1, rem, n, 0) !=
+				     (ssize_t)chunk)
+			return done ? (long)done : -EFAULT;
+		if (!io->positional && (r = io_wait(sb, src, POLLOUT)) < 0)
+			return done ? (long)done : r;
+		r = io->positional ? pwrite(src, sb->iobuf, chunk, io->offset + done)
+				   : write(src, sb->iobuf, chunk);
+		if (r < 0)
+			return done ? (long)done : -errno;
+		if (c->md)
+			EVP_DigestUpdate(c->md, sb->iobuf, r);
+		st->wbytes += r;
+		done += r;
+		if (chunk == 0 || (size_t)r < chunk)
+			break;
+	}
+	st->writes++;
+	return (long)done;
+}
+
+static struct answer on_io(struct sandbox *sb, const struct seccomp_notif *n)
+{
+	struct io_call io;
+	int entry = fdt_get(sb, n->data.args[0]);
+	struct sb_chan *c = entry >= 0 ? &sb->ch[entry] : NULL;
+	bool owned;
+	long r;
+
+	if (entry == SB_FDT_FREE)
+		return ans_err(EBADF);
+	if (io_decode(sb, n, &io) < 0)
+		return ans_err(EFAULT);
+	if (io.kind == IO_READ && c && !c->readable)
+		return ans_err(EBADF);
+	if (io.kind == IO_WRITE && (!c || !c->writable))
+		return ans_err(EBADF);
+	if (c && ((io.kind == IO_SEEK && !random_read(c) && !random_write(c)) ||
+		  (io.positional && io.kind == IO_READ && !random_read(c)) ||
+		  (io.positional && io.kind == IO_WRITE && !random_write(c))))
+		return ans_err(ESPIPE);
+	if ((r = iobuf_ensure(sb)) < 0)
+		return ans_err(-r);
+	int src = entry_src(sb, entry, (int)n->data.args[0], &owned);
+	if (src < 0)
+		return ans_err(EBADF);
+	if (io.kind == IO_SEEK) {
+		off_t o = lseek(src, (off_t)n->data.args[1], (int)n->data.args[2]);
+		r = o < 0 ? -errno : o;
+	} else if (io.kind == IO_READ) {
+		r = io_read(sb, src, c, c ? &sb->stats[entry] : NULL, &io);
+	} else {
+		r = io_write(sb, src, c, &sb->stats[entry], &io);
+	}
+	if (owned)
+		close(src);
+	return r < 0 ? ans_err(-r) : ans_val(r);
+}
+
+/* ------------------------------------------------------------ dispatch */
+
+static struct answer on_kill(struct sandbox *sb, const struct seccomp_notif *n)
+{
+	pid_t a0 = (pid_t)n->data.args[0], a1 = (pid_t)n->data.args[1];
+	bool self;
+
+	switch (n->data.nr) {
+	case SYS_kill: self = a0 == sb->pid || a0 == 0; break;
+	case SYS_tkill: self = a0 == sb->pid; break;
+	default: self = a0 == sb->pid && a1 == sb->pid; break;
+	}
+	return self ? ans_cont() : ans_err(EPERM);
+}
+
+static struct answer on_fcntl(struct sandbox *sb, const struct seccomp_notif *n)
+{
+	const __u64 *a = n->data.args;
+
+	return fd_dup(sb, n->id, a[0], (int)a[2], false,
+		      (int)a[1] == F_DUPFD_CLOEXEC);
+}
+
+static struct answer on_dup23(struct sandbox *sb, const struct seccomp_notif *n)
+{
+	const __u64 *a = n->data.args;
+	int flags = n->data.nr == SYS_dup3 ? (int)a[2] : 0;
+
+	if (flags & ~O_CLOEXEC)
+		return ans_err(EINVAL);
+	if ((int)a[0] == (int)a[1]) {
+		if (n->data.nr == SYS_dup3)
+			return ans_err(EINVAL);
+		return fdt_get(sb, a[0]) == SB_FDT_FREE ? ans_err(EBADF)
+							: ans_val((int)a[1]);
+	}
+	return fd_dup(sb, n->id, a[0], (int)a[1], true, flags & O_CLOEXEC);
+}
+
+static struct answer on_close(struct sandbox *sb, const struct seccomp_notif *n)
+{
+	int fd = (int)n->data.args[0];
+
+	if (fd >= 0 && (size_t)fd < sb->nfdt)
+		sb->fdt[fd] = SB_FDT_FREE;
+	return ans_cont();
+}
+
+static struct answer on_arch_prctl(struct sandbox *sb)
+{
+	uint64_t io[4];
+
+	if (!sb->have_base && sb_proc_io(sb->pid, io) == 0) {
+		memcpy(sb->base, io, sizeof(io));
+		sb->have_base = true;
+	}
+	return ans_cont();
+}
+
+static struct answer dispatch(struct sandbox *sb, const struct seccomp_notif *n)
+{
+	const __u64 *a = n->data.args;
+
+	switch (n->data.nr) {
+	case SYS_execveat: return ans_err(EPERM);
+	case SYS_arch_prctl: return on_arch_prctl(sb);
+	case SYS_kill: case SYS_tkill: case SYS_tgkill: return on_kill(sb, n);
+	case SYS_open: return do_open(sb, n->id, AT_FDCWD, a[0], a[1]);
+	case SYS_creat:
+		return do_open(sb, n->id, AT_FDCWD, a[0],
+			       O_CREAT | O_WRONLY | O_TRUNC);
+	case SYS_openat: return do_open(sb, n->id, (int)a[0], a[1], a[2]);
+	case SYS_openat2: return on_openat2(sb, n);
+	case SYS_stat: case SYS_lstat: return do_stat(sb, AT_FDCWD, a[0], a[1]);
+	case SYS_newfstatat:
+		if ((a[3] & AT_EMPTY_PATH) && path_empty(sb, a[1]))
+			return ans_cont();
+		return do_stat(sb, (int)a[0], a[1], a[2]);
+	case SYS_statx: return on_statx(sb, n);
+	case SYS_access: return do_access(sb, AT_FDCWD, a[0], (int)a[1]);
+	case SYS_faccessat: case SYS_faccessat2:
+		return do_access(sb, (int)a[0], a[1], (int)a[2]);
+	case SYS_close: return on_close(sb, n);
+	case SYS_dup: return fd_dup(sb, n->id, a[0], 0, false, false);
+	case SYS_dup2: case SYS_dup3: return on_dup23(sb, n);
+	case SYS_fcntl: return on_fcntl(sb, n);
+	default: return on_io(sb, n);
+	}
+}
+
+static int respond(struct sandbox *sb, uint64_t id, struct answer a)
+{
+	struct seccomp_notif_resp resp = {.id = id};
+
+	if (a.done)
+		return 0;
+	if (a.cont)
+		resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+	else if (a.error)
+		resp.error = -a.error;
+	else
+		resp.val = a.val;
+	if (ioctl(sb->notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0 &&
+	    errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+/* Receive one notification; 1 = got one, 0 = none pending / target gone. */
+static int receive(struct sandbox *sb, struct seccomp_notif *n, int timeout_ms)
+{
+	struct pollfd p = {.fd = sb->notify_fd, .events = POLLIN};
+	int r;
+
+	do
+		r = poll(&p, 1, timeout_ms);
+	while (r < 0 && errno == EINTR);
+	if (r <= 0 || !(p.revents & POLLIN))
+		return r < 0 ? -errno : 0;
+	memset(n, 0, sizeof(*n));
+	if (ioctl(sb->notify_fd, SECCOMP_IOCTL_NOTIF_RECV, n) < 0)
+		return errno == ENOENT || errno == EINTR ? 0 : -errno;
+	return 1;
+}
+
+int sb_notify_exec(struct sandbox *sb, struct sandbox_error *err)
+{
+	struct seccomp_notif n;
+	int r = receive(sb, &n, 10000);
+
+	if (r <= 0) {
+		sb_error(err, "sandbox setup: no exec from the child (%s)",
+			 r < 0 ? strerror(-r) : "timed out or died");
+		return -1;
+	}
+	if (n.data.nr != SYS_execveat || n.pid != (uint32_t)sb->pid) {
+		sb_error(err, "sandbox setup: unexpected system call %d", n.data.nr);
+		return -1;
+	}
+	/* Counters before the program runs (the child's sync write); libc's
+	 * first call refines it, see on_arch_prctl. */
+	sb_proc_io(sb->pid, sb->base);
+	sb->exec_done = true;
+	if (respond(sb, n.id, ans_cont()) < 0) {
+		sb_error(err, "sandbox setup: answering exec: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int sandbox_service(struct sandbox *sb)
+{
+	struct seccomp_notif n;
+	int r;
+
+	while ((r = receive(sb, &n, 0)) > 0) {
+		struct answer a = dispatch(sb, &n);
+
+		r = respond(sb, n.id, a);
+		if (r < 0)
+			return r;
+	}
+	return r;
+}

@@ -1,0 +1,324 @@
+/*
+ * spawn.c — start one program: clone, isolate, seccomp, execveat.
+ *
+ * The child is a clone(CLONE_VM) of the caller running on a small private
+ * stack (posix_spawn style): it never gets a copy of the caller's memory,
+ * and the program's address space is the fresh one execveat builds. Until
+ * then it runs only raw system calls, in this order:
+ *
+ *   1. every signal back to its default disposition
+ *   2. setns() into the holder's mount/ipc/uts/net namespaces (holder.c);
+ *      chdir("/") — the empty read-only root
+ *   3. channels to fds 0..n-1, the ELF to n and the sync pipe to n+1
+ *      (close-on-exec), everything else closed
+ *   4. rlimits: AS = memory, CPU, CORE = 0, NOFILE, FSIZE
+ *   5. setsid; groups, gid and uid to 65534 (drops every capability)
+ *   6. no_new_privs; unblock signals
+ *   7. seccomp filter with a user-notification listener; tell the parent
+ *      through the sync pipe (it takes the listener with pidfd_getfd)
+ *   8. execveat(ELF fd, "", AT_EMPTY_PATH): the filter sends this to the
+ *      supervisor, which lets exactly this one exec through
+ *
+ * A step that fails records its number and errno in the shared arguments
+ * and exits; the parent sees the sync pipe close and reports the step.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define CHILD_STACK (64 * 1024)
+
+enum spawn_step {
+	STEP_NONE, STEP_SETNS, STEP_CHDIR, STEP_DUP, STEP_MOVE, STEP_CLOSE,
+	STEP_RLIMIT, STEP_SETSID, STEP_SETGROUPS, STEP_SETGID, STEP_SETUID,
+	STEP_NNP, STEP_SECCOMP, STEP_EXEC,
+};
+
+static const char *const step_names[] = {
+	"", "setns into the holder's namespaces", "chdir /",
+	"duplicating channel fds", "moving channel fds", "close_range",
+	"setrlimit", "setsid", "setgroups", "setresgid", "setresuid",
+	"no_new_privs", "installing the seccomp filter", "execveat",
+};
+
+struct spawn_args {
+	int holder_pidfd;
+	const int *chan_fds;
+	int *tmp;               /* n + 2 scratch slots */
+	size_t n;
+	int prog_fd, sync_w;
+	struct rlimit lim[5];
+	int lim_res[5];
+	const struct sock_fprog *prog;
+	const char *const *argv, *const *envp;
+	/* written by the child */
+	int listener;
+	int fail_step, fail_errno;
+};
+
+struct k_sigaction {
+	void *handler;
+	unsigned long flags;
+	void *restorer;
+	unsigned long mask;
+};
+
+#define TRY(step, expr)                          \
+	do {                                     \
+		r = (expr);                      \
+		if (r < 0) {                     \
+			a->fail_step = (step);   \
+			goto fail;               \
+		}                                \
+	} while (0)
+
+SB_CHILD_CODE static int spawn_child(void *p)
+{
+	struct spawn_args *a = p;
+	struct k_sigaction dfl = {0};
+	unsigned long none = 0;
+	size_t n = a->n;
+	long r;
+
+	for (int sig = 1; sig <= 64; sig++)
+		sb_raw(SYS_rt_sigaction, sig, (long)&dfl, 0, 8, 0, 0);
+	TRY(STEP_SETNS, sb_raw(SYS_setns, a->holder_pidfd, SB_HOLDER_NS, 0, 0, 0, 0));
+	TRY(STEP_CHDIR, sb_raw(SYS_chdir, (long)"/", 0, 0, 0, 0, 0));
+	/* Above every target number first, so no move clobbers a source. */
+	for (size_t i = 0; i < n; i++)
+		TRY(STEP_DUP, a->tmp[i] = sb_raw(SYS_fcntl, a->chan_fds[i],
+						 F_DUPFD_CLOEXEC, n + 2, 0, 0, 0));
+	TRY(STEP_DUP, a->tmp[n] = sb_raw(SYS_fcntl, a->prog_fd, F_DUPFD_CLOEXEC,
+					 n + 2, 0, 0, 0));
+	TRY(STEP_DUP, a->tmp[n + 1] = sb_raw(SYS_fcntl, a->sync_w, F_DUPFD_CLOEXEC,
+					     n + 2, 0, 0, 0));
+	for (size_t i = 0; i < n + 2; i++)
+		TRY(STEP_MOVE, sb_raw(SYS_dup3, a->tmp[i], i,
+				      i < n ? 0 : O_CLOEXEC, 0, 0, 0));
+	TRY(STEP_CLOSE, sb_raw(SYS_close_range, n + 2, ~0U, 0, 0, 0, 0));
+	for (int i = 0; i < 5; i++)
+		TRY(STEP_RLIMIT, sb_raw(SYS_prlimit64, 0, a->lim_res[i],
+					(long)&a->lim[i], 0, 0, 0));
+	TRY(STEP_SETSID, sb_raw(SYS_setsid, 0, 0, 0, 0, 0, 0));
+	TRY(STEP_SETGROUPS, sb_raw(SYS_setgroups, 0, 0, 0, 0, 0, 0));
+	TRY(STEP_SETGID, sb_raw(SYS_setresgid, SB_GID, SB_GID, SB_GID, 0, 0, 0));
+	TRY(STEP_SETUID, sb_raw(SYS_setresuid, SB_UID, SB_UID, SB_UID, 0, 0, 0));
+	TRY(STEP_NNP, sb_raw(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0));
+	sb_raw(SYS_rt_sigprocmask, SIG_SETMASK, (long)&none, 0, 8, 0, 0);
+	TRY(STEP_SECCOMP, a->listener = sb_raw(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+					       SECCOMP_FILTER_FLAG_NEW_LISTENER,
+					       (long)a->prog, 0, 0, 0));
+	sb_raw(SYS_write, n + 1, (long)"s", 1, 0, 0, 0);
+	r = sb_raw(SYS_execveat, n, (long)"", (long)a->argv, (long)a->envp,
+		   AT_EMPTY_PATH, 0);
+	a->fail_step = STEP_EXEC;
+fail:
+	a->fail_errno = (int)-r;
+	sb_raw(SYS_exit_group, 127, 0, 0, 0, 0, 0);
+	return 127;
+}
+
+static void args_limits(struct spawn_args *a, const struct sandbox_spec *spec,
+			const struct sandbox *sb)
+{
+	uint64_t mem = spec->memory ? spec->memory : SB_DEFAULT_MEMORY;
+	rlim_t fsize = 0;
+
+	for (size_t i = 0; i < sb->nch; i++)
+		if (sb->ch[i].writable && (rlim_t)sb->ch[i].put_size > fsize)
+			fsize = sb->ch[i].put_size;
+	if (fsize >= (rlim_t)SANDBOX_UNBOUNDED)
+		fsize = RLIM_INFINITY;
+	a->lim_res[0] = RLIMIT_AS;
+	a->lim[0] = (struct rlimit){mem, mem};
+	a->lim_res[1] = RLIMIT_CPU;
+	a->lim[1] = spec->cpu_seconds
+			    ? (struct rlimit){spec->cpu_seconds, spec->cpu_seconds + 1}
+			    : (struct rlimit){RLIM_INFINITY, RLIM_INFINITY};
+	a->lim_res[2] = RLIMIT_CORE;
+	a->lim[2] = (struct rlimit){0, 0};
+	a->lim_res[3] = RLIMIT_NOFILE;
+	a->lim[3] = (struct rlimit){sb->nfdt, sb->nfdt};
+	a->lim_res[4] = RLIMIT_FSIZE;
+	a->lim[4] = (struct rlimit){fsize, fsize};
+}
+
+/* Wait for the child to report the filter installed (a byte) or die
+ * (EOF). 1 = installed, 0 = died. */
+static int sync_wait(int fd)
+{
+	char c;
+	ssize_t r;
+
+	do
+		r = read(fd, &c, 1);
+	while (r < 0 && errno == EINTR);
+	return r == 1;
+}
+
+static void child_reap(struct sandbox *sb)
+{
+	siginfo_t si;
+
+	syscall(SYS_pidfd_send_signal, sb->pidfd, SIGKILL, NULL, 0);
+	waitid(P_PIDFD, sb->pidfd, &si, WEXITED);
+	close(sb->pidfd);
+	sb->pidfd = -1;
+	sb->pid = 0;
+}
+
+static void child_error(const struct spawn_args *a, const struct sandbox_spec *spec,
+			struct sandbox_error *err)
+{
+	if (a->fail_step == STEP_EXEC)
+		sb_error(err, "execveat %s: %s", spec->argv[0],
+			 a->fail_errno == ENOEXEC
+				 ? "not an x86-64 ELF executable"
+				 : strerror(a->fail_errno));
+	else if (a->fail_step > STEP_NONE)
+		sb_error(err, "sandbox setup: %s: %s", step_names[a->fail_step],
+			 strerror(a->fail_errno));
+	else
+		sb_error(err, "sandbox setup: the child died");
+}
+
+/* Clone the child and see it through exec. */
+static int spawn_run(struct sandbox *sb, const struct sandbox_spec *spec,
+		     struct spawn_args *a, struct sandbox_error *err)
+{
+	int sync[2], pidfd = -1, rc = -1;
+	sigset_t all, old;
+	char *stack;
+
+	if (pipe2(sync, O_CLOEXEC) < 0) {
+		sb_error(err, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (stack == MAP_FAILED) {
+		sb_error(err, "mmap: %s", strerror(errno));
+		close(sync[0]);
+		close(sync[1]);
+		return -1;
+	}
+	a->sync_w = sync[1];
+	/* No handler of ours may run on the child's stack before it resets
+	 * the dispositions. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	sb->pid = clone(spawn_child, stack + CHILD_STACK,
+			CLONE_VM | CLONE_PIDFD | SIGCHLD, a, &pidfd);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	close(sync[1]);
+	if (sb->pid < 0) {
+		sb_error(err, "clone: %s", strerror(errno));
+		sb->pid = 0;
+		goto out;
+	}
+	sb->pidfd = pidfd;
+	if (!sync_wait(sync[0])) {
+		child_error(a, spec, err);
+		goto fail;
+	}
+	sb->notify_fd = syscall(SYS_pidfd_getfd, pidfd, a->listener, 0);
+	if (sb->notify_fd < 0) {
+		sb_error(err, "pidfd_getfd of the seccomp listener: %s",
+			 strerror(errno));
+		goto fail;
+	}
+	if (sb_notify_exec(sb, err) < 0)
+		goto fail;
+	/* EOF once execveat closed the child's copy; a byte never comes. */
+	if (sync_wait(sync[0]) || a->fail_step != STEP_NONE) {
+		child_error(a, spec, err);
+		goto fail;
+	}
+	rc = 0;
+	goto out;
+fail:
+	child_reap(sb);
+out:
+	close(sync[0]);
+	munmap(stack, CHILD_STACK);
+	return rc;
+}
+
+static int spec_check(const struct sandbox_spec *spec, struct sandbox_error *err)
+{
+	if (!spec->argv || !spec->argv[0]) {
+		sb_error(err, "argv[0] is required");
+		return -1;
+	}
+	if (spec->prog_fd < 0) {
+		sb_error(err, "no program fd");
+		return -1;
+	}
+	return 0;
+}
+
+int sandbox_spawn(const struct sandbox_spec *spec, struct sandbox **out,
+		  struct sandbox_error *err)
+{
+	static const char *const no_env[] = {NULL};
+	struct sock_fprog prog = {0};
+	struct spawn_args a = {0};
+	struct sandbox *sb;
+	int *fds = NULL;
+
+	*out = NULL;
+	if (spec_check(spec, err) < 0)
+		return -1;
+	sb = calloc(1, sizeof(*sb));
+	if (!sb) {
+		sb_error(err, "out of memory");
+		return -1;
+	}
+	sb->pidfd = sb->notify_fd = sb->channels_memfd = -1;
+	if (sb_chans_init(sb, spec, err) < 0)
+		goto fail;
+	a.holder_pidfd = sb_holder_pidfd(err);
+	if (a.holder_pidfd < 0 || sb_filter_get(sb->layout, &prog, err) < 0)
+		goto fail;
+	fds = malloc((2 * sb->nch + 2) * sizeof(int));
+	if (!fds) {
+		sb_error(err, "out of memory");
+		goto fail;
+	}
+	for (size_t i = 0; i < sb->nch; i++)
+		fds[i] = sb->ch[i].fd;
+	a.chan_fds = fds;
+	a.tmp = fds + sb->nch;
+	a.n = sb->nch;
+	a.prog_fd = spec->prog_fd;
+	a.prog = &prog;
+	a.argv = spec->argv;
+	a.envp = spec->envp ? spec->envp : no_env;
+	a.listener = -1;
+	args_limits(&a, spec, sb);
+	if (spawn_run(sb, spec, &a, err) < 0)
+		goto fail;
+	free(fds);
+	sb_filter_free(&prog);
+	*out = sb;
+	return 0;
+fail:
+	free(fds);
+	sb_filter_free(&prog);
+	sandbox_free(sb);
+	return -1;
+}

@@ -1,0 +1,592 @@
+#!/usr/bin/python3
+"""Run one hostile program in the sandbox and assert how it ends.
+
+    run_hostile.py NAME            one program (see PROGRAMS)
+    run_hostile.py syscalls A-B    the syscall sweep, numbers A..B
+    run_hostile.py --host-check    after the suite: nothing left behind
+
+Environment (set by meson): ZVSH and ZEROVM = the CLIs, HOSTILE_DIR =
+where the hostile-NAME programs are built.
+
+Each run goes through a real CLI: `zvsh` (stdio passed through, extra
+channels as @NAME=FILE), or `zerovm` with a manifest where a program needs
+channel limits. Channels are files in a fresh temp dir. The program gets a canary
+directory (with a `secret`) and must end exactly as PROGRAMS says. After
+the run the host must be unchanged: canary listing and contents, no
+/tmp/zvm-hostile-pwned-* file, no process of the program left, the secret
+never printed. Exit status 0 = pass, 1 = fail (the reasons are printed).
+"""
+import hashlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ZEROVM = os.path.abspath(os.environ.get("ZEROVM", "zerovm"))
+ZVSH = os.path.abspath(os.environ.get("ZVSH", "zvsh"))
+HOSTILE_DIR = os.path.abspath(os.environ.get("HOSTILE_DIR", "."))
+UNBOUNDED = 4294967296
+MIB = 1 << 20
+MEMORY = 64 * MIB
+TOKEN_PREFIX = "zvm-hostile-token-"
+PWNED_PREFIX = "zvm-hostile-pwned-"
+
+# What each program must end with:
+#   "exit 0"        exited 0 and printed "RESULT: contained"
+#   "signal SIGSYS" killed by that signal
+#   "timeout"       ended by the sandbox with "session timeout"
+# Options: channels (extra, after stdin/stdout/stderr: fds 3, 4),
+# memory, timeout, args (program-specific, after CANARY SELF TOKEN),
+# cli ("zerovm" where channel limits are needed, else zvsh), stdin ("pty":
+# a terminal), listen (servers the program tries to reach), max_output
+# (bytes /dev/output may hold), never_printed (bytes that must not leak).
+LIMIT = 1000
+GET_LIMIT = 100
+
+
+def out_channel(puts=UNBOUNDED, put_size=UNBOUNDED, access=0):
+    return {"alias": "/dev/output", "access": access, "gets": 0,
+            "get_size": 0, "puts": puts, "put_size": put_size,
+            "content": None}
+
+
+def in_channel(content, get_size=UNBOUNDED, access=1):
+    return {"alias": "/dev/input", "access": access, "gets": UNBOUNDED,
+            "get_size": get_size, "puts": 0, "put_size": 0,
+            "content": content}
+
+
+INPUT_TEXT = b"input channel content: must stay unchanged\n"
+GET_TEXT = b"a" * GET_LIMIT + b"BEYOND-LIMIT\n" * 300
+
+PROGRAMS = {
+    "open_host": {"expect": "exit 0"},
+    "openat_host": {"expect": "exit 0"},
+    "openat2_host": {"expect": "exit 0"},
+    "creat_host": {"expect": "exit 0"},
+    "stat_host": {"expect": "exit 0"},
+    "newfstatat_host": {"expect": "exit 0"},
+    "statx_host": {"expect": "exit 0"},
+    "access_host": {"expect": "exit 0"},
+    "readlink_host": {"expect": "exit 0"},
+    "execve_path": {"expect": "exit 0"},
+    "chdir_getdents": {"expect": "exit 0"},
+    "handle_at": {"expect": "exit 0"},
+    "execve_sh": {"expect": "exit 0"},
+    "execveat_sh": {"expect": "exit 0"},
+    "memfd_exec": {"expect": "exit 0", "channels": [out_channel()]},
+    "socket_inet": {"expect": "exit 0", "listen": "inet"},
+    "socket_unix": {"expect": "exit 0", "listen": "unix"},
+    "socket_raw": {"expect": "exit 0"},
+    "fork": {"expect": "exit 0"},
+    "clone3": {"expect": "exit 0"},
+    "thread": {"expect": "exit 0"},
+    "ptrace": {"expect": "exit 0"},
+    "kill_any": {"expect": "exit 0"},
+    "signal_parent": {"expect": "exit 0"},
+    "mount": {"expect": "exit 0"},
+    "unshare": {"expect": "exit 0"},
+    "setns": {"expect": "exit 0"},
+    "chroot": {"expect": "exit 0"},
+    "pivot_root": {"expect": "exit 0"},
+    "io_uring": {"expect": "exit 0"},
+    "bpf": {"expect": "exit 0"},
+    "userfaultfd": {"expect": "exit 0"},
+    "perf_event": {"expect": "exit 0"},
+    "keyctl": {"expect": "exit 0"},
+    "personality": {"expect": "exit 0"},
+    "prctl_nnp": {"expect": "exit 0"},
+    "prctl_seccomp": {"expect": "exit 0"},
+    "prctl_dumpable": {"expect": "exit 0"},
+    "prctl_caps": {"expect": "exit 0"},
+    "x32": {"expect": "signal SIGSYS"},
+    "int80": {"expect": "signal SIGSYS"},
+    "fd_scan": {"expect": "exit 0", "channels": [in_channel(INPUT_TEXT)],
+                "args": ["4"]},
+    "supervisor_mem": {"expect": "exit 0"},
+    "put_limit": {"expect": "exit 0", "cli": "zerovm",
+                  "channels": [out_channel(put_size=LIMIT)],
+                  "args": [str(LIMIT)], "max_output": LIMIT},
+    "put_count": {"expect": "exit 0", "cli": "zerovm", "channels": [out_channel(puts=5)],
+                  "args": ["5"], "max_output": 5},
+    "put_pwrite": {"expect": "exit 0", "cli": "zerovm",
+                   "channels": [out_channel(put_size=LIMIT, access=3)],
+                   "args": [str(LIMIT)], "max_output": LIMIT},
+    "get_limit": {"expect": "exit 0", "cli": "zerovm",
+                  "channels": [in_channel(GET_TEXT, get_size=GET_LIMIT)],
+                  "args": [str(GET_LIMIT)], "never_printed": b"BEYOND"},
+    "memory_mmap": {"expect": "exit 0", "args": [str(MEMORY)]},
+    "memory_brk": {"expect": "exit 0", "args": [str(MEMORY)]},
+    "infinite_loop": {"expect": "timeout", "timeout": 1},
+    "fork_bomb": {"expect": "exit 0"},
+    "tiocsti": {"expect": "exit 0", "stdin": "pty"},
+    "alias_traversal": {"expect": "exit 0",
+                        "channels": [in_channel(INPUT_TEXT)]},
+    "alias_mode": {"expect": "exit 0",
+                   "channels": [in_channel(INPUT_TEXT, access=0),
+                                out_channel()]},
+    "channel_meta": {"expect": "exit 0",
+                     "channels": [in_channel(INPUT_TEXT)]},
+    "mknod": {"expect": "exit 0"},
+    "symlink": {"expect": "exit 0", "channels": [in_channel(INPUT_TEXT)]},
+}
+
+
+class Failure(Exception):
+    pass
+
+
+# ------------------------------------------------------------ host state
+
+def tree_state(path):
+    """Every entry under path with its kind, size, mode, owner, times and,
+    for files, a digest: any change by the program shows up here."""
+    state = {}
+    for root, dirs, files in os.walk(path):
+        for name in dirs + files:
+            p = os.path.join(root, name)
+            st = os.lstat(p)
+            digest = None
+            if os.path.isfile(p) and not os.path.islink(p):
+                with open(p, "rb") as f:
+                    digest = hashlib.sha256(f.read()).hexdigest()
+            xattrs = sorted(os.listxattr(p, follow_symlinks=False))
+            state[os.path.relpath(p, path)] = (
+                st.st_mode, st.st_uid, st.st_gid, st.st_size,
+                st.st_mtime_ns, digest, tuple(xattrs))
+    return state
+
+
+def pwned_in_tmp():
+    return sorted(n for n in os.listdir("/tmp") if n.startswith(PWNED_PREFIX))
+
+
+def processes_matching(token=None, exe_ids=()):
+    """Pids whose command line carries token or whose executable is one of
+    exe_ids ((dev, ino) pairs)."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read()
+            st = os.stat(f"/proc/{pid}/exe")
+            exe = (st.st_dev, st.st_ino)
+        except OSError:
+            continue
+        if (token and token.encode() in cmdline) or exe in exe_ids:
+            found.append(int(pid))
+    return found
+
+
+def describe_process(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            fields = dict(l.split(":", 1) for l in f if ":" in l)
+        return (f"{pid} ({fields['Name'].strip()}, uid "
+                f"{fields['Uid'].split()[0]}, parent {fields['PPid'].strip()})")
+    except OSError:
+        return f"{pid} (gone)"
+
+
+def lingering(token, exe_ids, grace=5.0):
+    """Processes of the run still alive after `grace` seconds. Exits are
+    asynchronous (e.g. the sandbox's namespace holder ends when the CLI's
+    pipe closes), so only what outlives the grace period counts."""
+    deadline = time.monotonic() + grace
+    while True:
+        pids = processes_matching(token, exe_ids)
+        if not pids or time.monotonic() > deadline:
+            return pids
+        time.sleep(0.05)
+
+
+def kill_leftovers(pids):
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+# --------------------------------------------------------------- running
+
+def manifest_text(prog, argv, channels, memory, timeout):
+    lines = ["Version = 20130611", f"Program = {prog}",
+             f"Timeout = {timeout}", f"Memory = {memory}, 0"]
+    for c in channels:
+        lines.append("Channel = {uri}, {alias}, {access}, 0, {gets}, "
+                     "{get_size}, {puts}, {put_size}".format(**c))
+    lines.append("CommandLine = " + " ".join(argv))
+    return "\n".join(lines) + "\n"
+
+
+class Run:
+    """One program run in the sandbox, with its files and outcome."""
+
+    def __init__(self, name, spec, extra_args=()):
+        self.name = name
+        self.spec = spec
+        self.prog = os.path.join(HOSTILE_DIR, "hostile-" + name)
+        self.token = TOKEN_PREFIX + secrets.token_hex(8)
+        self.dir = tempfile.mkdtemp(prefix="zvm-hostile-run-")
+        self.canary = os.path.join(self.dir, "canary")
+        os.mkdir(self.canary)
+        self.secret = secrets.token_hex(16).encode()
+        with open(os.path.join(self.canary, "secret"), "wb") as f:
+            f.write(b"canary secret " + self.secret + b"\n")
+        self.args = [self.canary, self.prog, self.token,
+                     *spec.get("args", []), *extra_args]
+        self.channels = self._channels()
+        self.listeners = []
+        self.problems = []
+
+    def _channels(self):
+        def path(n):
+            return os.path.join(self.dir, n)
+        open(path("stdin"), "wb").close()
+        chans = [
+            {"uri": path("stdin"), "alias": "/dev/stdin", "access": 0,
+             "gets": UNBOUNDED, "get_size": UNBOUNDED, "puts": 0,
+             "put_size": 0},
+            {"uri": path("stdout"), "alias": "/dev/stdout", "access": 0,
+             "gets": 0, "get_size": 0, "puts": UNBOUNDED,
+             "put_size": UNBOUNDED},
+            {"uri": path("stderr"), "alias": "/dev/stderr", "access": 0,
+             "gets": 0, "get_size": 0, "puts": UNBOUNDED,
+             "put_size": UNBOUNDED},
+        ]
+        for c in self.spec.get("channels", []):
+            c = dict(c, uri=path(os.path.basename(c["alias"])))
+            if c["content"] is not None:
+                with open(c["uri"], "wb") as f:
+                    f.write(c["content"])
+            chans.append(c)
+        return chans
+
+    def listen(self):
+        """Servers the socket programs try to reach; check_listeners()
+        asserts nothing arrived."""
+        kind = self.spec.get("listen")
+        if kind == "inet":
+            tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            tcp.bind(("127.0.0.1", 0))
+            tcp.listen(8)
+            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            udp.bind(("127.0.0.1", 0))
+            self.listeners += [tcp, udp]
+            port = tcp.getsockname()[1]
+            try:
+                tcp6 = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+                tcp6.bind(("::1", port))
+                tcp6.listen(8)
+                self.listeners.append(tcp6)
+            except OSError as e:
+                print(f"note: no ::1 listener ({e})")
+            self.args += [str(port), str(udp.getsockname()[1])]
+        elif kind == "unix":
+            path = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            path.bind(os.path.join(self.canary, "sock"))
+            path.listen(8)
+            abstract = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            abstract.bind("\0zvm-hostile-" + self.token)
+            abstract.listen(8)
+            self.listeners += [path, abstract]
+
+    def check_listeners(self):
+        for s in self.listeners:
+            s.setblocking(False)
+            try:
+                if s.type == socket.SOCK_DGRAM:
+                    data, peer = s.recvfrom(4096)
+                    self.problems.append(f"datagram arrived from {peer}: {data!r}")
+                else:
+                    conn, peer = s.accept()
+                    conn.close()
+                    self.problems.append(f"connection arrived from {peer!r}")
+            except (BlockingIOError, InterruptedError):
+                pass
+            s.close()
+
+    def run(self):
+        """Run in the sandbox; returns (kind, value) with kind 'exit'
+        (value = code), 'signal' (value = number) or 'timeout'."""
+        self.listen()
+        before_canary = tree_state(self.canary)
+        before_inputs = {c["uri"]: tree_state_file(c["uri"])
+                         for c in self.channels if c.get("content")}
+        before_pwned = pwned_in_tmp()
+        before_host = socket.gethostname()
+        if self.spec.get("cli") == "zerovm":
+            outcome = self._run_zerovm()
+        else:
+            outcome = self._run_zvsh()
+        self.output = self._read("stdout") + self.stderr
+
+        leftovers = lingering(self.token, {file_id(self.prog)})
+        if leftovers:
+            self.problems.append("processes left running: " + ", ".join(
+                describe_process(p) for p in leftovers))
+            kill_leftovers(leftovers)
+        self.check_listeners()
+        self.check_pty()
+        if tree_state(self.canary) != before_canary:
+            self.problems.append("the canary directory changed: "
+                                 f"{sorted(os.listdir(self.canary))}")
+        for uri, state in before_inputs.items():
+            if tree_state_file(uri) != state:
+                self.problems.append(f"input channel file {uri} changed")
+        new_pwned = [n for n in pwned_in_tmp() if n not in before_pwned]
+        if new_pwned:
+            self.problems.append(f"files appeared in /tmp: {new_pwned}")
+        if socket.gethostname() != before_host:
+            self.problems.append("the host name changed")
+        if self.secret in self.output:
+            self.problems.append("the canary secret was printed")
+        never = self.spec.get("never_printed")
+        if never and never in self.output:
+            self.problems.append(f"{never!r} was printed")
+        for c in self.channels:
+            cap = self.spec.get("max_output")
+            if c["alias"] == "/dev/output" and cap is not None:
+                size = os.path.getsize(c["uri"])
+                if size > cap:
+                    self.problems.append(f"/dev/output holds {size} bytes, "
+                                         f"limit {cap}")
+        return outcome
+
+    def _timeout(self):
+        return self.spec.get("timeout", 10)
+
+    def _run_zerovm(self):
+        """The manifest runner: every channel a file, with its limits."""
+        manifest = os.path.join(self.dir, "manifest")
+        with open(manifest, "w") as f:
+            f.write(manifest_text(self.prog,
+                                  ["hostile-" + self.name] + self.args,
+                                  self.channels,
+                                  self.spec.get("memory", MEMORY),
+                                  self._timeout()))
+        proc = self._spawn([ZEROVM, manifest], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE)
+        self.stderr = self._read("stderr")
+        self.sandbox_said = proc.stdout.decode(errors="replace") + \
+            proc.stderr.decode(errors="replace")
+        return parse_report(proc.stdout.decode(errors="replace"))
+
+    def _run_zvsh(self):
+        """The developer shell: stdio passed through (stdin may be a
+        terminal), extra channels as @NAME=FILE after the arguments."""
+        cmd = [ZVSH, "-v", "-t", str(self._timeout()),
+               "-m", str(self.spec.get("memory", MEMORY)), self.prog,
+               *self.args]
+        for c in self.channels[3:]:
+            cmd.append(f"@{os.path.basename(c['alias'])}={c['uri']}")
+        stdin = subprocess.DEVNULL
+        if self.spec.get("stdin") == "pty":
+            self.pty_master, stdin = os.openpty()
+        with open(os.path.join(self.dir, "stdout"), "wb") as out:
+            proc = self._spawn(cmd, stdin=stdin, stdout=out)
+        if stdin != subprocess.DEVNULL:
+            self.pty_slave = stdin
+        err = proc.stderr.decode(errors="replace")
+        self.sandbox_said = err
+        self.stderr = b"".join(line + b"\n" for line in
+                               proc.stderr.splitlines()
+                               if not line.startswith(b"zvsh: "))
+        return parse_zvsh(err, proc.returncode)
+
+    def _spawn(self, cmd, stdin, stdout):
+        limit = self._timeout() + 30
+        try:
+            return subprocess.run(cmd, cwd=self.canary, stdin=stdin,
+                                  stdout=stdout, stderr=subprocess.PIPE,
+                                  timeout=limit)
+        except subprocess.TimeoutExpired:
+            raise Failure(f"{cmd[0]} did not return within {limit} s")
+
+    def check_pty(self):
+        """Bytes waiting on the terminal's input were injected (TIOCSTI)."""
+        slave = getattr(self, "pty_slave", None)
+        if slave is None:
+            return
+        os.set_blocking(slave, False)
+        try:
+            data = os.read(slave, 4096)
+            self.problems.append(f"bytes injected into the terminal: {data!r}")
+        except BlockingIOError:
+            pass
+        os.close(slave)
+        os.close(self.pty_master)
+
+    def _read(self, name):
+        with open(os.path.join(self.dir, name), "rb") as f:
+            return f.read()
+
+    def cleanup(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def file_id(path):
+    st = os.stat(path)
+    return (st.st_dev, st.st_ino)
+
+
+def tree_state_file(path):
+    st = os.lstat(path)
+    with open(path, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    return (st.st_mode, st.st_uid, st.st_size, st.st_mtime_ns, digest,
+            tuple(sorted(os.listxattr(path))))
+
+
+def outcome(status, retcode):
+    """A report status ("ok", "Signal 31 (...)", "session timeout") as
+    (kind, value)."""
+    if status == "session timeout":
+        return ("timeout", None)
+    if status.startswith("Signal "):
+        return ("signal", int(status.split()[1]))
+    if status == "ok":
+        return ("exit", retcode)
+    raise Failure(f"the sandbox failed: {status!r}")
+
+
+def parse_report(text):
+    """zerovm's six report lines: validation, daemon, retcode, etag,
+    accounting, status."""
+    lines = text.splitlines()
+    if len(lines) < 6:
+        raise Failure(f"zerovm printed no report:\n{text}")
+    return outcome(lines[5].strip(), int(lines[2]))
+
+
+def parse_zvsh(err, returncode):
+    """zvsh -v ends with "zvsh: STATUS; exit N; ..."; its exit code must
+    agree: N, 128 + signal, or 124 on timeout."""
+    lines = [l for l in err.splitlines()
+             if l.startswith("zvsh: ") and "; exit " in l]
+    if not lines:
+        raise Failure(f"zvsh printed no report (exit {returncode}):\n{err}")
+    status, code = lines[-1][6:].split("; exit ")
+    kind, value = outcome(status, int(code.split(";")[0]))
+    want = {"exit": value, "timeout": 124}.get(kind)
+    if kind == "signal":
+        want = 128 + value
+    if returncode != want:
+        raise Failure(f"zvsh exited {returncode} for {status!r}; "
+                      f"expected {want}")
+    return kind, value
+
+
+def describe(kind, value):
+    if kind == "signal":
+        return f"signal {signal.Signals(value).name}"
+    if kind == "exit":
+        return f"exit {value}"
+    return kind
+
+
+# ------------------------------------------------------------------ modes
+
+def show(run):
+    print(f"--- {run.name} output ---")
+    sys.stdout.write(run.output.decode(errors="replace"))
+    print(f"--- sandbox report ---\n{run.sandbox_said}")
+
+
+def run_program(name):
+    spec = PROGRAMS[name]
+    run = Run(name, spec)
+    try:
+        kind, value = run.run()
+        show(run)
+        got = describe(kind, value)
+        problems = list(run.problems)
+        if got != spec["expect"]:
+            problems.append(f"ended with {got}, expected {spec['expect']}")
+        if spec["expect"] == "exit 0" and b"RESULT: contained" not in run.output:
+            problems.append("no 'RESULT: contained' line")
+        if b"ESCAPED" in run.output:
+            problems.append("the program reports an ESCAPE")
+    finally:
+        run.cleanup()
+    return report_problems(name, got, problems)
+
+
+def run_syscalls(first, last):
+    """One sandbox per syscall number: each must end contained."""
+    problems = []
+    ends = {}
+    for nr in range(first, last + 1):
+        run = Run("syscalls", {"timeout": 2}, [str(nr)])
+        try:
+            kind, value = run.run()
+            got = describe(kind, value)
+            ends.setdefault(got, []).append(nr)
+            bad = list(run.problems)
+            if b"ESCAPED" in run.output or (kind == "exit" and value == 99):
+                bad.append("the program reports an ESCAPE")
+            if bad:
+                show(run)
+                problems += [f"syscall {nr}: {p}" for p in bad]
+        except Failure as e:
+            problems.append(f"syscall {nr}: {e}")
+        finally:
+            run.cleanup()
+    for got, nrs in sorted(ends.items()):
+        print(f"{got}: {len(nrs)} numbers: {' '.join(map(str, nrs))}")
+    return report_problems(f"syscalls {first}-{last}", "see above", problems)
+
+
+def host_check():
+    """After the whole suite: no hostile process or pwned file remains."""
+    ids = set()
+    for n in os.listdir(HOSTILE_DIR):
+        if n.startswith("hostile-") and os.path.isfile(os.path.join(HOSTILE_DIR, n)):
+            ids.add(file_id(os.path.join(HOSTILE_DIR, n)))
+    problems = []
+    left = lingering(TOKEN_PREFIX, ids)
+    if left:
+        problems.append("hostile processes still running: " + ", ".join(
+            describe_process(p) for p in left))
+        kill_leftovers(left)
+    if pwned_in_tmp():
+        problems.append(f"files in /tmp: {pwned_in_tmp()}")
+    return report_problems("host check", "checked", problems)
+
+
+def report_problems(what, got, problems):
+    if problems:
+        print(f"FAIL {what} ({got}):")
+        for p in problems:
+            print(f"  - {p}")
+        return 1
+    print(f"PASS {what}: {got}")
+    return 0
+
+
+def main(argv):
+    try:
+        if argv[1:] == ["--host-check"]:
+            return host_check()
+        if len(argv) == 3 and argv[1] == "syscalls":
+            first, last = (int(x) for x in argv[2].split("-"))
+            return run_syscalls(first, last)
+        if len(argv) == 2 and argv[1] in PROGRAMS:
+            return run_program(argv[1])
+    except Failure as e:
+        print(f"FAIL {' '.join(argv[1:])}: {e}")
+        return 1
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
