@@ -1,0 +1,42 @@
+/* internal.h — helpers shared by the files of proto/ (not public). */
+#ifndef ZEROVM_PROTO_INTERNAL_H
+#define ZEROVM_PROTO_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto.h"
+
+/* A growable byte buffer; `ok` turns false on the first failed allocation
+ * so callers check once at the end instead of after every append. */
+struct pbuf {
+	char *s;
+	size_t len, cap;
+	bool ok;
+};
+
+void pbuf_init(struct pbuf *b);
+void pbuf_add(struct pbuf *b, const char *s, size_t n);
+void pbuf_puts(struct pbuf *b, const char *s);
+void pbuf_printf(struct pbuf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* The NUL-terminated string, or NULL (and freed) if any append failed. */
+char *pbuf_take(struct pbuf *b);
+
+/* strndup that tolerates NULL-free input of exact length. */
+char *pstrndup(const char *s, size_t n);
+
+/*
+ * Parse a non-negative decimal integer made only of digits (no sign, no
+ * spaces, no junk) that fits in int64_t. Returns false otherwise.
+ */
+bool parse_nonneg(const char *s, size_t n, int64_t *out);
+
+/* Append `word` quoted so that proto_args_split gives it back unchanged. */
+void args_quote(struct pbuf *b, const char *word);
+
+/* Growable array of strings. */
+int strv_push(char ***v, size_t *n, size_t *cap, char *s);
+
+#endif
