@@ -44,7 +44,8 @@ PWNED_PREFIX = "zvm-hostile-pwned-"
 # memory, timeout, args (program-specific, after CANARY SELF TOKEN),
 # cli ("zerovm" where channel limits are needed, else zvsh), stdin ("pty":
 # a terminal), listen (servers the program tries to reach), max_output
-# (bytes /dev/output may hold), never_printed (bytes that must not leak).
+# (bytes /dev/output may hold), never_printed (bytes that must not leak),
+# stdin_content (zerovm: what the stdin channel file holds).
 LIMIT = 1000
 GET_LIMIT = 100
 
@@ -120,6 +121,24 @@ PROGRAMS = {
     "get_limit": {"expect": "exit 0", "cli": "zerovm",
                   "channels": [in_channel(GET_TEXT, get_size=GET_LIMIT)],
                   "args": [str(GET_LIMIT)], "never_printed": b"BEYOND"},
+    "fd_juggle": {"expect": "exit 0", "cli": "zerovm",
+                  "channels": [out_channel(put_size=LIMIT)],
+                  "args": [str(LIMIT)], "max_output": LIMIT},
+    "put_vectored": {"expect": "exit 0", "cli": "zerovm",
+                     "stdin_content": b"s" * 65536,
+                     "channels": [out_channel(put_size=LIMIT)],
+                     "args": [str(LIMIT)], "max_output": LIMIT},
+    "get_vectored": {"expect": "exit 0", "cli": "zerovm",
+                     "channels": [in_channel(GET_TEXT, get_size=GET_LIMIT)],
+                     "args": [str(GET_LIMIT)], "never_printed": b"BEYOND"},
+    "notify_abuse": {"expect": "exit 0", "cli": "zerovm",
+                     "channels": [out_channel(put_size=100 * LIMIT),
+                                  in_channel(GET_TEXT, get_size=GET_LIMIT)],
+                     "max_output": 100 * LIMIT, "never_printed": b"BEYOND"},
+    "seq_channel": {"expect": "exit 0", "cli": "zerovm",
+                    "stdin_content": b"0123456789" * 10},
+    "channel_fcntl": {"expect": "exit 0",
+                      "channels": [in_channel(INPUT_TEXT)]},
     "memory_mmap": {"expect": "exit 0", "args": [str(MEMORY)]},
     "memory_brk": {"expect": "exit 0", "args": [str(MEMORY)]},
     "infinite_loop": {"expect": "timeout", "timeout": 1},
@@ -250,7 +269,8 @@ class Run:
     def _channels(self):
         def path(n):
             return os.path.join(self.dir, n)
-        open(path("stdin"), "wb").close()
+        with open(path("stdin"), "wb") as f:
+            f.write(self.spec.get("stdin_content", b""))
         chans = [
             {"uri": path("stdin"), "alias": "/dev/stdin", "access": 0,
              "gets": UNBOUNDED, "get_size": UNBOUNDED, "puts": 0,
@@ -410,6 +430,8 @@ class Run:
                                   timeout=limit)
         except subprocess.TimeoutExpired:
             raise Failure(f"{cmd[0]} did not return within {limit} s")
+        except OSError as e:
+            raise Failure(f"cannot run {cmd[0]}: {e}")
 
     def check_pty(self):
         """Bytes waiting on the terminal's input were injected (TIOCSTI)."""
