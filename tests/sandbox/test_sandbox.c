@@ -261,6 +261,24 @@ Test(channels, open_by_alias_and_refusals)
 	run_free(&r);
 }
 
+Test(channels, direction_holds_even_on_an_rdwr_fd)
+{
+	struct run r;
+
+	/* stdout is a memfd (O_RDWR) declared write-only */
+	run_init(&r, "");
+	cr_assert(write(r.ch[1].fd, "host data", 9) == 9);
+	run_go(&r, "sbtest", "readall", "1", NULL);
+	cr_assert_str_eq(out(&r), "host dataERR EBADF after 0\n");
+	run_free(&r);
+	/* stdin is a memfd declared read-only */
+	run_init(&r, "keep");
+	run_go(&r, "sbtest", "write", "0", "1", "4", NULL);
+	cr_assert_str_eq(out(&r), "ERR EBADF after 0\n");
+	cr_assert_str_eq(contents(r.ch[0].fd), "keep");
+	run_free(&r);
+}
+
 Test(channels, many_channels_by_fd_and_path)
 {
 	static char aliases[250][32];
@@ -616,6 +634,7 @@ Test(isolation, dangerous_calls_are_refused)
 	};
 	for (size_t i = 0; i < sizeof(eperm) / sizeof(eperm[0]); i++)
 		denied(eperm[i], "ERR EPERM\n");
+	denied("setfl", "ERR EPERM\n");
 	denied("killself", "OK 0\n");
 	denied("sendfile", "ERR ENOSYS\n");
 	denied("mmapfile", "ERR ENODEV\n");
