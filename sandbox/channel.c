@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -66,6 +67,13 @@ static int chan_init(struct sb_chan *c, const struct sandbox_channel *s,
 	if (!c->alias || c->fd < 0) {
 		sb_error(err, "channel %zu (%s): fd %d: %s", i, s->alias, s->fd,
 			 c->alias ? strerror(errno) : "out of memory");
+		return -1;
+	}
+	/* A directory would give the program lookups relative to it. */
+	struct stat st;
+	if (fstat(c->fd, &st) < 0 || S_ISDIR(st.st_mode)) {
+		sb_error(err, "channel %zu (%s): fd %d is a directory", i,
+			 s->alias, s->fd);
 		return -1;
 	}
 	c->type = s->type;
@@ -120,10 +128,10 @@ static void layout_build(struct sandbox *sb)
 			cls = SB_FD_NOTIFY;
 		sb->layout[i] = cls;
 	}
-	/* fd n: the program's ELF (closed by exec); n + 1: the sync pipe the
-	 * child writes to after installing the filter. */
+	/* fd n: the program's ELF, n + 1: the spawn socket (both closed by
+	 * exec and reserved afterwards). */
 	sb->layout[n] = SB_FD_NOTIFY;
-	sb->layout[n + 1] = SB_FD_SEQ;
+	sb->layout[n + 1] = SB_FD_NOTIFY;
 	sb->layout[n + 2] = '\0';
 	sb->nlayout = n + 2;
 }
@@ -156,7 +164,7 @@ int sb_chans_init(struct sandbox *sb, const struct sandbox_spec *spec,
 		if (chan_init(&sb->ch[i], &spec->channels[i], i, err) < 0)
 			return -1;
 	for (size_t i = 0; i < sb->nfdt; i++)
-		sb->fdt[i] = i < n ? (int)i : SB_FDT_FREE;
+		sb->fdt[i] = i < n ? (int)i : i < n + 2 ? SB_FDT_RESERVED : SB_FDT_FREE;
 	layout_build(sb);
 	return 0;
 }
@@ -187,7 +195,7 @@ long sb_chan_find(const struct sandbox *sb, const char *path)
 
 bool sb_fdt_allowed(const struct sandbox *sb, int entry, int fd)
 {
-	if (fd < 0 || (size_t)fd >= sb->nfdt)
+	if (fd < 0 || (size_t)fd >= sb->nfdt || sb->fdt[fd] == SB_FDT_RESERVED)
 		return false;
 	if ((size_t)fd >= sb->nlayout || sb->layout[fd] == SB_FD_NOTIFY)
 		return true;

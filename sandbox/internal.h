@@ -4,7 +4,7 @@
  *
  *   holder.c   the namespace holder process (built once per process)
  *   filter.c   the seccomp allow-list, compiled to BPF (cached by layout)
- *   spawn.c    clone(CLONE_VM) child: isolate, seccomp, execveat
+ *   spawn.c    clone(CLONE_VM | CLONE_VFORK) child: isolate, seccomp, exec
  *   channel.c  the supervisor's view of channels and of the program's fds
  *   notify.c   sandbox_service(): answers mediated system calls
  *   report.c   kill, wait, report, free, run
@@ -89,6 +89,10 @@ struct sb_chan {
 /* An entry of the program's fd table as the supervisor tracks it. */
 #define SB_FDT_FREE (-1)
 #define SB_FDT_CHANNELS (-2) /* the synthesized /dev/channels */
+/* fd n (the ELF) and n + 1 (the spawn socket): the filter lets execveat
+ * and sendmsg through on exactly these numbers, so after exec they stay
+ * closed for good — nothing is ever placed there. */
+#define SB_FDT_RESERVED (-3)
 
 struct sandbox {
 	pid_t pid;
@@ -102,9 +106,7 @@ struct sandbox {
 	int *fdt;           /* fd -> channel index or SB_FDT_* */
 	size_t nfdt;        /* = RLIMIT_NOFILE of the program */
 	int channels_memfd; /* /dev/channels content, -1 until first open */
-	bool exec_done;     /* the program's own execveat was let through */
-	bool have_base;     /* /proc/<pid>/io snapshot at libc start */
-	uint64_t base[4];   /* syscr rchar syscw wchar */
+	uint64_t base[4];   /* syscr rchar syscw wchar of the exec itself */
 	uint64_t deadline;  /* monotonic ms; 0 = none (sandbox_run only) */
 	bool killed;
 	enum sandbox_end kill_reason;
@@ -127,9 +129,6 @@ bool sb_fdt_allowed(const struct sandbox *sb, int entry, int fd);
 int sb_channels_open(struct sandbox *sb);
 
 /* ------------------------------------------------------------ notify.c */
-
-/* Answer the first notification, which must be the child's execveat. */
-int sb_notify_exec(struct sandbox *sb, struct sandbox_error *err);
 
 /* ------------------------------------------------------------ report.c */
 

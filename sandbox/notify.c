@@ -2,15 +2,14 @@
  * notify.c — the supervisor: answers the system calls the filter sends
  * to user space (SECCOMP_RET_USER_NOTIF).
  *
- *   execveat        the child's own exec once; EPERM afterwards
- *   arch_prctl      (ARCH_SET_FS, libc start) snapshot the I/O counters
  *   kill family     only at itself
  *   open family     a channel alias or /dev/channels: a dup of our open
  *                   file description, installed with SECCOMP_IOCTL_NOTIF_ADDFD;
  *                   a direction the channel does not allow: EACCES;
  *                   anything else: ENOENT
- *   stat family     an alias: the channel's stat; "" + AT_EMPTY_PATH: let
- *                   through (fstat); anything else: ENOENT
+ *   stat family     an alias: the channel's stat; anything else: ENOENT
+ *                   (with AT_EMPTY_PATH the filter lets them through:
+ *                   fstat, or a lookup in the empty root)
  *   close, dup*     kept in our copy of the program's fd table
  *   read/write/...  on mediated fds: we do the I/O on our dup of the same
  *                   open file description, count it, digest it, and answer
@@ -145,20 +144,13 @@ static int path_resolve(const struct sandbox *sb, int dirfd, uint64_t addr,
 	return 0;
 }
 
-static bool path_empty(const struct sandbox *sb, uint64_t addr)
-{
-	char c;
-
-	return mem_read(sb, &c, 1, addr) == 1 && c == '\0';
-}
-
 /* ------------------------------------------------------------ fd table */
 
 static int fdt_get(const struct sandbox *sb, uint64_t arg)
 {
 	int fd = (int)arg;
 
-	if (fd < 0 || (size_t)fd >= sb->nfdt)
+	if (fd < 0 || (size_t)fd >= sb->nfdt || sb->fdt[fd] == SB_FDT_RESERVED)
 		return SB_FDT_FREE;
 	return sb->fdt[fd];
 }
@@ -322,8 +314,6 @@ static struct answer on_statx(struct sandbox *sb, const struct seccomp_notif *n)
 	bool owned;
 	int fd, rc;
 
-	if ((a[2] & AT_EMPTY_PATH) && path_empty(sb, a[1]))
-		return ans_cont();
 	rc = stat_target(sb, (int)a[0], a[1], &fd, &owned);
 	if (rc < 0)
 		return ans_err(-rc);
@@ -644,19 +634,8 @@ static struct answer on_close(struct sandbox *sb, const struct seccomp_notif *n)
 {
 	int fd = (int)n->data.args[0];
 
-	if (fd >= 0 && (size_t)fd < sb->nfdt)
+	if (fd >= 0 && (size_t)fd < sb->nfdt && sb->fdt[fd] != SB_FDT_RESERVED)
 		sb->fdt[fd] = SB_FDT_FREE;
-	return ans_cont();
-}
-
-static struct answer on_arch_prctl(struct sandbox *sb)
-{
-	uint64_t io[4];
-
-	if (!sb->have_base && sb_proc_io(sb->pid, io) == 0) {
-		memcpy(sb->base, io, sizeof(io));
-		sb->have_base = true;
-	}
 	return ans_cont();
 }
 
@@ -665,8 +644,6 @@ static struct answer dispatch(struct sandbox *sb, const struct seccomp_notif *n)
 	const __u64 *a = n->data.args;
 
 	switch (n->data.nr) {
-	case SYS_execveat: return ans_err(EPERM);
-	case SYS_arch_prctl: return on_arch_prctl(sb);
 	case SYS_kill: case SYS_tkill: case SYS_tgkill: return on_kill(sb, n);
 	case SYS_open: return do_open(sb, n->id, AT_FDCWD, a[0], a[1]);
 	case SYS_creat:
@@ -675,10 +652,7 @@ static struct answer dispatch(struct sandbox *sb, const struct seccomp_notif *n)
 	case SYS_openat: return do_open(sb, n->id, (int)a[0], a[1], a[2]);
 	case SYS_openat2: return on_openat2(sb, n);
 	case SYS_stat: case SYS_lstat: return do_stat(sb, AT_FDCWD, a[0], a[1]);
-	case SYS_newfstatat:
-		if ((a[3] & AT_EMPTY_PATH) && path_empty(sb, a[1]))
-			return ans_cont();
-		return do_stat(sb, (int)a[0], a[1], a[2]);
+	case SYS_newfstatat: return do_stat(sb, (int)a[0], a[1], a[2]);
 	case SYS_statx: return on_statx(sb, n);
 	case SYS_access: return do_access(sb, AT_FDCWD, a[0], (int)a[1]);
 	case SYS_faccessat: case SYS_faccessat2:
@@ -724,31 +698,6 @@ static int receive(struct sandbox *sb, struct seccomp_notif *n, int timeout_ms)
 	if (ioctl(sb->notify_fd, SECCOMP_IOCTL_NOTIF_RECV, n) < 0)
 		return errno == ENOENT || errno == EINTR ? 0 : -errno;
 	return 1;
-}
-
-int sb_notify_exec(struct sandbox *sb, struct sandbox_error *err)
-{
-	struct seccomp_notif n;
-	int r = receive(sb, &n, 10000);
-
-	if (r <= 0) {
-		sb_error(err, "sandbox setup: no exec from the child (%s)",
-			 r < 0 ? strerror(-r) : "timed out or died");
-		return -1;
-	}
-	if (n.data.nr != SYS_execveat || n.pid != (uint32_t)sb->pid) {
-		sb_error(err, "sandbox setup: unexpected system call %d", n.data.nr);
-		return -1;
-	}
-	/* Counters before the program runs (the child's sync write); libc's
-	 * first call refines it, see on_arch_prctl. */
-	sb_proc_io(sb->pid, sb->base);
-	sb->exec_done = true;
-	if (respond(sb, n.id, ans_cont()) < 0) {
-		sb_error(err, "sandbox setup: answering exec: %s", strerror(errno));
-		return -1;
-	}
-	return 0;
 }
 
 int sandbox_service(struct sandbox *sb)

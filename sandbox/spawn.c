@@ -1,26 +1,27 @@
 /*
  * spawn.c — start one program: clone, isolate, seccomp, execveat.
  *
- * The child is a clone(CLONE_VM) of the caller running on a small private
- * stack (posix_spawn style): it never gets a copy of the caller's memory,
- * and the program's address space is the fresh one execveat builds. Until
- * then it runs only raw system calls, in this order:
+ * The child is a clone(CLONE_VM | CLONE_VFORK) of the caller running on a
+ * small private stack (posix_spawn style): it never gets a copy of the
+ * caller's memory, and the program's address space is the fresh one
+ * execveat builds; the caller's thread sleeps until then. The child runs
+ * only raw system calls, in this order:
  *
  *   1. every signal back to its default disposition
  *   2. setns() into the holder's mount/ipc/uts/net namespaces (holder.c);
  *      chdir("/") — the empty read-only root
- *   3. channels to fds 0..n-1, the ELF to n and the sync pipe to n+1
+ *   3. channels to fds 0..n-1, the ELF to n and the spawn socket to n+1
  *      (close-on-exec), everything else closed
  *   4. rlimits: AS = memory, CPU, CORE = 0, NOFILE, FSIZE
  *   5. setsid; groups, gid and uid to 65534 (drops every capability)
  *   6. no_new_privs; unblock signals
- *   7. seccomp filter with a user-notification listener; tell the parent
- *      through the sync pipe (it takes the listener with pidfd_getfd)
- *   8. execveat(ELF fd, "", AT_EMPTY_PATH): the filter sends this to the
- *      supervisor, which lets exactly this one exec through
+ *   7. seccomp filter with a user-notification listener; send the
+ *      listener to the parent over the spawn socket (SCM_RIGHTS)
+ *   8. execveat(n, "", AT_EMPTY_PATH) — the filter allows execveat and
+ *      sendmsg only on fds n and n + 1, which exec closes for good
  *
  * A step that fails records its number and errno in the shared arguments
- * and exits; the parent sees the sync pipe close and reports the step.
+ * and exits; the parent wakes up (vfork) and reports the step.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,7 +34,10 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <elf.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -45,14 +49,15 @@
 enum spawn_step {
 	STEP_NONE, STEP_SETNS, STEP_CHDIR, STEP_DUP, STEP_MOVE, STEP_CLOSE,
 	STEP_RLIMIT, STEP_SETSID, STEP_SETGROUPS, STEP_SETGID, STEP_SETUID,
-	STEP_NNP, STEP_SECCOMP, STEP_EXEC,
+	STEP_NNP, STEP_SECCOMP, STEP_SEND, STEP_EXEC,
 };
 
 static const char *const step_names[] = {
 	"", "setns into the holder's namespaces", "chdir /",
 	"duplicating channel fds", "moving channel fds", "close_range",
 	"setrlimit", "setsid", "setgroups", "setresgid", "setresuid",
-	"no_new_privs", "installing the seccomp filter", "execveat",
+	"no_new_privs", "installing the seccomp filter",
+	"sending the seccomp listener", "execveat",
 };
 
 struct spawn_args {
@@ -60,13 +65,14 @@ struct spawn_args {
 	const int *chan_fds;
 	int *tmp;               /* n + 2 scratch slots */
 	size_t n;
-	int prog_fd, sync_w;
+	int prog_fd, sock;
+	struct msghdr *msg;     /* one byte + SCM_RIGHTS for the listener */
+	int *msg_fd;            /* where the listener goes in msg */
 	struct rlimit lim[5];
 	int lim_res[5];
 	const struct sock_fprog *prog;
 	const char *const *argv, *const *envp;
 	/* written by the child */
-	int listener;
 	int fail_step, fail_errno;
 };
 
@@ -104,7 +110,7 @@ SB_CHILD_CODE static int spawn_child(void *p)
 						 F_DUPFD_CLOEXEC, n + 2, 0, 0, 0));
 	TRY(STEP_DUP, a->tmp[n] = sb_raw(SYS_fcntl, a->prog_fd, F_DUPFD_CLOEXEC,
 					 n + 2, 0, 0, 0));
-	TRY(STEP_DUP, a->tmp[n + 1] = sb_raw(SYS_fcntl, a->sync_w, F_DUPFD_CLOEXEC,
+	TRY(STEP_DUP, a->tmp[n + 1] = sb_raw(SYS_fcntl, a->sock, F_DUPFD_CLOEXEC,
 					     n + 2, 0, 0, 0));
 	for (size_t i = 0; i < n + 2; i++)
 		TRY(STEP_MOVE, sb_raw(SYS_dup3, a->tmp[i], i,
@@ -119,10 +125,10 @@ SB_CHILD_CODE static int spawn_child(void *p)
 	TRY(STEP_SETUID, sb_raw(SYS_setresuid, SB_UID, SB_UID, SB_UID, 0, 0, 0));
 	TRY(STEP_NNP, sb_raw(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0));
 	sb_raw(SYS_rt_sigprocmask, SIG_SETMASK, (long)&none, 0, 8, 0, 0);
-	TRY(STEP_SECCOMP, a->listener = sb_raw(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
-					       SECCOMP_FILTER_FLAG_NEW_LISTENER,
-					       (long)a->prog, 0, 0, 0));
-	sb_raw(SYS_write, n + 1, (long)"s", 1, 0, 0, 0);
+	TRY(STEP_SECCOMP, *a->msg_fd = sb_raw(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+					      SECCOMP_FILTER_FLAG_NEW_LISTENER,
+					      (long)a->prog, 0, 0, 0));
+	TRY(STEP_SEND, sb_raw(SYS_sendmsg, n + 1, (long)a->msg, 0, 0, 0, 0));
 	r = sb_raw(SYS_execveat, n, (long)"", (long)a->argv, (long)a->envp,
 		   AT_EMPTY_PATH, 0);
 	a->fail_step = STEP_EXEC;
@@ -157,17 +163,49 @@ static void args_limits(struct spawn_args *a, const struct sandbox_spec *spec,
 	a->lim[4] = (struct rlimit){fsize, fsize};
 }
 
-/* Wait for the child to report the filter installed (a byte) or die
- * (EOF). 1 = installed, 0 = died. */
-static int sync_wait(int fd)
+/*
+ * What the kernel's execveat adds to the I/O counters of /proc/<pid>/io,
+ * which report.c subtracts so that only channel I/O is counted: the first
+ * 256 bytes (BINPRM_BUF_SIZE) and the program headers, two reads. (The
+ * child's own sendmsg counts nothing.) tests/sandbox checks that a program
+ * which does no I/O reports none, so a kernel that reads more shows up.
+ */
+static void exec_reads(int prog_fd, uint64_t base[4])
 {
-	char c;
-	ssize_t r;
+	Elf64_Ehdr eh;
+	struct stat st;
 
-	do
-		r = read(fd, &c, 1);
-	while (r < 0 && errno == EINTR);
-	return r == 1;
+	memset(base, 0, 4 * sizeof(base[0]));
+	if (fstat(prog_fd, &st) < 0 ||
+	    pread(prog_fd, &eh, sizeof(eh), 0) != sizeof(eh))
+		return;
+	base[0] = 2;
+	base[1] = st.st_size < 256 ? (uint64_t)st.st_size : 256;
+	base[1] += (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr);
+}
+
+/* The listener the child sent before exec, or -1. */
+static int listener_recv(int sock)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	char c;
+	struct iovec iov = {&c, 1};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+	struct cmsghdr *cm;
+	int fd;
+
+	if (recvmsg(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) != 1)
+		return -1;
+	cm = CMSG_FIRSTHDR(&msg);
+	if (!cm || cm->cmsg_type != SCM_RIGHTS ||
+	    cm->cmsg_len != CMSG_LEN(sizeof(int)))
+		return -1;
+	memcpy(&fd, CMSG_DATA(cm), sizeof(fd));
+	return fd;
 }
 
 static void child_reap(struct sandbox *sb)
@@ -196,56 +234,62 @@ static void child_error(const struct spawn_args *a, const struct sandbox_spec *s
 		sb_error(err, "sandbox setup: the child died");
 }
 
-/* Clone the child and see it through exec. */
+/* Clone the child; it has exec'd (or failed) when clone returns. */
 static int spawn_run(struct sandbox *sb, const struct sandbox_spec *spec,
 		     struct spawn_args *a, struct sandbox_error *err)
 {
-	int sync[2], pidfd = -1, rc = -1;
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = {"s", 1};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+	int sock[2], pidfd = -1, rc = -1;
 	sigset_t all, old;
 	char *stack;
 
-	if (pipe2(sync, O_CLOEXEC) < 0) {
-		sb_error(err, "pipe: %s", strerror(errno));
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	a->msg = &msg;
+	a->msg_fd = (int *)CMSG_DATA(cm);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) < 0) {
+		sb_error(err, "socketpair: %s", strerror(errno));
 		return -1;
 	}
 	stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 	if (stack == MAP_FAILED) {
 		sb_error(err, "mmap: %s", strerror(errno));
-		close(sync[0]);
-		close(sync[1]);
+		close(sock[0]);
+		close(sock[1]);
 		return -1;
 	}
-	a->sync_w = sync[1];
+	a->sock = sock[1];
 	/* No handler of ours may run on the child's stack before it resets
 	 * the dispositions. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	sb->pid = clone(spawn_child, stack + CHILD_STACK,
-			CLONE_VM | CLONE_PIDFD | SIGCHLD, a, &pidfd);
+			CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, a, &pidfd);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	close(sync[1]);
+	close(sock[1]);
+	munmap(stack, CHILD_STACK);
 	if (sb->pid < 0) {
 		sb_error(err, "clone: %s", strerror(errno));
 		sb->pid = 0;
 		goto out;
 	}
 	sb->pidfd = pidfd;
-	if (!sync_wait(sync[0])) {
+	if (a->fail_step != STEP_NONE) {
 		child_error(a, spec, err);
 		goto fail;
 	}
-	sb->notify_fd = syscall(SYS_pidfd_getfd, pidfd, a->listener, 0);
+	sb->notify_fd = listener_recv(sock[0]);
 	if (sb->notify_fd < 0) {
-		sb_error(err, "pidfd_getfd of the seccomp listener: %s",
-			 strerror(errno));
-		goto fail;
-	}
-	if (sb_notify_exec(sb, err) < 0)
-		goto fail;
-	/* EOF once execveat closed the child's copy; a byte never comes. */
-	if (sync_wait(sync[0]) || a->fail_step != STEP_NONE) {
-		child_error(a, spec, err);
+		sb_error(err, "sandbox setup: no seccomp listener from the child");
 		goto fail;
 	}
 	rc = 0;
@@ -253,8 +297,7 @@ static int spawn_run(struct sandbox *sb, const struct sandbox_spec *spec,
 fail:
 	child_reap(sb);
 out:
-	close(sync[0]);
-	munmap(stack, CHILD_STACK);
+	close(sock[0]);
 	return rc;
 }
 
@@ -308,8 +351,8 @@ int sandbox_spawn(const struct sandbox_spec *spec, struct sandbox **out,
 	a.prog = &prog;
 	a.argv = spec->argv;
 	a.envp = spec->envp ? spec->envp : no_env;
-	a.listener = -1;
 	args_limits(&a, spec, sb);
+	exec_reads(spec->prog_fd, sb->base);
 	if (spawn_run(sb, spec, &a, err) < 0)
 		goto fail;
 	free(fds);

@@ -14,8 +14,9 @@
  *   argv[3]  TOKEN   a unique word; any leftover process carries it
  *   argv[4…]         program-specific arguments
  *
- * Output goes straight to fd 1 with dprintf (no stdio buffer): if the
- * sandbox kills the program, everything up to the fatal call is printed.
+ * Output goes straight to fd 1 (or hostile_log_fd) with dprintf (no stdio
+ * buffer): if the sandbox kills the program, everything up to the fatal
+ * call is printed.
  * Attempts use raw syscall() where libc would hide or reroute them.
  */
 #ifndef ZEROVM_HOSTILE_H
@@ -39,6 +40,7 @@
 #define HOSTILE_ESCAPED 99
 
 static int hostile_escapes;
+static int hostile_log_fd = 1; /* a program that moves fd 1 logs on 2 */
 static const char *hostile_canary = "/nonexistent-canary";
 static const char *hostile_self = "/nonexistent-self";
 static char hostile_secret[PATH_MAX];     /* CANARY/secret */
@@ -52,7 +54,7 @@ static inline void say(const char *fmt, ...)
 	int saved = errno;
 
 	va_start(ap, fmt);
-	vdprintf(1, fmt, ap);
+	vdprintf(hostile_log_fd, fmt, ap);
 	va_end(ap);
 	errno = saved;
 }
@@ -62,11 +64,11 @@ static inline void escaped(const char *fmt, ...)
 {
 	va_list ap;
 
-	dprintf(1, "ESCAPED: ");
+	dprintf(hostile_log_fd, "ESCAPED: ");
 	va_start(ap, fmt);
-	vdprintf(1, fmt, ap);
+	vdprintf(hostile_log_fd, fmt, ap);
 	va_end(ap);
-	dprintf(1, "\n");
+	dprintf(hostile_log_fd, "\n");
 	hostile_escapes++;
 }
 

@@ -44,7 +44,10 @@ PWNED_PREFIX = "zvm-hostile-pwned-"
 # memory, timeout, args (program-specific, after CANARY SELF TOKEN),
 # cli ("zerovm" where channel limits are needed, else zvsh), stdin ("pty":
 # a terminal), listen (servers the program tries to reach), max_output
-# (bytes /dev/output may hold), never_printed (bytes that must not leak).
+# (bytes /dev/output may hold), never_printed (bytes that must not leak),
+# stdin_content (zerovm: what the stdin channel file holds); a channel
+# with fifo=True is a FIFO whose ends the runner holds and never uses;
+# stdio_rdwr (zvsh: stdin and stdout are O_RDWR files holding these bytes).
 LIMIT = 1000
 GET_LIMIT = 100
 
@@ -120,6 +123,34 @@ PROGRAMS = {
     "get_limit": {"expect": "exit 0", "cli": "zerovm",
                   "channels": [in_channel(GET_TEXT, get_size=GET_LIMIT)],
                   "args": [str(GET_LIMIT)], "never_printed": b"BEYOND"},
+    "fd_juggle": {"expect": "exit 0", "cli": "zerovm",
+                  "channels": [out_channel(put_size=LIMIT)],
+                  "args": [str(LIMIT)], "max_output": LIMIT},
+    "put_vectored": {"expect": "exit 0", "cli": "zerovm",
+                     "stdin_content": b"s" * 65536,
+                     "channels": [out_channel(put_size=LIMIT)],
+                     "args": [str(LIMIT)], "max_output": LIMIT},
+    "get_vectored": {"expect": "exit 0", "cli": "zerovm",
+                     "channels": [in_channel(GET_TEXT, get_size=GET_LIMIT)],
+                     "args": [str(GET_LIMIT)], "never_printed": b"BEYOND"},
+    "notify_abuse": {"expect": "exit 0", "cli": "zerovm",
+                     "channels": [out_channel(put_size=100 * LIMIT),
+                                  in_channel(GET_TEXT, get_size=GET_LIMIT)],
+                     "max_output": 100 * LIMIT, "never_printed": b"BEYOND"},
+    "seq_channel": {"expect": "exit 0", "cli": "zerovm",
+                    "stdin_content": b"0123456789" * 10},
+    "channel_fcntl": {"expect": "exit 0",
+                      "channels": [in_channel(INPUT_TEXT)]},
+    "crash": {"expect": "signal SIGSEGV"},
+    "loop_masked": {"expect": "timeout", "timeout": 1},
+    "blocked_read": {"expect": "timeout", "timeout": 1, "cli": "zerovm",
+                     "channels": [dict(in_channel(None, get_size=LIMIT),
+                                       fifo=True)]},
+    "blocked_write": {"expect": "timeout", "timeout": 1, "cli": "zerovm",
+                      "channels": [dict(out_channel(put_size=100 * MIB),
+                                        fifo=True)]},
+    "env_leak": {"expect": "exit 0"},
+    "channel_direction": {"expect": "exit 0", "stdio_rdwr": b"H" * 65536},
     "memory_mmap": {"expect": "exit 0", "args": [str(MEMORY)]},
     "memory_brk": {"expect": "exit 0", "args": [str(MEMORY)]},
     "infinite_loop": {"expect": "timeout", "timeout": 1},
@@ -250,7 +281,8 @@ class Run:
     def _channels(self):
         def path(n):
             return os.path.join(self.dir, n)
-        open(path("stdin"), "wb").close()
+        with open(path("stdin"), "wb") as f:
+            f.write(self.spec.get("stdin_content", b""))
         chans = [
             {"uri": path("stdin"), "alias": "/dev/stdin", "access": 0,
              "gets": UNBOUNDED, "get_size": UNBOUNDED, "puts": 0,
@@ -262,9 +294,15 @@ class Run:
              "gets": 0, "get_size": 0, "puts": UNBOUNDED,
              "put_size": UNBOUNDED},
         ]
+        self.fifo_ends = []
         for c in self.spec.get("channels", []):
             c = dict(c, uri=path(os.path.basename(c["alias"])))
-            if c["content"] is not None:
+            if c.get("fifo"):
+                # Both ends held open here and never used: the program's
+                # reads find no data, its writes fill the pipe.
+                os.mkfifo(c["uri"])
+                self.fifo_ends.append(os.open(c["uri"], os.O_RDWR))
+            elif c["content"] is not None:
                 with open(c["uri"], "wb") as f:
                     f.write(c["content"])
             chans.append(c)
@@ -391,25 +429,60 @@ class Run:
         stdin = subprocess.DEVNULL
         if self.spec.get("stdin") == "pty":
             self.pty_master, stdin = os.openpty()
-        with open(os.path.join(self.dir, "stdout"), "wb") as out:
+        rdwr = self.spec.get("stdio_rdwr")
+        if rdwr:
+            stdin = self._rdwr_file("stdin", rdwr)
+        if rdwr:
+            out = self._rdwr_file("stdout", rdwr)
+        else:
+            out = os.open(os.path.join(self.dir, "stdout"),
+                          os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
             proc = self._spawn(cmd, stdin=stdin, stdout=out)
-        if stdin != subprocess.DEVNULL:
+        finally:
+            os.close(out)
+        if self.spec.get("stdin") == "pty":
             self.pty_slave = stdin
+        if rdwr:
+            os.close(stdin)
+            self._check_rdwr(rdwr)
         err = proc.stderr.decode(errors="replace")
-        self.sandbox_said = err
+        self.sandbox_said = "".join(l + "\n" for l in err.splitlines()
+                                    if l.startswith("zvsh: "))
         self.stderr = b"".join(line + b"\n" for line in
                                proc.stderr.splitlines()
                                if not line.startswith(b"zvsh: "))
         return parse_zvsh(err, proc.returncode)
+
+    def _env(self):
+        """The CLI's environment carries the secret too: a program that
+        sees its supervisor's environment prints it."""
+        return dict(os.environ,
+                    ZVM_HOSTILE_ENV_SECRET=self.secret.decode())
 
     def _spawn(self, cmd, stdin, stdout):
         limit = self._timeout() + 30
         try:
             return subprocess.run(cmd, cwd=self.canary, stdin=stdin,
                                   stdout=stdout, stderr=subprocess.PIPE,
-                                  timeout=limit)
+                                  timeout=limit, env=self._env())
         except subprocess.TimeoutExpired:
             raise Failure(f"{cmd[0]} did not return within {limit} s")
+        except OSError as e:
+            raise Failure(f"cannot run {cmd[0]}: {e}")
+
+    def _rdwr_file(self, name, content):
+        fd = os.open(os.path.join(self.dir, name),
+                     os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.write(fd, content)
+        os.lseek(fd, 0, os.SEEK_SET)
+        return fd
+
+    def _check_rdwr(self, content):
+        """stdin keeps its bytes; stdout was only written over, never
+        read (the program's reads are judged by the program)."""
+        if self._read("stdin") != content:
+            self.problems.append("the read-only stdin file was written")
 
     def check_pty(self):
         """Bytes waiting on the terminal's input were injected (TIOCSTI)."""
@@ -430,6 +503,8 @@ class Run:
             return f.read()
 
     def cleanup(self):
+        for fd in self.fifo_ends:
+            os.close(fd)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

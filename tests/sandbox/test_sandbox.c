@@ -1,0 +1,661 @@
+/*
+ * Functional tests of the sandbox library: real static programs from
+ * tests/programs run through sandbox_run with memfd/pipe channels.
+ * Program paths come from the environment (set by meson.build).
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sandbox.h"
+
+#define U SANDBOX_UNBOUNDED
+
+static const char *prog(const char *name)
+{
+	char var[64];
+	const char *p;
+
+	snprintf(var, sizeof(var), "PROG_%s", name);
+	for (char *c = var; *c; c++)
+		if (*c == '-')
+			*c = '_';
+	p = getenv(var);
+	cr_assert(p, "environment variable %s is not set", var);
+	return p;
+}
+
+static int memfd_with(const char *data)
+{
+	int fd = memfd_create("chan", MFD_CLOEXEC);
+
+	cr_assert(fd >= 0);
+	if (data)
+		cr_assert(write(fd, data, strlen(data)) == (ssize_t)strlen(data));
+	lseek(fd, 0, SEEK_SET);
+	return fd;
+}
+
+static char *contents(int fd)
+{
+	static char buf[1 << 16];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+
+	cr_assert(n >= 0);
+	buf[n] = '\0';
+	return buf;
+}
+
+/* One run: std channels on memfds (stdin with `in`), extra channels. */
+struct run {
+	struct sandbox_channel ch[300];
+	size_t n;
+	const char *argv[8];
+	struct sandbox_spec spec;
+	struct sandbox_report rep;
+	struct sandbox *sb;
+	struct sandbox_error err;
+	int rc;
+};
+
+static void run_init(struct run *r, const char *in)
+{
+	memset(r, 0, sizeof(*r));
+	r->ch[0] = (struct sandbox_channel){"/dev/stdin", memfd_with(in), 0,
+					    false, false, U, U, 0, 0};
+	r->ch[1] = (struct sandbox_channel){"/dev/stdout", memfd_with(NULL), 0,
+					    false, false, 0, 0, U, U};
+	r->ch[2] = (struct sandbox_channel){"/dev/stderr", memfd_with(NULL), 0,
+					    false, false, 0, 0, U, U};
+	r->n = 3;
+}
+
+static struct sandbox_channel *run_add(struct run *r, const char *alias, int fd,
+				       enum sandbox_access type)
+{
+	struct sandbox_channel *c = &r->ch[r->n++];
+
+	*c = (struct sandbox_channel){.alias = alias, .fd = fd, .type = type};
+	return c;
+}
+
+static void run_go(struct run *r, const char *name, ...)
+{
+	va_list ap;
+	int i = 1;
+
+	r->argv[0] = name;
+	va_start(ap, name);
+	while ((r->argv[i] = va_arg(ap, const char *)))
+		i++;
+	va_end(ap);
+	r->spec.prog_fd = open(prog(name), O_RDONLY | O_CLOEXEC);
+	cr_assert(r->spec.prog_fd >= 0, "%s", prog(name));
+	r->spec.argv = r->argv;
+	r->spec.channels = r->ch;
+	r->spec.nchannels = r->n;
+	r->rc = sandbox_run(&r->spec, &r->sb, &r->rep, &r->err);
+}
+
+static const char *out(struct run *r)
+{
+	return contents(r->ch[1].fd);
+}
+
+static void run_free(struct run *r)
+{
+	sandbox_free(r->sb);
+	for (size_t i = 0; i < r->n; i++)
+		if (r->ch[i].fd > 2)
+			close(r->ch[i].fd);
+	close(r->spec.prog_fd);
+}
+
+/* Run sbtest with the std channels only; returns its stdout. */
+static const char *sbtest(struct run *r, const char *a, const char *b,
+			  const char *c)
+{
+	run_init(r, "");
+	run_go(r, "sbtest", a, b, c, NULL);
+	cr_assert_eq(r->rc, 0, "%s", r->err.msg);
+	return out(r);
+}
+
+/* ------------------------------------------------------------ programs */
+
+static void hello_case(const char *name)
+{
+	struct run r;
+
+	run_init(&r, "");
+	run_go(&r, name, NULL);
+	cr_assert_eq(r.rc, 0, "%s", r.err.msg);
+	cr_assert_eq(r.rep.end, SANDBOX_END_EXIT);
+	cr_assert_eq(r.rep.exit_code, 0);
+	cr_assert_str_eq(out(&r), "hello, world\n");
+	cr_assert_str_eq(r.rep.message, "ok");
+	/* No channel reads: the kernel's reads of the ELF are not counted. */
+	cr_assert_eq(r.rep.reads, 0);
+	cr_assert_eq(r.rep.rbytes, 0);
+	cr_assert_eq(r.rep.writes, 1);
+	cr_assert_eq(r.rep.wbytes, 13);
+	run_free(&r);
+}
+
+Test(programs, hello_glibc) { hello_case("hello"); }
+Test(programs, hello_musl) { hello_case("hello-musl"); }
+Test(programs, hello_static_pie) { hello_case("hello-pie"); }
+
+Test(programs, cat_stdin_direct)
+{
+	struct run r;
+
+	run_init(&r, "line one\nline two\n");
+	run_go(&r, "cat", NULL);
+	cr_assert_eq(r.rc, 0, "%s", r.err.msg);
+	cr_assert_str_eq(out(&r), "line one\nline two\n");
+	cr_assert_eq(r.rep.reads, 2); /* data, then EOF */
+	cr_assert_eq(r.rep.rbytes, 18);
+	cr_assert_eq(r.rep.wbytes, 18);
+	run_free(&r);
+}
+
+Test(programs, cat_musl_by_path)
+{
+	struct run r;
+	struct sandbox_channel *c;
+
+	run_init(&r, "");
+	c = run_add(&r, "/dev/input", memfd_with("via path\n"), SANDBOX_RGET_SPUT);
+	c->gets = c->get_size = U;
+	run_go(&r, "cat-musl", "/dev/input", NULL);
+	cr_assert_eq(r.rc, 0, "%s", r.err.msg);
+	cr_assert_eq(r.rep.exit_code, 0);
+	cr_assert_str_eq(out(&r), "via path\n");
+	run_free(&r);
+}
+
+Test(programs, exit_codes)
+{
+	struct run r;
+
+	sbtest(&r, "exit", "7", NULL);
+	cr_assert_eq(r.rep.end, SANDBOX_END_EXIT);
+	cr_assert_eq(r.rep.exit_code, 7);
+	run_free(&r);
+	sbtest(&r, "segv", NULL, NULL);
+	cr_assert_eq(r.rep.end, SANDBOX_END_SIGNAL);
+	cr_assert_eq(r.rep.signal, SIGSEGV);
+	cr_assert(strncmp(r.rep.message, "Signal 11", 9) == 0, "%s", r.rep.message);
+	run_free(&r);
+	sbtest(&r, "raise", "15", NULL);
+	cr_assert_eq(r.rep.end, SANDBOX_END_SIGNAL);
+	cr_assert_eq(r.rep.signal, SIGTERM);
+	run_free(&r);
+}
+
+/* ------------------------------------------------------------- channels */
+
+Test(channels, fds_are_the_channels_only)
+{
+	struct run r;
+	struct sandbox_channel *c;
+
+	run_init(&r, "");
+	c = run_add(&r, "/dev/input", memfd_with("x"), SANDBOX_SGET_SPUT);
+	c->gets = c->get_size = U;
+	run_go(&r, "sbtest", "fds", NULL);
+	cr_assert_str_eq(out(&r), "OK 0 1 2 3\n");
+	run_free(&r);
+}
+
+Test(channels, dev_channels_lists_fd_and_alias)
+{
+	struct run r;
+	struct sandbox_channel *c;
+
+	run_init(&r, "");
+	c = run_add(&r, "/dev/in/map-2", memfd_with("x"), SANDBOX_SGET_SPUT);
+	c->gets = c->get_size = U;
+	run_go(&r, "cat", "/dev/channels", NULL);
+	cr_assert_str_eq(out(&r), "0 /dev/stdin\n1 /dev/stdout\n2 /dev/stderr\n"
+				  "3 /dev/in/map-2\n");
+	run_free(&r);
+}
+
+Test(channels, open_by_alias_and_refusals)
+{
+	struct run r;
+
+	cr_assert_str_eq(sbtest(&r, "open", "/dev/stdin", "r"), "OK 5\n");
+	run_free(&r);
+	cr_assert_str_eq(sbtest(&r, "open", "/dev/stdin", "w"), "ERR EACCES\n");
+	run_free(&r);
+	cr_assert_str_eq(sbtest(&r, "open", "/dev/stdout", "r"), "ERR EACCES\n");
+	run_free(&r);
+	cr_assert_str_eq(sbtest(&r, "open", "/dev/../dev//stdout", "w"), "OK 5\n");
+	run_free(&r);
+	cr_assert_str_eq(sbtest(&r, "open", "/etc/passwd", "r"), "ERR ENOENT\n");
+	run_free(&r);
+	cr_assert_str_eq(sbtest(&r, "open", "/dev/channels", "w"), "ERR EACCES\n");
+	run_free(&r);
+	cr_assert_str_eq(sbtest(&r, "stat", "/dev/stdin", NULL), "OK 0\n");
+	run_free(&r);
+	cr_assert_str_eq(sbtest(&r, "stat", "/", NULL), "ERR ENOENT\n");
+	run_free(&r);
+	cr_assert_str_eq(sbtest(&r, "access", "/dev/stdout", "w"), "OK 0\n");
+	run_free(&r);
+	cr_assert_str_eq(sbtest(&r, "access", "/dev/stdout", "r"), "ERR EACCES\n");
+	run_free(&r);
+	cr_assert_str_eq(sbtest(&r, "access", "/bin/sh", "x"), "ERR ENOENT\n");
+	run_free(&r);
+}
+
+Test(channels, many_channels_by_fd_and_path)
+{
+	static char aliases[250][32];
+	struct run r;
+
+	run_init(&r, "");
+	for (int i = 0; i < 250; i++) {
+		snprintf(aliases[i], sizeof(aliases[i]), "/dev/in/map-%d", i + 1);
+		struct sandbox_channel *c = run_add(&r, aliases[i],
+						    memfd_with(i == 249 ? "last\n" : "x"),
+						    SANDBOX_SGET_SPUT);
+		c->gets = c->get_size = U;
+	}
+	run_go(&r, "cat", "/dev/in/map-250", NULL);
+	cr_assert_eq(r.rc, 0, "%s", r.err.msg);
+	cr_assert_str_eq(out(&r), "last\n");
+	run_free(&r);
+}
+
+Test(channels, pipe_and_char_device)
+{
+	struct run r;
+	int p[2];
+
+	cr_assert(pipe2(p, O_CLOEXEC) == 0);
+	cr_assert(write(p[1], "through a pipe\n", 15) == 15);
+	close(p[1]);
+	run_init(&r, "");
+	close(r.ch[0].fd);
+	r.ch[0].fd = p[0];
+	run_go(&r, "cat", NULL);
+	cr_assert_str_eq(out(&r), "through a pipe\n");
+	run_free(&r);
+
+	/* /dev/zero with a byte limit: metered, stops with EDQUOT. */
+	run_init(&r, "");
+	close(r.ch[0].fd);
+	r.ch[0].fd = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+	r.ch[0].get_size = 100000;
+	run_go(&r, "sbtest", "readall", "0", NULL);
+	cr_assert_str_eq(out(&r), "ERR EDQUOT after 100000\n");
+	cr_assert_eq(r.rep.channels[0].rbytes, 100000);
+	cr_assert(r.rep.channels[0].limit_hit);
+	run_free(&r);
+}
+
+Test(channels, directory_is_refused)
+{
+	struct run r;
+
+	run_init(&r, "");
+	struct sandbox_channel *c = run_add(&r, "/dev/dir",
+					    open("/", O_RDONLY | O_CLOEXEC),
+					    SANDBOX_SGET_SPUT);
+	c->gets = c->get_size = U;
+	run_go(&r, "hello", NULL);
+	cr_assert_eq(r.rc, -1);
+	cr_assert(strstr(r.err.msg, "directory"), "%s", r.err.msg);
+	run_free(&r);
+}
+
+Test(channels, spec_errors_are_reported)
+{
+	struct run r;
+
+	run_init(&r, "");
+	r.n = 2;
+	run_go(&r, "hello", NULL);
+	cr_assert_eq(r.rc, -1);
+	cr_assert(strstr(r.err.msg, "stdin, stdout and stderr"), "%s", r.err.msg);
+	run_free(&r);
+
+	run_init(&r, "");
+	run_add(&r, "/dev/stdin", memfd_with(""), 0)->gets = 1;
+	run_go(&r, "hello", NULL);
+	cr_assert_eq(r.rc, -1);
+	cr_assert(strstr(r.err.msg, "both use alias /dev/stdin"), "%s", r.err.msg);
+	run_free(&r);
+
+	/* Not an ELF: exec fails, spawn says so. */
+	run_init(&r, "");
+	r.argv[0] = "text";
+	r.spec.prog_fd = memfd_with("#!/bin/sh\necho hi\n");
+	r.spec.argv = r.argv;
+	r.spec.channels = r.ch;
+	r.spec.nchannels = r.n;
+	r.rc = sandbox_run(&r.spec, &r.sb, &r.rep, &r.err);
+	cr_assert_eq(r.rc, -1);
+	cr_assert(strstr(r.err.msg, "execveat"), "%s", r.err.msg);
+	run_free(&r);
+}
+
+/* --------------------------------------------------------------- limits */
+
+static struct sandbox_channel *out_channel(struct run *r, int64_t puts,
+					   int64_t put_size, bool etag)
+{
+	struct sandbox_channel *c = run_add(r, "/dev/output", memfd_with(NULL),
+					    SANDBOX_SGET_SPUT);
+	c->puts = puts;
+	c->put_size = put_size;
+	c->etag = etag;
+	return c;
+}
+
+Test(limits, gets)
+{
+	struct run r;
+
+	run_init(&r, "abcdefgh");
+	r.ch[0].gets = 1;
+	run_go(&r, "sbtest", "readall", "0", NULL);
+	/* One read succeeds, the second (which would see EOF) is refused. */
+	cr_assert_str_eq(out(&r), "ERR EDQUOT after 8\n");
+	cr_assert_eq(r.rep.channels[0].reads, 1);
+	cr_assert(r.rep.channels[0].limit_hit);
+	run_free(&r);
+}
+
+Test(limits, get_size)
+{
+	struct run r;
+
+	run_init(&r, "0123456789");
+	r.ch[0].get_size = 4;
+	run_go(&r, "sbtest", "readall", "0", NULL);
+	cr_assert_str_eq(out(&r), "ERR EDQUOT after 4\n");
+	cr_assert_eq(r.rep.rbytes, 4);
+	run_free(&r);
+}
+
+Test(limits, puts)
+{
+	struct run r;
+
+	run_init(&r, "");
+	out_channel(&r, 3, U, false);
+	run_go(&r, "sbtest", "write", "3", "5", "10", NULL);
+	cr_assert_str_eq(out(&r), "ERR EDQUOT after 3\n");
+	cr_assert_eq(strlen(contents(r.ch[3].fd)), 30);
+	cr_assert_eq(r.rep.channels[3].writes, 3);
+	cr_assert(r.rep.channels[3].limit_hit);
+	run_free(&r);
+}
+
+Test(limits, put_size_is_never_silently_truncated)
+{
+	struct run r;
+
+	run_init(&r, "");
+	out_channel(&r, U, 250, false);
+	run_go(&r, "sbtest", "write", "3", "10", "100", NULL);
+	/* 2 full writes, then a short one the program sees (50 bytes). */
+	cr_assert_str_eq(out(&r), "SHORT 50 after 2\n");
+	cr_assert_eq(strlen(contents(r.ch[3].fd)), 250);
+	cr_assert_eq(r.rep.channels[3].wbytes, 250);
+	run_free(&r);
+
+	run_init(&r, "");
+	out_channel(&r, U, 200, false);
+	run_go(&r, "sbtest", "write", "3", "10", "100", NULL);
+	cr_assert_str_eq(out(&r), "ERR EDQUOT after 2\n");
+	run_free(&r);
+}
+
+Test(limits, etag_is_md5_of_the_bytes)
+{
+	unsigned char d[16];
+	char hex[33];
+	unsigned len;
+	struct run r;
+
+	run_init(&r, "");
+	out_channel(&r, U, U, true);
+	run_go(&r, "sbtest", "write", "3", "4", "1000", NULL);
+	cr_assert_str_eq(out(&r), "OK 4\n");
+	EVP_Digest(contents(r.ch[3].fd), 4000, d, &len, EVP_md5(), NULL);
+	for (int i = 0; i < 16; i++)
+		snprintf(hex + 2 * i, 3, "%02x", d[i]);
+	cr_assert_str_eq(r.rep.channels[3].etag, hex);
+	cr_assert_str_eq(r.rep.channels[0].etag, "");
+	run_free(&r);
+}
+
+Test(limits, sequential_and_random_access)
+{
+	struct run r;
+	struct sandbox_channel *c;
+
+	/* metered sequential: pread refused */
+	run_init(&r, "");
+	c = run_add(&r, "/dev/seq", memfd_with("0123456789"), SANDBOX_SGET_SPUT);
+	c->gets = 100;
+	c->get_size = 100;
+	run_go(&r, "sbtest", "pread", "3", "2", NULL);
+	cr_assert_str_eq(out(&r), "ERR ESPIPE\n");
+	run_free(&r);
+	/* direct sequential: pread refused too */
+	run_init(&r, "");
+	c = run_add(&r, "/dev/seq", memfd_with("0123456789"), SANDBOX_SGET_SPUT);
+	c->gets = c->get_size = U;
+	run_go(&r, "sbtest", "pread", "3", "2", NULL);
+	cr_assert_str_eq(out(&r), "ERR ESPIPE\n");
+	run_free(&r);
+	/* random read, metered and direct */
+	for (int metered = 0; metered < 2; metered++) {
+		run_init(&r, "");
+		c = run_add(&r, "/dev/rnd", memfd_with("0123456789"), SANDBOX_RGET_SPUT);
+		c->gets = metered ? 100 : U;
+		c->get_size = U;
+		run_go(&r, "sbtest", "pread", "3", "2", NULL);
+		cr_assert_str_eq(out(&r), "OK 8\n");
+		run_free(&r);
+	}
+	/* random write */
+	run_init(&r, "");
+	c = run_add(&r, "/dev/rw", memfd_with("0123456789"), SANDBOX_SGET_RPUT);
+	c->puts = 10;
+	c->put_size = 100;
+	run_go(&r, "sbtest", "pwrite", "3", "4", NULL);
+	cr_assert_str_eq(out(&r), "OK 2\n");
+	cr_assert_str_eq(contents(r.ch[3].fd), "0123pw6789");
+	run_free(&r);
+}
+
+Test(limits, dup_keeps_metering)
+{
+	struct run r;
+
+	run_init(&r, "0123456789");
+	r.ch[0].get_size = 3;
+	run_go(&r, "sbtest", "dupread", "0", NULL);
+	cr_assert_str_eq(out(&r), "ERR EDQUOT after 3\n");
+	run_free(&r);
+	/* A metered channel may not take a direct channel's number. */
+	run_init(&r, "");
+	out_channel(&r, 5, 5, false);
+	run_go(&r, "sbtest", "dup2", "3", "2", NULL);
+	cr_assert_str_eq(out(&r), "ERR EPERM\n");
+	run_free(&r);
+}
+
+Test(limits, memory)
+{
+	struct run r;
+
+	run_init(&r, "");
+	r.spec.memory = 64 << 20;
+	run_go(&r, "sbtest", "alloc", "200000000", NULL);
+	cr_assert_str_eq(out(&r), "ERR ENOMEM\n");
+	run_free(&r);
+	run_init(&r, "");
+	r.spec.memory = 512 << 20;
+	run_go(&r, "sbtest", "alloc", "200000000", NULL);
+	cr_assert_str_eq(out(&r), "OK\n");
+	run_free(&r);
+}
+
+Test(limits, timeout_kills, .timeout = 20)
+{
+	struct run r;
+
+	run_init(&r, "");
+	r.spec.timeout_ms = 300;
+	run_go(&r, "sbtest", "spin", NULL);
+	cr_assert_eq(r.rc, 0, "%s", r.err.msg);
+	cr_assert_eq(r.rep.end, SANDBOX_END_TIMEOUT);
+	cr_assert_str_eq(r.rep.message, "session timeout");
+	run_free(&r);
+}
+
+Test(limits, timeout_while_blocked_on_a_mediated_pipe, .timeout = 20)
+{
+	struct run r;
+	int p[2];
+
+	cr_assert(pipe2(p, O_CLOEXEC) == 0);
+	run_init(&r, "");
+	close(r.ch[0].fd);
+	r.ch[0].fd = p[0];
+	r.ch[0].gets = 10; /* metered: the supervisor blocks, not the program */
+	r.spec.timeout_ms = 300;
+	run_go(&r, "cat", NULL);
+	cr_assert_eq(r.rep.end, SANDBOX_END_TIMEOUT);
+	close(p[1]);
+	run_free(&r);
+}
+
+Test(limits, cpu_seconds, .timeout = 20)
+{
+	struct run r;
+
+	run_init(&r, "");
+	r.spec.cpu_seconds = 1;
+	r.spec.timeout_ms = 15000;
+	run_go(&r, "sbtest", "spin", NULL);
+	cr_assert_eq(r.rep.end, SANDBOX_END_SIGNAL);
+	cr_assert_eq(r.rep.signal, SIGXCPU);
+	run_free(&r);
+}
+
+Test(limits, network_channels_count_apart)
+{
+	struct run r;
+
+	run_init(&r, "");
+	struct sandbox_channel *c = out_channel(&r, U, U, false);
+	c->network = true;
+	run_go(&r, "sbtest", "write", "3", "2", "10", NULL);
+	cr_assert_eq(r.rep.nwrites, 2);
+	cr_assert_eq(r.rep.nwbytes, 20);
+	cr_assert_eq(r.rep.writes, 1); /* "OK 2\n" on stdout */
+	run_free(&r);
+}
+
+/* ------------------------------------------------------------ isolation */
+
+Test(isolation, identity_and_environment)
+{
+	struct run r;
+
+	cr_assert_str_eq(sbtest(&r, "uid", NULL, NULL), "OK 65534 65534 65534 65534\n");
+	run_free(&r);
+	cr_assert_str_eq(sbtest(&r, "env", NULL, NULL), "OK 0\n");
+	run_free(&r);
+}
+
+static void denied(const char *call, const char *expect)
+{
+	struct run r;
+
+	cr_expect_str_eq(sbtest(&r, "sys", call, NULL), expect, "%s", call);
+	run_free(&r);
+}
+
+Test(isolation, dangerous_calls_are_refused)
+{
+	static const char *const eperm[] = {
+		"fork", "vfork", "clone", "clone3", "socket", "ptrace", "mount",
+		"unshare", "setns", "chroot", "bpf", "io_uring_setup",
+		"userfaultfd", "perf_event_open", "keyctl", "memfd_create",
+		"pipe", "execve", "execveat", "kill1", "killparent", "killall",
+		"setuid0", "setrlimit", "process_vm_readv", "getdents",
+	};
+	for (size_t i = 0; i < sizeof(eperm) / sizeof(eperm[0]); i++)
+		denied(eperm[i], "ERR EPERM\n");
+	denied("killself", "OK 0\n");
+	denied("sendfile", "ERR ENOSYS\n");
+	denied("mmapfile", "ERR ENODEV\n");
+	denied("ioctl", "ERR ENOTTY\n");
+}
+
+Test(isolation, foreign_abis_kill)
+{
+	struct run r;
+
+	sbtest(&r, "int80", NULL, NULL);
+	cr_assert_eq(r.rep.end, SANDBOX_END_SIGNAL);
+	cr_assert_eq(r.rep.signal, SIGSYS);
+	run_free(&r);
+	sbtest(&r, "x32", NULL, NULL);
+	cr_assert_eq(r.rep.end, SANDBOX_END_SIGNAL);
+	cr_assert_eq(r.rep.signal, SIGSYS);
+	run_free(&r);
+}
+
+/* ------------------------------------------------------ event-loop API */
+
+Test(api, spawn_poll_service_kill)
+{
+	struct run r;
+	struct sandbox *sb;
+	int p[2];
+
+	cr_assert(pipe2(p, O_CLOEXEC) == 0);
+	run_init(&r, "");
+	close(r.ch[0].fd);
+	r.ch[0].fd = p[0];
+	r.ch[0].gets = 100; /* mediated: reads arrive on the notify fd */
+	r.argv[0] = "cat";
+	r.spec.prog_fd = open(prog("cat"), O_RDONLY | O_CLOEXEC);
+	r.spec.argv = r.argv;
+	r.spec.channels = r.ch;
+	r.spec.nchannels = r.n;
+	cr_assert_eq(sandbox_spawn(&r.spec, &sb, &r.err), 0, "%s", r.err.msg);
+	cr_assert(write(p[1], "abc", 3) == 3);
+	struct pollfd pf = {.fd = sandbox_notify_fd(sb), .events = POLLIN};
+	cr_assert_eq(poll(&pf, 1, 10000), 1);
+	cr_assert_eq(sandbox_service(sb), 0);
+	sandbox_kill(sb, SANDBOX_END_KILLED);
+	pf.fd = sandbox_pidfd(sb);
+	cr_assert_eq(poll(&pf, 1, 10000), 1);
+	cr_assert_eq(sandbox_wait(sb, &r.rep), 0);
+	cr_assert_eq(r.rep.end, SANDBOX_END_KILLED);
+	cr_assert_eq(r.rep.channels[0].rbytes, 3);
+	sandbox_free(sb);
+	close(p[1]);
+	run_free(&r);
+}
