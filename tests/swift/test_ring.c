@@ -188,6 +188,39 @@ Test(ring, truncated)
 	free(buf);
 }
 
+/* The gzip layer too: a cut or damaged compressed file is an error. */
+Test(ring, damaged_gzip)
+{
+	char *src = fixture("three.ring.gz");
+	FILE *f = fopen(src, "rb");
+	cr_assert(f);
+	unsigned char gz[4096];
+	size_t len = fread(gz, 1, sizeof gz, f);
+	fclose(f);
+	free(src);
+	char path[] = "/tmp/zvm-ring-gz-XXXXXX";
+	int fd = mkstemp(path);
+	cr_assert(fd >= 0);
+	close(fd);
+	for (size_t cut = 0; cut <= len; cut++) {
+		bool flip = cut == len;
+		unsigned char copy[4096];
+		memcpy(copy, gz, len);
+		if (flip)
+			copy[len / 2] ^= 0x55;
+		f = fopen(path, "wb");
+		fwrite(copy, 1, flip ? len : cut, f);
+		fclose(f);
+		swift_ring *ring = NULL;
+		swift_error err = {0};
+		cr_expect_eq(swift_ring_load(path, &ring, &err), -1,
+			     "%s %zu bytes loaded", flip ? "damaged" : "cut",
+			     cut);
+		cr_expect(strstr(err.msg, path), "%s", err.msg);
+	}
+	unlink(path);
+}
+
 static void expect_json_error(const char *json, const char *needle)
 {
 	unsigned char buf[4096];
