@@ -154,6 +154,7 @@ PROGRAMS = {
                       "channels": [dict(out_channel(put_size=100 * MIB),
                                         fifo=True)]},
     "env_leak": {"expect": "exit 0"},
+    "pid_probe": {"expect": "exit 0"},
     "exec_channel": {"expect": "exit 0", "payload": True},
     "channel_flags": {"expect": "exit 0", "stdin": "pipe"},
     "channel_direction": {"expect": "exit 0", "stdio_rdwr": b"H" * 65536},
@@ -427,7 +428,13 @@ class Run:
         self.stderr = self._read("stderr")
         self.sandbox_said = proc.stdout.decode(errors="replace") + \
             proc.stderr.decode(errors="replace")
-        return parse_report(proc.stdout.decode(errors="replace"))
+        kind, value = parse_report(proc.stdout.decode(errors="replace"))
+        want = {"exit": 0 if value == 0 else 1, "signal": 2,
+                "timeout": 3}[kind]
+        if proc.returncode != want:
+            raise Failure(f"zerovm exited {proc.returncode} for {kind} "
+                          f"{value}; expected {want}")
+        return kind, value
 
     def _run_zvsh(self):
         """The developer shell: stdio passed through (stdin may be a
