@@ -46,13 +46,12 @@ static const int allow_always[] = {
 	SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(getppid),
 	SCMP_SYS(getuid), SCMP_SYS(geteuid), SCMP_SYS(getgid),
 	SCMP_SYS(getegid), SCMP_SYS(getresuid), SCMP_SYS(getresgid),
-	SCMP_SYS(getgroups), SCMP_SYS(getpgrp), SCMP_SYS(getpgid),
-	SCMP_SYS(getsid), SCMP_SYS(arch_prctl), SCMP_SYS(set_tid_address), SCMP_SYS(set_robust_list),
-	SCMP_SYS(get_robust_list), SCMP_SYS(rseq), SCMP_SYS(getrlimit),
+	SCMP_SYS(getgroups), SCMP_SYS(getpgrp), SCMP_SYS(arch_prctl), SCMP_SYS(set_tid_address), SCMP_SYS(set_robust_list),
+	SCMP_SYS(rseq), SCMP_SYS(getrlimit),
 	SCMP_SYS(uname), SCMP_SYS(getrandom), SCMP_SYS(clock_gettime),
 	SCMP_SYS(clock_getres), SCMP_SYS(gettimeofday), SCMP_SYS(time),
 	SCMP_SYS(nanosleep), SCMP_SYS(clock_nanosleep), SCMP_SYS(sched_yield),
-	SCMP_SYS(sched_getaffinity), SCMP_SYS(getcpu), SCMP_SYS(futex),
+	SCMP_SYS(getcpu), SCMP_SYS(futex),
 	SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(select), SCMP_SYS(pselect6),
 	SCMP_SYS(getcwd), SCMP_SYS(getrusage), SCMP_SYS(times),
 	SCMP_SYS(sysinfo), SCMP_SYS(umask), SCMP_SYS(fsync),
@@ -197,6 +196,18 @@ static int add_special(scmp_filter_ctx ctx, int nchan)
 	rc |= seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(statx), 1,
 			       SCMP_A2(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, 0));
 
+	/* Questions about a process: only about itself, as pid 0. It runs in
+	 * the host's pid namespace, so any other pid "does not exist" (even
+	 * its own number: answering that would cost a round trip per probe). */
+	static const int self_only[] = {SCMP_SYS(getpgid), SCMP_SYS(getsid),
+					SCMP_SYS(sched_getaffinity),
+					SCMP_SYS(get_robust_list)};
+	for (size_t i = 0; i < N(self_only); i++) {
+		rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, self_only[i], 1,
+				       SCMP_A0(SCMP_CMP_EQ, 0));
+		rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ESRCH), self_only[i], 1,
+				       SCMP_A0(SCMP_CMP_NE, 0));
+	}
 	/* Reading limits is fine, changing them (or another's) is not. */
 	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 2,
 			       SCMP_A0(SCMP_CMP_EQ, 0), SCMP_A2(SCMP_CMP_EQ, 0));

@@ -635,6 +635,8 @@ Test(isolation, dangerous_calls_are_refused)
 	for (size_t i = 0; i < sizeof(eperm) / sizeof(eperm[0]); i++)
 		denied(eperm[i], "ERR EPERM\n");
 	denied("setfl", "ERR EPERM\n");
+	denied("getsid1", "ERR ESRCH\n");
+	denied("getsidself", "OK 0\n");
 	denied("killself", "OK 0\n");
 	denied("sendfile", "ERR ENOSYS\n");
 	denied("mmapfile", "ERR ENODEV\n");
