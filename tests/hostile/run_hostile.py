@@ -113,6 +113,7 @@ PROGRAMS = {
     "prctl_caps": {"expect": "exit 0"},
     "x32": {"expect": "signal SIGSYS"},
     "int80": {"expect": "signal SIGSYS"},
+    "compat32": {"expect": "signal SIGSYS"},
     "fd_scan": {"expect": "exit 0", "channels": [in_channel(INPUT_TEXT)],
                 "args": ["4"]},
     "supervisor_mem": {"expect": "exit 0"},
