@@ -15,48 +15,28 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_sandbox.h"
 #include "sandbox.h"
 
 extern char **environ;
 
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static double run_sandbox(int prog_fd, int devnull)
 {
 	const char *argv[] = {"hello", NULL};
-	struct sandbox_channel ch[3] = {
-		{.alias = "/dev/stdin", .fd = devnull, .gets = SANDBOX_UNBOUNDED,
-		 .get_size = SANDBOX_UNBOUNDED},
-		{.alias = "/dev/stdout", .fd = devnull, .puts = SANDBOX_UNBOUNDED,
-		 .put_size = SANDBOX_UNBOUNDED},
-		{.alias = "/dev/stderr", .fd = devnull, .puts = SANDBOX_UNBOUNDED,
-		 .put_size = SANDBOX_UNBOUNDED},
-	};
+	struct sandbox_channel ch[3];
+	bench_std_channels(ch, devnull, devnull, SANDBOX_UNBOUNDED);
 	struct sandbox_spec spec = {.prog_fd = prog_fd, .argv = argv,
 				    .channels = ch, .nchannels = 3};
 	struct sandbox_report rep;
 	struct sandbox_error err;
 	struct sandbox *sb;
-	double t0 = now_us();
+	double t0 = (bench_now() * 1e6);
 
 	if (sandbox_spawn(&spec, &sb, &err) < 0 || sandbox_wait(sb, &rep) < 0) {
 		fprintf(stderr, "bench: sandbox: %s\n", err.msg);
 		exit(1);
 	}
-	double t = now_us() - t0;
+	double t = (bench_now() * 1e6) - t0;
 	if (rep.end != SANDBOX_END_EXIT || rep.exit_code != 0) {
 		fprintf(stderr, "bench: sandboxed hello failed: %s\n", rep.message);
 		exit(1);
@@ -67,7 +47,7 @@ static double run_sandbox(int prog_fd, int devnull)
 
 static double run_plain(char *const argv[], posix_spawn_file_actions_t *fa)
 {
-	double t0 = now_us();
+	double t0 = (bench_now() * 1e6);
 	pid_t pid;
 	int status;
 
@@ -77,12 +57,12 @@ static double run_plain(char *const argv[], posix_spawn_file_actions_t *fa)
 		fprintf(stderr, "bench: %s failed\n", argv[0]);
 		exit(1);
 	}
-	return now_us() - t0;
+	return (bench_now() * 1e6) - t0;
 }
 
 static void row(const char *name, double *v, int n, double base)
 {
-	qsort(v, n, sizeof(*v), cmp);
+	qsort(v, n, sizeof(*v), bench_cmp);
 	double med = v[n / 2], p90 = v[n * 9 / 10];
 	printf("| %-10s | %8.0f | %8.0f | %5.2fx |\n", name, med, p90,
 	       base > 0 ? med / base : 1.0);
@@ -122,8 +102,7 @@ int main(int argc, char **argv)
 		if (i < nb)
 			b[i] = run_plain(bwrap, &fa);
 	}
-	qsort(p, n, sizeof(*p), cmp);
-	double base = p[n / 2];
+	double base = bench_median(p, n);
 	printf("start-to-exit of %s, %d runs (bwrap: %d), microseconds\n\n", hello, n, nb);
 	printf("| how        |   median |      p90 | ratio |\n");
 	printf("|------------|---------:|---------:|------:|\n");
