@@ -658,9 +658,12 @@ static void *service_thread(void *arg)
 	struct pollfd pf[2] = {{.fd = sandbox_pidfd(sb), .events = POLLIN},
 			       {.fd = sandbox_notify_fd(sb), .events = POLLIN}};
 
-	while (poll(pf, 2, -1) >= 0 && !pf[0].revents)
+	while (poll(pf, 2, -1) >= 0 && !pf[0].revents) {
 		if ((pf[1].revents & POLLIN) && sandbox_service(sb) < 0)
 			break;
+		if (pf[1].revents & POLLHUP)
+			pf[1].fd = -1; /* exiting: the pidfd comes next */
+	}
 	return NULL;
 }
 
