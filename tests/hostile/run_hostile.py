@@ -42,6 +42,7 @@ PWNED_PREFIX = "zvm-hostile-pwned-"
 #   "exit 0"        exited 0 and printed "RESULT: contained"
 #   "signal SIGSYS" killed by that signal
 #   "timeout"       ended by the sandbox with "session timeout"
+#   "refused"       zvsh would not start it (exit 125, no report)
 # Options: channels (extra, after stdin/stdout/stderr: fds 3, 4),
 # memory, timeout, args (program-specific, after CANARY SELF TOKEN),
 # cli ("zerovm" where channel limits are needed, else zvsh), stdin ("pty":
@@ -155,6 +156,7 @@ PROGRAMS = {
                       "channels": [dict(out_channel(put_size=100 * MIB),
                                         fifo=True)]},
     "env_leak": {"expect": "exit 0"},
+    "dynamic": {"expect": "refused"},
     "pid_probe": {"expect": "exit 0"},
     "exec_channel": {"expect": "exit 0", "payload": True},
     "channel_flags": {"expect": "exit 0", "stdin": "pipe"},
@@ -592,9 +594,12 @@ def parse_report(text):
 
 def parse_zvsh(err, returncode):
     """zvsh -v ends with "zvsh: STATUS; exit N; ..."; its exit code must
-    agree: N, 128 + signal, or 124 on timeout."""
+    agree: N, 128 + signal, or 124 on timeout. 125 without that line: zvsh
+    refused to start the program."""
     lines = [l for l in err.splitlines()
              if l.startswith("zvsh: ") and "; exit " in l]
+    if not lines and returncode == 125:
+        return "refused", None
     if not lines:
         raise Failure(f"zvsh printed no report (exit {returncode}):\n{err}")
     status, code = lines[-1][6:].split("; exit ")
