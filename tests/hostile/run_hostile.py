@@ -160,7 +160,7 @@ PROGRAMS = {
     "pid_probe": {"expect": "exit 0"},
     "exec_channel": {"expect": "exit 0", "payload": True},
     "channel_flags": {"expect": "exit 0", "stdin": "pipe"},
-    "channel_direction": {"expect": "exit 0", "stdio_rdwr": b"H" * 65536},
+    "channel_direction": {"expect": "exit 0", "stdio_rdwr": b"H" * 512},
     "memory_mmap": {"expect": "exit 0", "args": [str(MEMORY)]},
     "memory_brk": {"expect": "exit 0", "args": [str(MEMORY)]},
     "infinite_loop": {"expect": "timeout", "timeout": 1},
