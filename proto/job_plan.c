@@ -236,7 +236,8 @@ static int expand_objects(struct jctx *c, struct mvec *m, const struct jpath *p,
 		return joom(c);
 	if (list(c, p->account, cont, prefix, &names) < 0)
 		return -1;
-	memcpy(caps, ccaps, nccaps * sizeof(*caps));
+	if (nccaps)
+		memcpy(caps, ccaps, nccaps * sizeof(*caps));
 	for (i = 0; i < names.n && rc == 0; i++) {
 		int r = glob_match(p->object, names.v[i], caps + nccaps,
 				   GLOB_MAX_STARS, &nc);
