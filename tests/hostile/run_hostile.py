@@ -42,6 +42,7 @@ PWNED_PREFIX = "zvm-hostile-pwned-"
 #   "exit 0"        exited 0 and printed "RESULT: contained"
 #   "signal SIGSYS" killed by that signal
 #   "timeout"       ended by the sandbox with "session timeout"
+#   "refused"       zvsh would not start it (exit 125, no report)
 # Options: channels (extra, after stdin/stdout/stderr: fds 3, 4),
 # memory, timeout, args (program-specific, after CANARY SELF TOKEN),
 # cli ("zerovm" where channel limits are needed, else zvsh), stdin ("pty":
@@ -113,6 +114,7 @@ PROGRAMS = {
     "prctl_caps": {"expect": "exit 0"},
     "x32": {"expect": "signal SIGSYS"},
     "int80": {"expect": "signal SIGSYS"},
+    "compat32": {"expect": "signal SIGSYS"},
     "fd_scan": {"expect": "exit 0", "channels": [in_channel(INPUT_TEXT)],
                 "args": ["4"]},
     "supervisor_mem": {"expect": "exit 0"},
@@ -154,9 +156,11 @@ PROGRAMS = {
                       "channels": [dict(out_channel(put_size=100 * MIB),
                                         fifo=True)]},
     "env_leak": {"expect": "exit 0"},
+    "dynamic": {"expect": "refused"},
+    "pid_probe": {"expect": "exit 0"},
     "exec_channel": {"expect": "exit 0", "payload": True},
     "channel_flags": {"expect": "exit 0", "stdin": "pipe"},
-    "channel_direction": {"expect": "exit 0", "stdio_rdwr": b"H" * 65536},
+    "channel_direction": {"expect": "exit 0", "stdio_rdwr": b"H" * 512},
     "memory_mmap": {"expect": "exit 0", "args": [str(MEMORY)]},
     "memory_brk": {"expect": "exit 0", "args": [str(MEMORY)]},
     "infinite_loop": {"expect": "timeout", "timeout": 1},
@@ -427,7 +431,13 @@ class Run:
         self.stderr = self._read("stderr")
         self.sandbox_said = proc.stdout.decode(errors="replace") + \
             proc.stderr.decode(errors="replace")
-        return parse_report(proc.stdout.decode(errors="replace"))
+        kind, value = parse_report(proc.stdout.decode(errors="replace"))
+        want = {"exit": 0 if value == 0 else 1, "signal": 2,
+                "timeout": 3}[kind]
+        if proc.returncode != want:
+            raise Failure(f"zerovm exited {proc.returncode} for {kind} "
+                          f"{value}; expected {want}")
+        return kind, value
 
     def _run_zvsh(self):
         """The developer shell: stdio passed through (stdin may be a
@@ -584,9 +594,12 @@ def parse_report(text):
 
 def parse_zvsh(err, returncode):
     """zvsh -v ends with "zvsh: STATUS; exit N; ..."; its exit code must
-    agree: N, 128 + signal, or 124 on timeout."""
+    agree: N, 128 + signal, or 124 on timeout. 125 without that line: zvsh
+    refused to start the program."""
     lines = [l for l in err.splitlines()
              if l.startswith("zvsh: ") and "; exit " in l]
+    if not lines and returncode == 125:
+        return "refused", None
     if not lines:
         raise Failure(f"zvsh printed no report (exit {returncode}):\n{err}")
     status, code = lines[-1][6:].split("; exit ")
