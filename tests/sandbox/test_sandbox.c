@@ -621,7 +621,7 @@ Test(isolation, dangerous_calls_are_refused)
 		"unshare", "setns", "chroot", "bpf", "io_uring_setup",
 		"userfaultfd", "perf_event_open", "keyctl", "memfd_create",
 		"pipe", "execve", "execveat", "kill1", "killparent", "killall",
-		"setuid0", "setrlimit", "process_vm_readv", "getdents",
+		"setuid0", "setrlimit", "process_vm_readv", "getdents", "sysinfo",
 	};
 	for (size_t i = 0; i < sizeof(eperm) / sizeof(eperm[0]); i++)
 		denied(eperm[i], "ERR EPERM\n");
