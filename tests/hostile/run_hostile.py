@@ -46,7 +46,8 @@ PWNED_PREFIX = "zvm-hostile-pwned-"
 # a terminal), listen (servers the program tries to reach), max_output
 # (bytes /dev/output may hold), never_printed (bytes that must not leak),
 # stdin_content (zerovm: what the stdin channel file holds); a channel
-# with fifo=True is a FIFO whose ends the runner holds and never uses.
+# with fifo=True is a FIFO whose ends the runner holds and never uses;
+# stdio_rdwr (zvsh: stdin and stdout are O_RDWR files holding these bytes).
 LIMIT = 1000
 GET_LIMIT = 100
 
@@ -149,6 +150,7 @@ PROGRAMS = {
                       "channels": [dict(out_channel(put_size=100 * MIB),
                                         fifo=True)]},
     "env_leak": {"expect": "exit 0"},
+    "channel_direction": {"expect": "exit 0", "stdio_rdwr": b"H" * 65536},
     "memory_mmap": {"expect": "exit 0", "args": [str(MEMORY)]},
     "memory_brk": {"expect": "exit 0", "args": [str(MEMORY)]},
     "infinite_loop": {"expect": "timeout", "timeout": 1},
@@ -427,12 +429,26 @@ class Run:
         stdin = subprocess.DEVNULL
         if self.spec.get("stdin") == "pty":
             self.pty_master, stdin = os.openpty()
-        with open(os.path.join(self.dir, "stdout"), "wb") as out:
+        rdwr = self.spec.get("stdio_rdwr")
+        if rdwr:
+            stdin = self._rdwr_file("stdin", rdwr)
+        if rdwr:
+            out = self._rdwr_file("stdout", rdwr)
+        else:
+            out = os.open(os.path.join(self.dir, "stdout"),
+                          os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
             proc = self._spawn(cmd, stdin=stdin, stdout=out)
-        if stdin != subprocess.DEVNULL:
+        finally:
+            os.close(out)
+        if self.spec.get("stdin") == "pty":
             self.pty_slave = stdin
+        if rdwr:
+            os.close(stdin)
+            self._check_rdwr(rdwr)
         err = proc.stderr.decode(errors="replace")
-        self.sandbox_said = err
+        self.sandbox_said = "".join(l + "\n" for l in err.splitlines()
+                                    if l.startswith("zvsh: "))
         self.stderr = b"".join(line + b"\n" for line in
                                proc.stderr.splitlines()
                                if not line.startswith(b"zvsh: "))
@@ -454,6 +470,19 @@ class Run:
             raise Failure(f"{cmd[0]} did not return within {limit} s")
         except OSError as e:
             raise Failure(f"cannot run {cmd[0]}: {e}")
+
+    def _rdwr_file(self, name, content):
+        fd = os.open(os.path.join(self.dir, name),
+                     os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.write(fd, content)
+        os.lseek(fd, 0, os.SEEK_SET)
+        return fd
+
+    def _check_rdwr(self, content):
+        """stdin keeps its bytes; stdout was only written over, never
+        read (the program's reads are judged by the program)."""
+        if self._read("stdin") != content:
+            self.problems.append("the read-only stdin file was written")
 
     def check_pty(self):
         """Bytes waiting on the terminal's input were injected (TIOCSTI)."""

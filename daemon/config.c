@@ -1,0 +1,259 @@
+/* config.c — zvmd.conf: defaults, INI parsing (inih), checks.
+ *
+ * Every key lives in section [zvmd]; conf/zvmd.conf documents each one.
+ * Size values accept a K/M/G suffix (powers of 1024). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "internal.h"
+#include "zvmd.h"
+
+void zvmd_config_default(struct zvmd_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(cfg->listen, sizeof(cfg->listen), "127.0.0.1:8090");
+	snprintf(cfg->root, sizeof(cfg->root), "/var/lib/zvmd/store");
+	snprintf(cfg->spool, sizeof(cfg->spool), "/var/spool/zvmd");
+	/* The values of ZeroCloud's zerovm_* options where one exists. */
+	cfg->max_job_size = 65536;               /* zerovm_maxconfig */
+	cfg->max_instances = 100;
+	cfg->pool_size = 10;                     /* WaitPool(10, ...) */
+	cfg->queue_length = 64;
+	cfg->retry_after = 1;
+	cfg->instance_memory = 4ULL << 30;       /* zerovm_maxnexemem */
+	cfg->instance_timeout = 5;               /* zerovm_timeout */
+	cfg->max_output = 1ULL << 30;            /* zerovm_maxoutput */
+	cfg->job_timeout = 60;
+	cfg->drain_grace = 30;
+}
+
+static int zvmd_err(struct zvmd_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static int zvmd_err(struct zvmd_error *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* "64K", "4G", "1048576" -> bytes. */
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	uint64_t mul = 1;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	switch (*end) {
+	case 'k': case 'K': mul = 1ULL << 10; end++; break;
+	case 'm': case 'M': mul = 1ULL << 20; end++; break;
+	case 'g': case 'G': mul = 1ULL << 30; end++; break;
+	default: break;
+	}
+	if (*end || (v && mul > UINT64_MAX / v))
+		return -1;
+	*out = v * mul;
+	return 0;
+}
+
+static int set_string(char *dst, size_t cap, const char *key,
+		      const char *value, struct zvmd_error *err)
+{
+	if (strlen(value) >= cap)
+		return zvmd_err(err, "%s: value longer than %zu bytes", key,
+				cap - 1);
+	snprintf(dst, cap, "%s", value);
+	return 0;
+}
+
+enum kind { K_STRING, K_SIZE, K_UINT };
+
+struct option {
+	const char *key;
+	enum kind kind;
+	size_t offset;
+	size_t width; /* string capacity or integer width */
+};
+
+#define OPT_S(k, f) { k, K_STRING, offsetof(struct zvmd_config, f), \
+		      sizeof(((struct zvmd_config *)0)->f) }
+#define OPT_Z(k, f) { k, K_SIZE, offsetof(struct zvmd_config, f), \
+		      sizeof(((struct zvmd_config *)0)->f) }
+#define OPT_U(k, f) { k, K_UINT, offsetof(struct zvmd_config, f), \
+		      sizeof(((struct zvmd_config *)0)->f) }
+
+static const struct option options[] = {
+	OPT_S("listen", listen),
+	OPT_S("root", root),
+	OPT_S("spool", spool),
+	OPT_S("port_file", port_file),
+	OPT_Z("max_job_size", max_job_size),
+	OPT_U("max_instances", max_instances),
+	OPT_U("pool_size", pool_size),
+	OPT_U("queue_length", queue_length),
+	OPT_U("retry_after", retry_after),
+	OPT_Z("instance_memory", instance_memory),
+	OPT_U("instance_timeout", instance_timeout),
+	OPT_Z("max_output", max_output),
+	OPT_U("job_timeout", job_timeout),
+	OPT_U("drain_grace", drain_grace),
+};
+
+static void store_int(void *p, size_t width, uint64_t v)
+{
+	if (width == sizeof(uint64_t))
+		*(uint64_t *)p = v;
+	else
+		*(unsigned *)p = (unsigned)v;
+}
+
+int zvmd_config_set(struct zvmd_config *cfg, const char *key,
+		    const char *value, struct zvmd_error *err)
+{
+	for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
+		const struct option *o = &options[i];
+		char *p = (char *)cfg + o->offset;
+		uint64_t v;
+
+		if (strcmp(o->key, key))
+			continue;
+		if (o->kind == K_STRING)
+			return set_string(p, o->width, key, value, err);
+		if (parse_size(value, &v) ||
+		    (o->kind == K_UINT && v > UINT32_MAX) ||
+		    (o->width < sizeof(uint64_t) && v > UINT32_MAX))
+			return zvmd_err(err, "%s: '%s' is not a %s", key, value,
+					o->kind == K_SIZE ?
+					"size (e.g. 65536, 64K, 4G)" :
+					"non-negative integer");
+		if (o->kind == K_UINT && strpbrk(value, "kKmMgG"))
+			return zvmd_err(err, "%s: '%s' takes no unit suffix",
+					key, value);
+		store_int(p, o->width, v);
+		return 0;
+	}
+	return zvmd_err(err, "unknown option '%s'", key);
+}
+
+struct load_ctx {
+	struct zvmd_config *cfg;
+	struct zvmd_error *err;
+	const char *path;
+	int failed;
+};
+
+/* Returning 0 makes inih report this line's number. */
+static int on_ini(void *user, const char *section, const char *name,
+		  const char *value)
+{
+	struct load_ctx *c = user;
+
+	if (c->failed)
+		return 1;
+	if (strcmp(section, "zvmd")) {
+		zvmd_err(c->err, "section [%s] is unknown (use [zvmd])",
+			 section);
+		c->failed = 1;
+		return 0;
+	}
+	if (zvmd_config_set(c->cfg, name, value, c->err)) {
+		c->failed = 1;
+		return 0;
+	}
+	return 1;
+}
+
+int zvmd_config_load(struct zvmd_config *cfg, const char *path,
+		     struct zvmd_error *err)
+{
+	struct load_ctx c = { cfg, err, path, 0 };
+	FILE *f = fopen(path, "r");
+	int rc;
+
+	if (!f)
+		return zvmd_err(err, "%s: %s", path, strerror(errno));
+	rc = ini_parse_file(f, on_ini, &c);
+	fclose(f);
+	if (c.failed) {
+		struct zvmd_error e = *err;
+
+		return zvmd_err(err, "%s:%d: %s", path, rc, e.msg);
+	}
+	if (rc)
+		return zvmd_err(err, "%s:%d: not an INI line", path, rc);
+	return 0;
+}
+
+int zvmd_listen_parse(const char *s, struct sockaddr_in *out, char *msg,
+		      size_t cap)
+{
+	const char *colon = strrchr(s, ':');
+	char addr[64] = "127.0.0.1";
+	const char *port = colon ? colon + 1 : s;
+	char *end;
+	long p;
+
+	if (colon && colon != s)
+		snprintf(addr, sizeof(addr), "%.*s", (int)(colon - s), s);
+	errno = 0;
+	p = strtol(port, &end, 10);
+	if (!*port || *end || errno || p < 0 || p > 65535) {
+		snprintf(msg, cap, "'%s': port must be 0..65535 (ADDR:PORT)", s);
+		return -1;
+	}
+	memset(out, 0, sizeof(*out));
+	out->sin_family = AF_INET;
+	out->sin_port = htons((uint16_t)p);
+	if (inet_pton(AF_INET, addr, &out->sin_addr) != 1) {
+		snprintf(msg, cap, "'%s': '%s' is not an IPv4 address", s, addr);
+		return -1;
+	}
+	return 0;
+}
+
+static int check_dir(const char *what, const char *path,
+		     struct zvmd_error *err)
+{
+	struct stat st;
+
+	if (stat(path, &st))
+		return zvmd_err(err, "%s '%s': %s", what, path, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return zvmd_err(err, "%s '%s' is not a directory", what, path);
+	return 0;
+}
+
+int zvmd_config_check(const struct zvmd_config *cfg, struct zvmd_error *err)
+{
+	struct sockaddr_in sa;
+	char msg[256];
+
+	if (zvmd_listen_parse(cfg->listen, &sa, msg, sizeof(msg)))
+		return zvmd_err(err, "listen: %s", msg);
+	if (check_dir("root", cfg->root, err) ||
+	    check_dir("spool", cfg->spool, err))
+		return -1;
+	if (!cfg->max_job_size || !cfg->max_instances || !cfg->pool_size ||
+	    !cfg->instance_timeout || !cfg->max_output || !cfg->job_timeout ||
+	    !cfg->instance_memory)
+		return zvmd_err(err, "max_job_size, max_instances, pool_size, "
+				"instance_timeout, instance_memory, max_output "
+				"and job_timeout must be greater than 0");
+	if (cfg->pool_size > 1020 || cfg->max_instances > 1020)
+		return zvmd_err(err, "pool_size and max_instances are at most "
+				"1020 (one service thread per sandbox)");
+	return 0;
+}

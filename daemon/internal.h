@@ -1,0 +1,164 @@
+/* internal.h — what the files of daemon/ share; not a public header. */
+#ifndef ZEROVM_DAEMON_INTERNAL_H
+#define ZEROVM_DAEMON_INTERNAL_H
+
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <microhttpd.h>
+#include <uv.h>
+
+#include "proto.h"
+#include "zvmd.h"
+
+/* "ADDR:PORT" (or ":PORT", or "PORT") -> IPv4 socket address. */
+int zvmd_listen_parse(const char *s, struct sockaddr_in *out, char *msg,
+		      size_t cap);
+
+/* ------------------------------------------------------------- store */
+
+/* An output being written: a temp file beside the final object, renamed
+ * over it by commit, removed by abort. */
+struct zvmd_output {
+	int dirfd;        /* the object's directory */
+	int fd;           /* the temp file, O_WRONLY */
+	char *tmpname;    /* in dirfd */
+	char *name;       /* final basename in dirfd */
+};
+
+struct zvmd_stat {
+	uint64_t size;
+	char etag[33];        /* md5 hex, "" when unknown */
+	char content_type[256];
+};
+
+struct zvmd_store;
+
+/* One interface for every object backend (the local store today).
+ * Paths are "account/container/object"; errors are proto errors so
+ * that their kind becomes the HTTP status. */
+struct zvmd_store_ops {
+	/* Open an object for reading (a channel source). */
+	int (*open_read)(struct zvmd_store *st, const char *path, int *fd,
+			 struct proto_error *err);
+	/* proto_store's list (container == NULL lists containers). */
+	int (*list)(struct zvmd_store *st, const char *account,
+		    const char *container, const char *prefix,
+		    struct proto_names *out, struct proto_error *err);
+	int (*stat)(struct zvmd_store *st, const char *path,
+		    struct zvmd_stat *out, struct proto_error *err);
+	/* Start writing an object; nothing is visible until commit. */
+	int (*create)(struct zvmd_store *st, const char *path,
+		      struct zvmd_output **out, struct proto_error *err);
+	/* Make the output visible atomically with its metadata; frees it. */
+	int (*commit)(struct zvmd_store *st, struct zvmd_output *o,
+		      const char *content_type, const struct proto_meta *meta,
+		      size_t nmeta, const char *etag, struct proto_error *err);
+	/* Remove the temp file; frees it. */
+	void (*abort)(struct zvmd_store *st, struct zvmd_output *o);
+	void (*free)(struct zvmd_store *st);
+};
+
+struct zvmd_store {
+	const struct zvmd_store_ops *ops;
+};
+
+/* The local store over a directory (daemon/store_local.c). */
+int zvmd_store_local_open(const char *root, struct zvmd_store **out,
+			  struct proto_error *err);
+
+/* Check one path segment of an account, container or object name. */
+bool zvmd_segment_ok(const char *s, size_t len);
+
+/* ----------------------------------------------------------- metrics */
+
+#define ZVMD_LATENCY_BUCKETS 12
+
+struct zvmd_metrics {
+	uint64_t jobs[6];            /* by class: 2xx 4xx 500 503 other, total */
+	uint64_t instances;          /* instances started */
+	uint64_t instance_failures;  /* instances that did not end ok */
+	uint64_t bytes_in;           /* bytes read by instances + job bodies */
+	uint64_t bytes_out;          /* bytes written by instances */
+	uint64_t latency[ZVMD_LATENCY_BUCKETS + 1]; /* cumulative at render */
+	double latency_sum;
+	uint64_t latency_count;
+};
+
+void zvmd_metrics_job(struct zvmd_metrics *m, int status, double seconds);
+/* Prometheus text format (malloc'd). */
+char *zvmd_metrics_render(const struct zvmd_metrics *m, unsigned queue_depth,
+			  unsigned running_jobs, unsigned slots_used,
+			  unsigned pool_size, bool draining);
+
+/* ------------------------------------------------------------ server */
+
+struct zvmd_job;
+
+struct zvmd_server {
+	uv_loop_t *loop;
+	struct zvmd_config cfg;
+	const char *config_path;
+	const char *const *overrides;
+	size_t noverrides;
+	struct MHD_Daemon *mhd;
+	uv_poll_t mhd_poll;
+	uv_timer_t mhd_timer;
+	uv_signal_t sig_term, sig_int, sig_hup;
+	uv_timer_t grace_timer;
+	struct zvmd_store *store;
+	int spoolfd;
+	struct zvmd_metrics metrics;
+	struct zvmd_job *queue_head, *queue_tail; /* waiting for slots */
+	struct zvmd_job *running;                 /* list of running jobs */
+	unsigned queue_depth, running_jobs, slots_used, live_jobs;
+	uint64_t next_job_id;
+	bool draining, stopping;
+};
+
+/* Kick libmicrohttpd from the loop soon (never from inside MHD). */
+void zvmd_server_kick(struct zvmd_server *srv);
+/* A job finished or left: the server may stop if it is draining. */
+void zvmd_server_job_gone(struct zvmd_server *srv);
+
+/* -------------------------------------------------------------- jobs */
+
+/* Called when the job's instances have all ended (or it never ran). */
+typedef void (*zvmd_job_done_cb)(struct zvmd_job *job, void *arg);
+
+/* Prepare a planned job: open inputs and the program, create outputs,
+ * spool files and pipes. Nothing runs yet. Takes ownership of plan. */
+int zvmd_job_create(struct zvmd_server *srv, struct proto_plan *plan,
+		    uint64_t id, zvmd_job_done_cb done, void *arg,
+		    struct zvmd_job **out, struct proto_error *err);
+/* Would a job of n instances start at once (else it queues)? */
+bool zvmd_jobs_can_start(const struct zvmd_server *srv, size_t n);
+/* Run now if slots are free, else queue. */
+void zvmd_job_submit(struct zvmd_job *job);
+/* End early: kill the instances (or leave the queue) with this reason. */
+void zvmd_job_cancel(struct zvmd_job *job, const char *why);
+/* Start queued jobs while slots are free. */
+void zvmd_jobs_schedule(struct zvmd_server *srv);
+/* Watch the client socket while the job runs: gone -> cancel. */
+void zvmd_job_watch_client(struct zvmd_job *job, int fd);
+bool zvmd_job_done(const struct zvmd_job *job);
+/* The next job on the server's running list. */
+struct zvmd_job *zvmd_job_next(const struct zvmd_job *job);
+/* The HTTP status once done: 200, 500, or 503 (cancelled while queued). */
+int zvmd_job_status(const struct zvmd_job *job);
+/* Build the response (body = immediate outputs, X-Nexe-* headers). */
+struct MHD_Response *zvmd_job_response(struct zvmd_job *job);
+/* Streaming variant: queued at once, body flows as produced. */
+struct MHD_Response *zvmd_job_stream_response(struct zvmd_job *job,
+					       struct MHD_Connection *conn);
+/* The connection is done with the job; frees it once it has ended. */
+void zvmd_job_release(struct zvmd_job *job);
+/* One log line's worth of numbers. */
+void zvmd_job_totals(const struct zvmd_job *job, size_t *ninst,
+		     uint64_t *bytes_in, uint64_t *bytes_out,
+		     uint64_t *body_bytes);
+
+#endif

@@ -1,0 +1,1234 @@
+/* job.c — one job: its instances, their channels, their lifecycle.
+ *
+ * A planned job is prepared at admission (inputs opened, outputs created
+ * as temp files, spool files and pipes made), then runs when the pool has
+ * slots for all its instances at once: a reducer must drain its mappers
+ * while they run. Each instance is watched on the loop through its pidfd
+ * (exit) and its notify fd (mediated calls, serviced on the uv work queue,
+ * one at a time per sandbox). When the last instance has ended, outputs of
+ * the instances that succeeded are committed, the others' removed. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "sandbox.h"
+
+enum job_state { JOB_READY, JOB_QUEUED, JOB_RUNNING, JOB_DONE };
+
+struct out_obj {
+	struct zvmd_output *o;
+	size_t chan;               /* index in the instance's channels */
+};
+
+struct inst {
+	struct zvmd_job *job;
+	const struct proto_instance *pi;
+	int prog_fd;
+	int *fds;                   /* per channel; -1 once handed over */
+	bool *keep;                 /* spool fds stay open for the response */
+	struct out_obj *outs;
+	size_t nouts;
+	struct sandbox *sb;
+	uv_poll_t exit_poll, notify_poll;
+	uv_work_t work;
+	bool servicing, exited, ended, polls_open;
+	struct sandbox_report report;  /* .channels points at chstats */
+	struct sandbox_channel_stats *chstats;
+	bool have_report, spawned;
+	bool ok;
+	char status[600];
+	uint64_t t_start, t_end;    /* ns */
+};
+
+/* One piece of the response body: an immediate output's spool file. */
+struct part {
+	int fd;
+	size_t inst;
+};
+
+struct zvmd_job {
+	struct zvmd_server *srv;
+	uint64_t id;
+	struct proto_plan *plan;
+	struct inst *inst;
+	size_t ninst, nended;
+	struct part *parts;
+	size_t nparts;
+	enum job_state state;
+	struct zvmd_job *next;          /* queue or running list */
+	zvmd_job_done_cb done;
+	void *done_arg;
+	uv_timer_t timer;
+	uv_poll_t client_poll;
+	bool timer_open, client_open, conn_released, cancelled;
+	char cancel_why[128];
+	int open_handles;
+	uint64_t t_start, t_end;
+	/* response reading */
+	size_t cur_part;
+	uint64_t cur_off, cur_base;
+	/* streaming */
+	struct MHD_Connection *stream_conn;
+	struct MHD_Response *stream_resp;
+	bool stream_suspended, stream_trailer_sent;
+	uv_timer_t stream_timer;
+	bool stream_timer_open;
+	char *trailer;
+	size_t trailer_len, trailer_off;
+	char last_byte;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* ------------------------------------------------------------ prepare */
+
+static int spool_file(struct zvmd_server *srv, struct proto_error *err)
+{
+	int fd = openat(srv->spoolfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC,
+			0600);
+
+	if (fd < 0)
+		return proto_error_set(err, PROTO_EINTERNAL,
+				       "spool file in %s: %s", srv->cfg.spool,
+				       strerror(errno));
+	return fd;
+}
+
+/* A container channel reads the listing, one name a line. */
+static int listing_file(struct zvmd_server *srv, const char *path,
+			struct proto_error *err)
+{
+	char acct[256];
+	const char *slash = strchr(path, '/');
+	struct proto_names nm = { 0 };
+	int fd;
+
+	if (!slash || (size_t)(slash - path) >= sizeof(acct))
+		return proto_error_set(err, PROTO_EBADJOB,
+				       "container path '%s' is not acct/cont",
+				       path);
+	snprintf(acct, sizeof(acct), "%.*s", (int)(slash - path), path);
+	if (srv->store->ops->list(srv->store, acct, slash + 1, "", &nm, err))
+		return -1;
+	fd = spool_file(srv, err);
+	for (size_t i = 0; fd >= 0 && i < nm.n; i++)
+		if (dprintf(fd, "%s\n", nm.v[i]) < 0) {
+			close(fd);
+			fd = proto_error_set(err, PROTO_EINTERNAL,
+					     "writing listing: %s",
+					     strerror(errno));
+		}
+	proto_strv_free(nm.v, nm.n);
+	if (fd >= 0)
+		lseek(fd, 0, SEEK_SET);
+	return fd;
+}
+
+static int add_part(struct zvmd_job *job, int fd, size_t inst)
+{
+	struct part *p = realloc(job->parts, (job->nparts + 1) * sizeof(*p));
+
+	if (!p)
+		return -1;
+	job->parts = p;
+	p[job->nparts].fd = fd;
+	p[job->nparts].inst = inst;
+	job->nparts++;
+	return 0;
+}
+
+static int add_out(struct inst *in, struct zvmd_output *o, size_t chan)
+{
+	struct out_obj *v = realloc(in->outs, (in->nouts + 1) * sizeof(*v));
+
+	if (!v)
+		return -1;
+	in->outs = v;
+	v[in->nouts].o = o;
+	v[in->nouts].chan = chan;
+	in->nouts++;
+	return 0;
+}
+
+static int channel_open(struct zvmd_job *job, size_t i, size_t k,
+			struct proto_error *err)
+{
+	struct zvmd_server *srv = job->srv;
+	struct inst *in = &job->inst[i];
+	const struct proto_channel *c = &in->pi->channels[k];
+	struct zvmd_output *o;
+	int fd;
+
+	switch (c->kind) {
+	case PROTO_CHAN_OBJECT:
+		if (!(c->dir & PROTO_WRITE))
+			return srv->store->ops->open_read(srv->store, c->path,
+							  &in->fds[k], err);
+		if (srv->store->ops->create(srv->store, c->path, &o, err))
+			return -1;
+		if (add_out(in, o, k)) {
+			srv->store->ops->abort(srv->store, o);
+			return proto_error_set(err, PROTO_EINTERNAL,
+					       "out of memory");
+		}
+		in->fds[k] = o->fd;
+		o->fd = -1; /* the channel fd list owns it now */
+		return 0;
+	case PROTO_CHAN_CONTAINER:
+		fd = listing_file(srv, c->path, err);
+		break;
+	case PROTO_CHAN_IMMEDIATE:
+		fd = spool_file(srv, err);
+		if (fd >= 0 && add_part(job, fd, i)) {
+			close(fd);
+			return proto_error_set(err, PROTO_EINTERNAL,
+					       "out of memory");
+		}
+		in->keep[k] = true;
+		break;
+	case PROTO_CHAN_EMPTY:
+		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return proto_error_set(err, PROTO_EINTERNAL,
+					       "/dev/null: %s", strerror(errno));
+		break;
+	case PROTO_CHAN_PIPE_IN:
+	case PROTO_CHAN_PIPE_OUT:
+		return 0; /* made by pipes_make() */
+	case PROTO_CHAN_IMAGE:
+		return proto_error_set(err, PROTO_EBADJOB,
+				       "instance %s, device %s: images are not "
+				       "available in the local store",
+				       in->pi->name, c->device);
+	case PROTO_CHAN_NODE:
+	default:
+		return proto_error_set(err, PROTO_EBADJOB,
+				       "instance %s, device %s: zvm:// node "
+				       "channels need a cluster", in->pi->name,
+				       c->device);
+	}
+	if (fd < 0)
+		return -1;
+	in->fds[k] = fd;
+	return 0;
+}
+
+/* A pipe per edge: instance i's PIPE_OUT to j meets j's PIPE_IN from i. */
+static int pipes_make(struct zvmd_job *job, struct proto_error *err)
+{
+	for (size_t i = 0; i < job->ninst; i++) {
+		const struct proto_instance *pi = job->inst[i].pi;
+
+		for (size_t k = 0; k < pi->nchannels; k++) {
+			const struct proto_channel *c = &pi->channels[k];
+			struct inst *peer;
+			size_t m;
+			int p[2];
+
+			if (c->kind != PROTO_CHAN_PIPE_OUT)
+				continue;
+			if (c->peer >= job->ninst)
+				return proto_error_set(err, PROTO_EINTERNAL,
+						       "plan: %s has a pipe to "
+						       "instance %zu of %zu",
+						       pi->name, c->peer,
+						       job->ninst);
+			peer = &job->inst[c->peer];
+			for (m = 0; m < peer->pi->nchannels; m++)
+				if (peer->pi->channels[m].kind ==
+				    PROTO_CHAN_PIPE_IN &&
+				    peer->pi->channels[m].peer == i &&
+				    peer->fds[m] < 0)
+					break;
+			if (m == peer->pi->nchannels)
+				return proto_error_set(err, PROTO_EINTERNAL,
+						       "plan: %s writes to %s, "
+						       "which has no reader",
+						       pi->name, peer->pi->name);
+			if (pipe2(p, O_CLOEXEC))
+				return proto_error_set(err, PROTO_EINTERNAL,
+						       "pipe: %s",
+						       strerror(errno));
+			job->inst[i].fds[k] = p[1];
+			peer->fds[m] = p[0];
+		}
+	}
+	for (size_t i = 0; i < job->ninst; i++)
+		for (size_t k = 0; k < job->inst[i].pi->nchannels; k++)
+			if (job->inst[i].pi->channels[k].kind ==
+			    PROTO_CHAN_PIPE_IN && job->inst[i].fds[k] < 0)
+				return proto_error_set(err, PROTO_EINTERNAL,
+						       "plan: %s reads from a "
+						       "pipe nobody writes",
+						       job->inst[i].pi->name);
+	return 0;
+}
+
+static int program_open(struct zvmd_job *job, struct inst *in,
+			struct proto_error *err)
+{
+	struct zvmd_store *st = job->srv->store;
+
+	if (in->pi->exec_kind != PROTO_EXEC_OBJECT)
+		return proto_error_set(err, PROTO_EBADJOB,
+				       "instance %s: program %s is in an image; "
+				       "the local store runs programs stored "
+				       "as objects (swift://...)", in->pi->name,
+				       in->pi->exec_path);
+	if (st->ops->open_read(st, in->pi->exec_path, &in->prog_fd, err)) {
+		if (err->kind == PROTO_ENOTFOUND)
+			proto_error_set(err, PROTO_ENOTFOUND,
+					"program swift://%s (instance %s) not "
+					"found", in->pi->exec_path,
+					in->pi->name);
+		return -1;
+	}
+	return 0;
+}
+
+static void inst_close_fds(struct inst *in, bool keep_spool)
+{
+	for (size_t k = 0; in->fds && k < in->pi->nchannels; k++) {
+		if (in->fds[k] >= 0 && !(keep_spool && in->keep[k])) {
+			close(in->fds[k]);
+			in->fds[k] = -1;
+		}
+	}
+	if (in->prog_fd >= 0)
+		close(in->prog_fd);
+	in->prog_fd = -1;
+}
+
+static void job_free(struct zvmd_job *job)
+{
+	struct zvmd_server *srv = job->srv;
+
+	for (size_t i = 0; i < job->ninst; i++) {
+		struct inst *in = &job->inst[i];
+
+		inst_close_fds(in, false);
+		for (size_t o = 0; o < in->nouts; o++)
+			srv->store->ops->abort(srv->store, in->outs[o].o);
+		if (in->sb)
+			sandbox_free(in->sb);
+		free(in->fds);
+		free(in->keep);
+		free(in->chstats);
+		free(in->outs);
+	}
+	free(job->inst);
+	free(job->parts); /* the fds are the instances' spool fds */
+	free(job->trailer);
+	proto_plan_free(job->plan);
+	free(job);
+	srv->live_jobs--;
+	zvmd_server_job_gone(srv);
+}
+
+int zvmd_job_create(struct zvmd_server *srv, struct proto_plan *plan,
+		    uint64_t id, zvmd_job_done_cb done, void *arg,
+		    struct zvmd_job **out, struct proto_error *err)
+{
+	struct zvmd_job *job = calloc(1, sizeof(*job));
+
+	if (!job) {
+		proto_plan_free(plan);
+		return proto_error_set(err, PROTO_EINTERNAL, "out of memory");
+	}
+	job->srv = srv;
+	job->id = id;
+	job->plan = plan;
+	job->done = done;
+	job->done_arg = arg;
+	job->ninst = plan->ninst;
+	job->t_start = now_ns();
+	srv->live_jobs++;
+	job->inst = calloc(plan->ninst, sizeof(*job->inst));
+	if (!job->inst)
+		goto oom;
+	for (size_t i = 0; i < plan->ninst; i++) {
+		struct inst *in = &job->inst[i];
+
+		in->job = job;
+		in->pi = &plan->inst[i];
+		in->prog_fd = -1;
+		in->fds = malloc((in->pi->nchannels + 1) * sizeof(int));
+		in->keep = calloc(in->pi->nchannels + 1, sizeof(bool));
+		if (!in->fds || !in->keep)
+			goto oom;
+		for (size_t k = 0; k < in->pi->nchannels; k++)
+			in->fds[k] = -1;
+	}
+	for (size_t i = 0; i < plan->ninst; i++) {
+		if (program_open(job, &job->inst[i], err))
+			goto fail;
+		for (size_t k = 0; k < plan->inst[i].nchannels; k++)
+			if (channel_open(job, i, k, err))
+				goto fail;
+	}
+	if (pipes_make(job, err))
+		goto fail;
+	*out = job;
+	return 0;
+oom:
+	proto_error_set(err, PROTO_EINTERNAL, "out of memory");
+fail:
+	job_free(job);
+	return -1;
+}
+
+/* -------------------------------------------------------------- run */
+
+static void handle_closed(uv_handle_t *h)
+{
+	struct zvmd_job *job = h->data;
+
+	if (--job->open_handles == 0 && job->state == JOB_DONE &&
+	    job->conn_released)
+		job_free(job);
+}
+
+static void job_close_handle(struct zvmd_job *job, uv_handle_t *h)
+{
+	h->data = job;
+	job->open_handles++;
+	uv_close(h, handle_closed);
+}
+
+static void stream_wake(struct zvmd_job *job);
+
+static const char *end_text(enum sandbox_end end)
+{
+	switch (end) {
+	case SANDBOX_END_EXIT: return "exit";
+	case SANDBOX_END_SIGNAL: return "signal";
+	case SANDBOX_END_TIMEOUT: return "timeout";
+	case SANDBOX_END_KILLED: return "killed";
+	case SANDBOX_END_ERROR: return "error";
+	}
+	return "error";
+}
+
+/* Decide ok/status from the report. */
+static void inst_judge(struct inst *in)
+{
+	const struct sandbox_report *r = &in->report;
+
+	in->ok = r->end == SANDBOX_END_EXIT && r->exit_code == 0;
+	snprintf(in->status, sizeof(in->status), "%s",
+		 r->message[0] ? r->message : end_text(r->end));
+	if (r->end == SANDBOX_END_KILLED && in->job->cancel_why[0])
+		snprintf(in->status, sizeof(in->status), "killed: %s",
+			 in->job->cancel_why);
+	for (size_t k = 0; k < r->nchannels && k < in->pi->nchannels; k++) {
+		if (!r->channels[k].limit_hit)
+			continue;
+		in->ok = false;
+		snprintf(in->status, sizeof(in->status),
+			 "limit reached on %s (max_output %llu bytes)",
+			 in->pi->channels[k].alias,
+			 (unsigned long long)in->job->srv->cfg.max_output);
+		break;
+	}
+}
+
+static void job_finish(struct zvmd_job *job);
+
+/* Reap, judge, and free the sandbox at once: it holds the pipe ends,
+ * and a reader sees the end of its input only when they close. */
+static void inst_reap(struct inst *in)
+{
+	size_t n;
+
+	if (sandbox_wait(in->sb, &in->report)) {
+		snprintf(in->status, sizeof(in->status),
+			 "the sandbox could not report");
+		return;
+	}
+	n = in->report.nchannels;
+	in->chstats = calloc(n ? n : 1, sizeof(*in->chstats));
+	if (in->chstats && n)
+		memcpy(in->chstats, in->report.channels, n * sizeof(*in->chstats));
+	in->report.channels = in->chstats;
+	in->report.nchannels = in->chstats ? n : 0;
+	in->have_report = true;
+	inst_judge(in);
+}
+
+static void inst_end(struct inst *in)
+{
+	struct zvmd_job *job = in->job;
+
+	if (in->ended)
+		return;
+	in->ended = true;
+	in->t_end = now_ns();
+	if (in->sb)
+		inst_reap(in);
+	if (in->polls_open) {
+		/* uv_close unregisters the fds now, before sandbox_free
+		 * closes them. */
+		job_close_handle(job, (uv_handle_t *)&in->exit_poll);
+		if (sandbox_notify_fd(in->sb) >= 0)
+			job_close_handle(job, (uv_handle_t *)&in->notify_poll);
+		in->polls_open = false;
+	}
+	if (in->sb) {
+		sandbox_free(in->sb);
+		in->sb = NULL;
+	}
+	if (!in->ok)
+		job->srv->metrics.instance_failures++;
+	if (in->have_report) {
+		job->srv->metrics.bytes_in += in->report.rbytes;
+		job->srv->metrics.bytes_out += in->report.wbytes;
+	}
+	stream_wake(job);
+	if (++job->nended == job->ninst)
+		job_finish(job);
+}
+
+static void service_work(uv_work_t *w)
+{
+	struct inst *in = w->data;
+
+	sandbox_service(in->sb);
+}
+
+static void on_notify(uv_poll_t *h, int status, int events);
+
+static void service_done(uv_work_t *w, int status)
+{
+	struct inst *in = w->data;
+
+	(void)status;
+	in->servicing = false;
+	if (in->exited) {
+		inst_end(in);
+		return;
+	}
+	uv_poll_start(&in->notify_poll, UV_READABLE, on_notify);
+}
+
+static void on_notify(uv_poll_t *h, int status, int events)
+{
+	struct inst *in = h->data;
+
+	(void)status;
+	(void)events;
+	if (in->servicing || in->exited)
+		return;
+	uv_poll_stop(h);
+	in->servicing = true;
+	in->work.data = in;
+	uv_queue_work(in->job->srv->loop, &in->work, service_work,
+		      service_done);
+}
+
+static void on_inst_exit(uv_poll_t *h, int status, int events)
+{
+	struct inst *in = h->data;
+
+	(void)status;
+	(void)events;
+	uv_poll_stop(h);
+	if (sandbox_notify_fd(in->sb) >= 0)
+		uv_poll_stop(&in->notify_poll);
+	in->exited = true;
+	if (!in->servicing)
+		inst_end(in);
+}
+
+static void job_kill_all(struct zvmd_job *job, enum sandbox_end why)
+{
+	for (size_t i = 0; i < job->ninst; i++)
+		if (job->inst[i].sb && !job->inst[i].ended)
+			sandbox_kill(job->inst[i].sb, why);
+}
+
+static void on_timeout(uv_timer_t *t)
+{
+	struct zvmd_job *job = t->data;
+
+	job_kill_all(job, SANDBOX_END_TIMEOUT);
+}
+
+static int inst_spawn(struct zvmd_job *job, struct inst *in)
+{
+	const struct proto_instance *pi = in->pi;
+	const struct zvmd_config *cfg = &job->srv->cfg;
+	struct sandbox_channel *ch = calloc(pi->nchannels + 1, sizeof(*ch));
+	const char **argv = calloc(pi->argc + 1, sizeof(char *));
+	const char **envp = calloc(pi->nenv + 1, sizeof(char *));
+	struct sandbox_spec spec = { 0 };
+	struct sandbox_error e = { { 0 } };
+	int rc = -1;
+
+	if (!ch || !argv || !envp) {
+		snprintf(in->status, sizeof(in->status), "out of memory");
+		goto out;
+	}
+	for (size_t a = 0; a < pi->argc; a++)
+		argv[a] = pi->argv[a];
+	for (size_t a = 0; a < pi->nenv; a++)
+		envp[a] = pi->env[a];
+	for (size_t k = 0; k < pi->nchannels; k++) {
+		const struct proto_channel *c = &pi->channels[k];
+		int64_t U = SANDBOX_UNBOUNDED;
+		bool out = c->kind == PROTO_CHAN_IMMEDIATE ||
+			   c->kind == PROTO_CHAN_OBJECT;
+
+		ch[k].alias = c->alias;
+		ch[k].fd = in->fds[k];
+		ch[k].type = (enum sandbox_access)c->type;
+		ch[k].network = c->kind == PROTO_CHAN_PIPE_IN ||
+				c->kind == PROTO_CHAN_PIPE_OUT;
+		if (c->dir & PROTO_READ) {
+			ch[k].gets = c->gets > 0 && c->gets < U ? c->gets : U;
+			ch[k].get_size = c->get_size > 0 && c->get_size < U ?
+					 c->get_size : U;
+		}
+		if (c->dir & PROTO_WRITE) {
+			int64_t lim = c->put_size > 0 && c->put_size < U ?
+				      c->put_size : U;
+
+			if (out && cfg->max_output < (uint64_t)lim)
+				lim = (int64_t)cfg->max_output;
+			ch[k].puts = c->puts > 0 && c->puts < U ? c->puts : U;
+			ch[k].put_size = lim;
+			ch[k].etag = c->kind == PROTO_CHAN_OBJECT;
+		}
+	}
+	spec.prog_fd = in->prog_fd;
+	spec.argv = argv;
+	spec.envp = envp;
+	spec.channels = ch;
+	spec.nchannels = pi->nchannels;
+	spec.memory = cfg->instance_memory;
+	spec.timeout_ms = (uint64_t)cfg->instance_timeout * 1000;
+	in->t_start = now_ns();
+	if (sandbox_spawn(&spec, &in->sb, &e)) {
+		in->sb = NULL;
+		snprintf(in->status, sizeof(in->status),
+			 "ZeroVM did not run: %s", e.msg);
+		goto out;
+	}
+	in->spawned = true;
+	rc = 0;
+out:
+	free(ch);
+	free(argv);
+	free(envp);
+	return rc;
+}
+
+static void inst_watch(struct zvmd_job *job, struct inst *in)
+{
+	uv_loop_t *loop = job->srv->loop;
+
+	uv_poll_init(loop, &in->exit_poll, sandbox_pidfd(in->sb));
+	in->exit_poll.data = in;
+	uv_poll_start(&in->exit_poll, UV_READABLE, on_inst_exit);
+	if (sandbox_notify_fd(in->sb) >= 0) {
+		uv_poll_init(loop, &in->notify_poll, sandbox_notify_fd(in->sb));
+		in->notify_poll.data = in;
+		uv_poll_start(&in->notify_poll, UV_READABLE, on_notify);
+	}
+	in->polls_open = true;
+}
+
+static void job_run(struct zvmd_job *job)
+{
+	struct zvmd_server *srv = job->srv;
+	const struct zvmd_config *cfg = &srv->cfg;
+	unsigned secs = cfg->instance_timeout < cfg->job_timeout ?
+			cfg->instance_timeout : cfg->job_timeout;
+	bool failed = false;
+
+	job->state = JOB_RUNNING;
+	srv->slots_used += (unsigned)job->ninst;
+	srv->running_jobs++;
+	job->next = srv->running;
+	srv->running = job;
+	uv_timer_init(srv->loop, &job->timer);
+	job->timer.data = job;
+	job->timer_open = true;
+	uv_timer_start(&job->timer, on_timeout, (uint64_t)secs * 1000, 0);
+	for (size_t i = 0; i < job->ninst && !failed; i++) {
+		if (inst_spawn(job, &job->inst[i]))
+			failed = true;
+		else
+			srv->metrics.instances++;
+	}
+	/* The sandboxes hold their own copies: close ours, or a reader
+	 * would never see the end of a pipe. */
+	for (size_t i = 0; i < job->ninst; i++)
+		inst_close_fds(&job->inst[i], true);
+	if (failed)
+		job_kill_all(job, SANDBOX_END_KILLED);
+	for (size_t i = 0; i < job->ninst; i++) {
+		struct inst *in = &job->inst[i];
+
+		if (in->sb)
+			inst_watch(job, in);
+	}
+	for (size_t i = 0; i < job->ninst; i++)
+		if (!job->inst[i].sb)
+			inst_end(&job->inst[i]);
+}
+
+static bool slots_free(const struct zvmd_server *srv, size_t n)
+{
+	return srv->slots_used == 0 ||
+	       srv->slots_used + n <= srv->cfg.pool_size;
+}
+
+bool zvmd_jobs_can_start(const struct zvmd_server *srv, size_t n)
+{
+	return !srv->queue_head && slots_free(srv, n);
+}
+
+void zvmd_jobs_schedule(struct zvmd_server *srv)
+{
+	/* Draining: queued jobs are being answered 503, not started. */
+	if (srv->draining)
+		return;
+	while (srv->queue_head && slots_free(srv, srv->queue_head->ninst)) {
+		struct zvmd_job *job = srv->queue_head;
+
+		srv->queue_head = job->next;
+		if (!srv->queue_head)
+			srv->queue_tail = NULL;
+		srv->queue_depth--;
+		job->next = NULL;
+		job_run(job);
+	}
+}
+
+void zvmd_job_submit(struct zvmd_job *job)
+{
+	struct zvmd_server *srv = job->srv;
+
+	if (zvmd_jobs_can_start(srv, job->ninst)) {
+		job_run(job);
+		return;
+	}
+	job->state = JOB_QUEUED;
+	if (srv->queue_tail)
+		srv->queue_tail->next = job;
+	else
+		srv->queue_head = job;
+	srv->queue_tail = job;
+	srv->queue_depth++;
+}
+
+static void running_remove(struct zvmd_server *srv, struct zvmd_job *job)
+{
+	for (struct zvmd_job **p = &srv->running; *p; p = &(*p)->next)
+		if (*p == job) {
+			*p = job->next;
+			return;
+		}
+}
+
+static void queue_remove(struct zvmd_server *srv, struct zvmd_job *job)
+{
+	struct zvmd_job *prev = NULL;
+
+	for (struct zvmd_job *j = srv->queue_head; j; prev = j, j = j->next) {
+		if (j != job)
+			continue;
+		if (prev)
+			prev->next = j->next;
+		else
+			srv->queue_head = j->next;
+		if (srv->queue_tail == j)
+			srv->queue_tail = prev;
+		srv->queue_depth--;
+		return;
+	}
+}
+
+static void outputs_settle(struct zvmd_job *job, struct inst *in)
+{
+	struct zvmd_store *st = job->srv->store;
+
+	for (size_t o = 0; o < in->nouts; o++) {
+		const struct proto_channel *c = &in->pi->channels[in->outs[o].chan];
+		const char *etag = in->have_report &&
+				   in->outs[o].chan < in->report.nchannels ?
+				   in->report.channels[in->outs[o].chan].etag :
+				   NULL;
+		struct proto_error err;
+
+		if (!in->ok || job->cancelled) {
+			st->ops->abort(st, in->outs[o].o);
+			continue;
+		}
+		if (st->ops->commit(st, in->outs[o].o, c->content_type, c->meta,
+				    c->nmeta, etag, &err)) {
+			in->ok = false;
+			snprintf(in->status, sizeof(in->status), "%s",
+				 err.msg);
+		}
+	}
+	in->nouts = 0;
+}
+
+static void job_finish(struct zvmd_job *job)
+{
+	struct zvmd_server *srv = job->srv;
+	bool was_running = job->state == JOB_RUNNING;
+
+	for (size_t i = 0; i < job->ninst; i++)
+		outputs_settle(job, &job->inst[i]);
+	job->state = JOB_DONE;
+	job->t_end = now_ns();
+	if (job->timer_open) {
+		job_close_handle(job, (uv_handle_t *)&job->timer);
+		job->timer_open = false;
+	}
+	if (job->client_open) {
+		job_close_handle(job, (uv_handle_t *)&job->client_poll);
+		job->client_open = false;
+	}
+	if (was_running) {
+		srv->slots_used -= (unsigned)job->ninst;
+		srv->running_jobs--;
+		running_remove(srv, job);
+	}
+	stream_wake(job);
+	if (job->done)
+		job->done(job, job->done_arg);
+	zvmd_jobs_schedule(srv);
+}
+
+void zvmd_job_cancel(struct zvmd_job *job, const char *why)
+{
+	if (job->state == JOB_DONE)
+		return;
+	job->cancelled = true;
+	snprintf(job->cancel_why, sizeof(job->cancel_why), "%s", why);
+	if (job->state == JOB_RUNNING) {
+		job_kill_all(job, SANDBOX_END_KILLED);
+		return;
+	}
+	if (job->state == JOB_QUEUED)
+		queue_remove(job->srv, job);
+	for (size_t i = 0; i < job->ninst; i++) {
+		job->inst[i].ended = true;
+		snprintf(job->inst[i].status, sizeof(job->inst[i].status),
+			 "ZeroVM did not run: %s", why);
+	}
+	job->nended = job->ninst;
+	job_finish(job);
+}
+
+static void on_client(uv_poll_t *h, int status, int events)
+{
+	struct zvmd_job *job = h->data;
+	char c;
+	ssize_t n;
+
+	n = recv(h->io_watcher.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (status < 0 || (events & UV_DISCONNECT) || n == 0 ||
+	    (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		uv_poll_stop(h);
+		zvmd_job_cancel(job, "client disconnected");
+		return;
+	}
+	/* Bytes of a pipelined request: not ours to read; stop looking. */
+	if (n > 0)
+		uv_poll_stop(h);
+}
+
+void zvmd_job_watch_client(struct zvmd_job *job, int fd)
+{
+	if (job->state == JOB_DONE || job->client_open)
+		return;
+	if (uv_poll_init_socket(job->srv->loop, &job->client_poll, fd))
+		return;
+	job->client_poll.data = job;
+	job->client_open = true;
+	uv_poll_start(&job->client_poll, UV_READABLE | UV_DISCONNECT,
+		      on_client);
+}
+
+struct zvmd_job *zvmd_job_next(const struct zvmd_job *job)
+{
+	return job->next;
+}
+
+bool zvmd_job_done(const struct zvmd_job *job)
+{
+	return job->state == JOB_DONE;
+}
+
+int zvmd_job_status(const struct zvmd_job *job)
+{
+	bool ran = false;
+
+	if (job->cancelled && job->srv->draining)
+		for (size_t i = 0; i < job->ninst; i++)
+			ran |= job->inst[i].spawned;
+	if (job->cancelled && job->srv->draining && !ran)
+		return 503;
+	for (size_t i = 0; i < job->ninst; i++)
+		if (!job->inst[i].ok)
+			return 500;
+	return 200;
+}
+
+void zvmd_job_release(struct zvmd_job *job)
+{
+	job->conn_released = true;
+	if (job->stream_timer_open) {
+		job_close_handle(job, (uv_handle_t *)&job->stream_timer);
+		job->stream_timer_open = false;
+	}
+	job->stream_conn = NULL;
+	if (job->state != JOB_DONE) {
+		zvmd_job_cancel(job, "client disconnected");
+		return;
+	}
+	if (job->open_handles == 0)
+		job_free(job);
+}
+
+void zvmd_job_totals(const struct zvmd_job *job, size_t *ninst,
+		     uint64_t *bytes_in, uint64_t *bytes_out,
+		     uint64_t *body_bytes)
+{
+	struct stat sb;
+
+	*ninst = job->ninst;
+	*bytes_in = *bytes_out = *body_bytes = 0;
+	for (size_t i = 0; i < job->ninst; i++)
+		if (job->inst[i].have_report) {
+			*bytes_in += job->inst[i].report.rbytes;
+			*bytes_out += job->inst[i].report.wbytes;
+		}
+	for (size_t p = 0; p < job->nparts; p++)
+		if (!fstat(job->parts[p].fd, &sb))
+			*body_bytes += (uint64_t)sb.st_size;
+}
+
+/* --------------------------------------------------------- response */
+
+/* Header values must stay one comma-separated list on one line. */
+static void clean(char *s)
+{
+	for (; *s; s++)
+		if (*s == ',' || (unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = ';';
+}
+
+enum { H_SYSTEM, H_STATUS, H_RETCODE, H_ETAG, H_VALIDATION, H_CDR, H_N };
+
+static const char *const header_names[H_N] = {
+	"X-Nexe-System", "X-Nexe-Status", "X-Nexe-Retcode", "X-Nexe-Etag",
+	"X-Nexe-Validation", "X-Nexe-Cdr-Line",
+};
+
+static void inst_etag(const struct inst *in, FILE *f)
+{
+	bool any = false;
+
+	for (size_t k = 0; in->have_report && k < in->report.nchannels; k++) {
+		if (!in->report.channels[k].etag[0])
+			continue;
+		fprintf(f, "%s%s %s", any ? " " : "", in->pi->channels[k].alias,
+			in->report.channels[k].etag);
+		any = true;
+	}
+	if (!any)
+		fputs("disabled", f);
+}
+
+static int inst_retcode(const struct inst *in)
+{
+	if (!in->have_report)
+		return -1;
+	if (in->report.end == SANDBOX_END_EXIT)
+		return in->report.exit_code;
+	if (in->report.end == SANDBOX_END_SIGNAL)
+		return 128 + in->report.signal;
+	return -1;
+}
+
+static void inst_cdr(const struct inst *in, FILE *f)
+{
+	struct proto_accounting a = { 0 };
+	char *line;
+
+	if (in->have_report) {
+		a.sys = in->report.sys;
+		a.user = in->report.user;
+		a.reads = in->report.reads;
+		a.rbytes = in->report.rbytes;
+		a.writes = in->report.writes;
+		a.wbytes = in->report.wbytes;
+		a.nreads = in->report.nreads;
+		a.nrbytes = in->report.nrbytes;
+		a.nwrites = in->report.nwrites;
+		a.nwbytes = in->report.nwbytes;
+	}
+	line = proto_accounting_format(&a);
+	fprintf(f, "%.3f, %s",
+		in->t_end > in->t_start ? (double)(in->t_end - in->t_start) / 1e9
+					: 0.0,
+		line ? line : "0 0 0 0 0 0 0 0 0 0");
+	free(line);
+}
+
+/* The six X-Nexe-* values, comma-joined per instance (malloc'd each). */
+static int header_values(const struct zvmd_job *job, char *v[H_N])
+{
+	size_t len[H_N];
+	FILE *f[H_N];
+
+	for (int h = 0; h < H_N; h++) {
+		v[h] = NULL;
+		f[h] = open_memstream(&v[h], &len[h]);
+		if (!f[h])
+			return -1;
+	}
+	fprintf(f[H_CDR], "%.3f", (double)(job->t_end - job->t_start) / 1e9);
+	for (size_t i = 0; i < job->ninst; i++) {
+		const struct inst *in = &job->inst[i];
+		const char *sep = i ? "," : "";
+		char status[600];
+
+		snprintf(status, sizeof(status), "%s",
+			 in->status[0] ? in->status : "ok");
+		clean(status);
+		fprintf(f[H_SYSTEM], "%s%s", sep, in->pi->name);
+		fprintf(f[H_STATUS], "%s%s", sep, status);
+		fprintf(f[H_RETCODE], "%s%d", sep, inst_retcode(in));
+		fputs(sep, f[H_ETAG]);
+		inst_etag(in, f[H_ETAG]);
+		fprintf(f[H_VALIDATION], "%s0", sep);
+		fputs(", ", f[H_CDR]);
+		inst_cdr(in, f[H_CDR]);
+	}
+	for (int h = 0; h < H_N; h++)
+		fclose(f[h]);
+	for (int h = 0; h < H_N; h++)
+		if (!v[h])
+			return -1;
+	return 0;
+}
+
+static void header_values_free(char *v[H_N])
+{
+	for (int h = 0; h < H_N; h++)
+		free(v[h]);
+}
+
+static const char *body_content_type(const struct zvmd_job *job)
+{
+	for (size_t i = 0; i < job->ninst; i++)
+		for (size_t k = 0; k < job->inst[i].pi->nchannels; k++) {
+			const struct proto_channel *c =
+				&job->inst[i].pi->channels[k];
+
+			if (c->kind == PROTO_CHAN_IMMEDIATE && c->content_type)
+				return c->content_type;
+		}
+	return "text/plain";
+}
+
+static uint64_t part_size(const struct part *p)
+{
+	struct stat sb;
+
+	return fstat(p->fd, &sb) ? 0 : (uint64_t)sb.st_size;
+}
+
+/* Read the concatenated spool files from `pos` (sequential in practice). */
+static ssize_t body_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct zvmd_job *job = cls;
+
+	if (pos < job->cur_base) {
+		job->cur_part = 0;
+		job->cur_base = 0;
+	}
+	while (job->cur_part < job->nparts) {
+		const struct part *p = &job->parts[job->cur_part];
+		uint64_t size = part_size(p);
+		ssize_t n;
+
+		if (pos >= job->cur_base + size) {
+			job->cur_base += size;
+			job->cur_part++;
+			continue;
+		}
+		n = pread(p->fd, buf, max, (off_t)(pos - job->cur_base));
+		if (n > 0)
+			return n;
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	}
+	return MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+struct MHD_Response *zvmd_job_response(struct zvmd_job *job)
+{
+	uint64_t total = 0;
+	struct MHD_Response *r;
+	char *v[H_N];
+
+	for (size_t p = 0; p < job->nparts; p++)
+		total += part_size(&job->parts[p]);
+	job->cur_part = 0;
+	job->cur_base = 0;
+	r = MHD_create_response_from_callback(total, 64 * 1024, body_read, job,
+					      NULL);
+	if (!r)
+		return NULL;
+	if (header_values(job, v)) {
+		header_values_free(v);
+		MHD_destroy_response(r);
+		return NULL;
+	}
+	for (int h = 0; h < H_N; h++)
+		MHD_add_response_header(r, header_names[h], v[h]);
+	header_values_free(v);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+				body_content_type(job));
+	return r;
+}
+
+/* ---------------------------------------------------------- streaming */
+
+static void stream_resume(struct zvmd_job *job)
+{
+	if (!job->stream_suspended || !job->stream_conn)
+		return;
+	job->stream_suspended = false;
+	uv_timer_stop(&job->stream_timer);
+	MHD_resume_connection(job->stream_conn);
+	zvmd_server_kick(job->srv);
+}
+
+static void stream_wake(struct zvmd_job *job)
+{
+	stream_resume(job);
+}
+
+static void on_stream_timer(uv_timer_t *t)
+{
+	stream_resume(t->data);
+}
+
+/* The report block that ends a streamed body (README: streaming). */
+static int stream_trailer(struct zvmd_job *job)
+{
+	char *v[H_N];
+	size_t len = 0;
+	FILE *f = open_memstream(&job->trailer, &len);
+
+	if (!f)
+		return -1;
+	if (header_values(job, v)) {
+		fclose(f);
+		header_values_free(v);
+		return -1;
+	}
+	fprintf(f, "%s--- zerovm report ---\n", job->last_byte == '\n' ||
+		job->last_byte == 0 ? "" : "\n");
+	for (int h = 0; h < H_N; h++) {
+		fprintf(f, "%s: %s\n", header_names[h], v[h]);
+		MHD_add_response_footer(job->stream_resp, header_names[h],
+					v[h]);
+	}
+	fprintf(f, "X-Zerovm-Status: %d\n", zvmd_job_status(job));
+	header_values_free(v);
+	if (fclose(f))
+		return -1;
+	job->trailer_len = len;
+	return 0;
+}
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct zvmd_job *job = cls;
+
+	(void)pos;
+	while (job->cur_part < job->nparts) {
+		const struct part *p = &job->parts[job->cur_part];
+		bool producer_done = job->inst[p->inst].ended;
+		ssize_t n = pread(p->fd, buf, max, (off_t)job->cur_off);
+
+		if (n < 0)
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+		if (n > 0) {
+			job->cur_off += (uint64_t)n;
+			job->last_byte = buf[n - 1];
+			return n;
+		}
+		if (!producer_done)
+			goto wait;
+		job->cur_part++;
+		job->cur_off = 0;
+	}
+	if (job->state != JOB_DONE)
+		goto wait;
+	if (!job->trailer && stream_trailer(job))
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	if (job->trailer_off < job->trailer_len) {
+		size_t n = job->trailer_len - job->trailer_off;
+
+		n = n < max ? n : max;
+		memcpy(buf, job->trailer + job->trailer_off, n);
+		job->trailer_off += n;
+		return (ssize_t)n;
+	}
+	return MHD_CONTENT_READER_END_OF_STREAM;
+wait:
+	/* Nothing new yet: sleep until an instance ends or 10 ms pass. */
+	if (job->stream_conn && !job->stream_suspended) {
+		job->stream_suspended = true;
+		MHD_suspend_connection(job->stream_conn);
+		uv_timer_start(&job->stream_timer, on_stream_timer, 10, 0);
+	}
+	return 0;
+}
+
+struct MHD_Response *zvmd_job_stream_response(struct zvmd_job *job,
+					       struct MHD_Connection *conn)
+{
+	struct MHD_Response *r;
+
+	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024,
+					      stream_read, job, NULL);
+	if (!r)
+		return NULL;
+	uv_timer_init(job->srv->loop, &job->stream_timer);
+	job->stream_timer.data = job;
+	job->stream_timer_open = true;
+	job->stream_conn = conn;
+	job->stream_resp = r;
+	job->cur_part = 0;
+	job->cur_off = 0;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+				body_content_type(job));
+	MHD_add_response_header(r, MHD_HTTP_HEADER_TRAILER,
+				"X-Nexe-System, X-Nexe-Status, X-Nexe-Retcode, "
+				"X-Nexe-Etag, X-Nexe-Validation, "
+				"X-Nexe-Cdr-Line");
+	return r;
+}

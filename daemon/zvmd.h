@@ -1,0 +1,60 @@
+/*
+ * zvmd.h — the zerovm daemon as a library: configuration and the server.
+ *
+ * zvmd serves the ZeroCloud job API over an embedded local object store:
+ * one process, one libuv loop driving libmicrohttpd, sandboxed children
+ * (pidfds), pipes between instances and timers. `daemon/main.c` is a thin
+ * main over this header; daemon/README.md documents every option.
+ */
+#ifndef ZEROVM_ZVMD_H
+#define ZEROVM_ZVMD_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct zvmd_config {
+	char listen[64];            /* "127.0.0.1:8090"; port 0 = any free port */
+	char root[PATH_MAX];        /* local store root */
+	char spool[PATH_MAX];       /* spool dir for immediate outputs */
+	char port_file[PATH_MAX];   /* write the bound port here ("" = no) */
+	size_t max_job_size;        /* bytes of job JSON (413 beyond) */
+	size_t max_instances;       /* per job, after wildcard expansion */
+	unsigned pool_size;         /* instances running at once */
+	unsigned queue_length;      /* jobs waiting for slots (503 beyond) */
+	unsigned retry_after;       /* seconds, in 503 responses */
+	uint64_t instance_memory;   /* bytes of address space per instance */
+	unsigned instance_timeout;  /* seconds of wall clock per instance */
+	uint64_t max_output;        /* bytes per writable channel */
+	unsigned job_timeout;       /* seconds from start to the last exit */
+	unsigned drain_grace;       /* seconds SIGTERM waits for running jobs */
+};
+
+struct zvmd_error {
+	char msg[512];
+};
+
+/* Defaults (documented in conf/zvmd.conf). */
+void zvmd_config_default(struct zvmd_config *cfg);
+/* Overlay an INI file on cfg. Unknown keys and bad values are errors
+ * that name the file, line and key. */
+int zvmd_config_load(struct zvmd_config *cfg, const char *path,
+		     struct zvmd_error *err);
+/* Overlay one "key=value" as if it came from the file (for flags). */
+int zvmd_config_set(struct zvmd_config *cfg, const char *key,
+		    const char *value, struct zvmd_error *err);
+/* Semantic checks: root and spool exist, listen parses, limits > 0. */
+int zvmd_config_check(const struct zvmd_config *cfg, struct zvmd_error *err);
+
+/*
+ * Run the daemon until SIGTERM/SIGINT has drained it. `config_path`
+ * (may be NULL) is re-read on SIGHUP, then `overrides` ("key=value",
+ * from the command line) are applied on top again. Returns 0 after a
+ * clean drain, -1 with err set if the daemon could not start.
+ */
+int zvmd_run(const struct zvmd_config *cfg, const char *config_path,
+	     const char *const *overrides, size_t noverrides,
+	     struct zvmd_error *err);
+
+#endif

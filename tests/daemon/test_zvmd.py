@@ -1,0 +1,591 @@
+#!/usr/bin/python3
+"""Functional tests of zvmd: a real daemon on a free loopback port over a
+temp store, real HTTP. One case per run: test_zvmd.py CASE.
+
+Environment (set by meson): ZVMD (the binary), ZVMD_PROG_<NAME> (static
+test programs), ZVMD_BOOKS (the demo's sample texts).
+"""
+import collections
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ZVMD = os.environ["ZVMD"]
+BOOKS = os.environ["ZVMD_BOOKS"]
+PROGRAMS = {k[len("ZVMD_PROG_"):].lower(): v for k, v in os.environ.items()
+            if k.startswith("ZVMD_PROG_")}
+ACCT = "acct"
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Failure(what)
+
+
+def wait_for(pred, what, timeout=30.0):
+    """Poll pred() until true; the timeout only bounds a hang."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return
+        time.sleep(0.02)
+    raise Failure("timed out waiting for " + what)
+
+
+class Daemon:
+    """zvmd over a temp store; always stopped and cleaned by __exit__."""
+
+    def __init__(self, **conf):
+        self.tmp = tempfile.mkdtemp(prefix="zvmd-test-")
+        self.root = os.path.join(self.tmp, "store")
+        self.spool = os.path.join(self.tmp, "spool")
+        os.makedirs(os.path.join(self.root, ACCT, "bin"))
+        os.makedirs(self.spool)
+        for name, path in PROGRAMS.items():
+            shutil.copy(path, os.path.join(self.root, ACCT, "bin", name))
+        settings = {"listen": "127.0.0.1:0", "root": self.root,
+                    "spool": self.spool, "instance_timeout": "30",
+                    "queue_length": "200"}
+        settings.update({k: str(v) for k, v in conf.items()})
+        self.conf = os.path.join(self.tmp, "zvmd.conf")
+        self.write_conf(settings)
+        self.port_file = os.path.join(self.tmp, "port")
+        self.log = open(os.path.join(self.tmp, "zvmd.log"), "w+")
+        self.proc = None
+        self.port = None
+
+    def write_conf(self, settings):
+        with open(self.conf, "w") as f:
+            f.write("[zvmd]\n")
+            for k, v in settings.items():
+                f.write("%s = %s\n" % (k, v))
+
+    def __enter__(self):
+        self.proc = subprocess.Popen(
+            [ZVMD, "-c", self.conf, "--port-file", self.port_file],
+            stdout=self.log, stderr=self.log)
+        wait_for(lambda: os.path.exists(self.port_file) or
+                 self.proc.poll() is not None, "zvmd to listen")
+        check(self.proc.poll() is None, "zvmd exited at start")
+        self.port = int(open(self.port_file).read())
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        # A clean drain exits 0 (and under ASan, without leaks).
+        if exc_type is None and self.proc.returncode != 0:
+            exc_type = Failure
+            exc = Failure("zvmd exited with %d" % self.proc.returncode)
+        if exc_type is not None:
+            self.log.seek(0)
+            sys.stderr.write("--- zvmd log ---\n" + self.log.read()[-4000:])
+        self.log.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        if exc is not None and tb is None:
+            raise exc
+        return False
+
+    def put(self, name, data):
+        path = os.path.join(self.root, ACCT, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data if isinstance(data, bytes) else data.encode())
+
+    def mkdir(self, container):
+        os.makedirs(os.path.join(self.root, ACCT, container), exist_ok=True)
+
+    def path(self, name):
+        return os.path.join(self.root, ACCT, name)
+
+    def conn(self, timeout=120):
+        return http.client.HTTPConnection("127.0.0.1", self.port,
+                                          timeout=timeout)
+
+    def request(self, method, url, body=None, headers=None):
+        c = self.conn()
+        try:
+            c.request(method, url, body=body, headers=headers or {})
+            r = c.getresponse()
+            return r.status, r.headers, r.read()
+        finally:
+            c.close()
+
+    def job(self, job, headers=None, account=ACCT):
+        body = job if isinstance(job, (bytes, str)) else json.dumps(job)
+        h = {"X-Zerovm-Execute": "1.0", "Content-Type": "application/json"}
+        h.update(headers or {})
+        return self.request("POST", "/v1/" + account, body, h)
+
+    def metrics(self):
+        status, _, body = self.request("GET", "/metrics")
+        check(status == 200, "GET /metrics: %d" % status)
+        out = {}
+        for line in body.decode().splitlines():
+            if line and not line.startswith("#"):
+                k, v = line.rsplit(" ", 1)
+                out[k] = float(v)
+        return out
+
+    def descendants(self):
+        """Pids of every process below zvmd."""
+        kids = collections.defaultdict(list)
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % pid) as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            kids[ppid].append(int(pid))
+        out, todo = [], [self.proc.pid]
+        while todo:
+            p = todo.pop()
+            for k in kids.get(p, []):
+                out.append(k)
+                todo.append(k)
+        return sorted(out)
+
+    def rss_kib(self):
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            m = re.search(r"VmRSS:\s+(\d+) kB", f.read())
+        return int(m.group(1))
+
+
+def group(name, prog, args=None, devices=None, **kw):
+    g = {"name": name, "exec": {"path": "swift://~/bin/" + prog}}
+    if args is not None:
+        g["exec"]["args"] = args
+    g["devices"] = devices if devices is not None else [{"name": "stdout"}]
+    g.update(kw)
+    return g
+
+
+def nexe(headers, name):
+    return headers.get("X-Nexe-" + name, "").split(",")
+
+
+def words(text):
+    return re.findall(rb"[a-z]+", text.lower())
+
+
+def tmp_files(d):
+    found = []
+    for dirpath, _, files in os.walk(d):
+        found += [os.path.join(dirpath, f) for f in files
+                  if f.startswith(".tmp")]
+    return found
+
+# ------------------------------------------------------------------ cases
+
+
+def case_hello(d):
+    status, h, body = d.job([group("hello", "hello")])
+    check(status == 200, "status %d: %r" % (status, body))
+    check(body == b"hello, world\n", "body %r" % body)
+    check(nexe(h, "System") == ["hello"], "system %r" % h["X-Nexe-System"])
+    check(nexe(h, "Status") == ["ok"], "status %r" % h["X-Nexe-Status"])
+    check(nexe(h, "Retcode") == ["0"], "retcode %r" % h["X-Nexe-Retcode"])
+    check(nexe(h, "Validation") == ["0"], "validation")
+    check(len(h["X-Nexe-Cdr-Line"].split(", ")) == 3, "cdr line %r" %
+          h["X-Nexe-Cdr-Line"])
+
+
+def case_stdin_object(d):
+    data = b"".join(b"line %d of the input object\n" % i for i in range(5000))
+    d.put("data/in.txt", data)
+    status, _, body = d.job([group("cat", "cat", devices=[
+        {"name": "stdin", "path": "swift://~/data/in.txt"},
+        {"name": "stdout"}])])
+    check(status == 200, "status %d: %r" % (status, body[:200]))
+    check(body == data, "body differs (%d bytes, want %d)" %
+          (len(body), len(data)))
+
+
+def case_wildcard(d):
+    names = ["a.txt", "b.txt", "c.txt", "skip.dat"]
+    for n in names:
+        d.put("docs/" + n, "text of %s\n" % n)
+    status, h, body = d.job([group("up", "upcase", devices=[
+        {"name": "stdin", "path": "swift://~/docs/*.txt"},
+        {"name": "stdout"}])])
+    check(status == 200, "status %d: %r" % (status, body))
+    check(nexe(h, "System") == ["up-1", "up-2", "up-3"],
+          "system %r" % h["X-Nexe-System"])
+    check(body == b"TEXT OF A.TXT\nTEXT OF B.TXT\nTEXT OF C.TXT\n",
+          "body %r" % body)
+
+
+def case_wordcount(d):
+    texts = {}
+    for n in sorted(os.listdir(BOOKS)):
+        texts[n] = open(os.path.join(BOOKS, n), "rb").read()
+        d.put("books/" + n, texts[n])
+    job = json.load(open(os.path.join(os.path.dirname(BOOKS), "..", "..",
+                                      "wordcount.json")))
+    status, h, body = d.job(job)
+    check(status == 200, "status %d: %r %r" % (status, body, dict(h)))
+    maps = ["map-%d" % (i + 1) for i in range(len(texts))]
+    check(nexe(h, "System") == maps + ["reduce-1", "reduce-2"],
+          "system %r" % h["X-Nexe-System"])
+    got = collections.Counter()
+    for line in body.splitlines():
+        w, n = line.split()
+        check(w not in got, "word %r counted by two reducers" % w)
+        got[w] = int(n)
+    want = collections.Counter()
+    for t in texts.values():
+        want.update(words(t))
+    check(got == want, "counts differ: %r" %
+          set((got - want) + (want - got)))
+
+
+def case_wordcount_big(d):
+    """More mappers than slots, each sending more than a pipe holds to
+    each reducer: everything runs together, nothing deadlocks."""
+    texts = {}
+    for i in range(6):
+        ws = ["w%s" % "".join(chr(97 + (n >> s) % 26) for s in (0, 5, 10, 15))
+              for n in range(i * 7000, i * 7000 + 60000)]
+        texts[i] = (" ".join(ws) + "\n").encode()
+        d.put("big/t%d.txt" % i, texts[i])
+    status, h, body = d.job([
+        group("map", "wc_map", "reduce", devices=[
+            {"name": "stdin", "path": "swift://~/big/*.txt"}],
+            connect=["reduce"]),
+        group("reduce", "wc_reduce", count=3)])
+    check(status == 200, "status %d: %r" % (status, h.get("X-Nexe-Status")))
+    got = collections.Counter()
+    for line in body.splitlines():
+        w, n = line.split()
+        got[w] += int(n)
+    want = collections.Counter()
+    for t in texts.values():
+        want.update(words(t))
+    check(got == want, "counts differ (%d vs %d words)" % (len(got),
+                                                          len(want)))
+
+
+def case_output_objects(d):
+    for n in ["x.txt", "y.txt"]:
+        d.put("in/" + n, "content of %s\n" % n)
+    s, _, body = d.job([group("up", "upcase", devices=[
+        {"name": "stdin", "path": "swift://~/in/x.txt"},
+        {"name": "stdout", "path": "swift://~/out/x.up"}])])
+    check(s == 404 and b"acct/out" in body, "missing container: %d %r" %
+          (s, body))
+    d.mkdir("out")
+    status, h, body = d.job([group("up", "upcase", devices=[
+        {"name": "stdin", "path": "swift://~/in/*.txt"},
+        {"name": "stdout", "path": "swift://~/out/*.up",
+         "content_type": "text/x-upper", "meta": {"origin": "test"}}])])
+    check(status == 200, "status %d: %r" % (status, body))
+    outs = sorted(f for f in os.listdir(d.path("out")) if f[0] != ".")
+    check(len(outs) == 2, "outputs %r" % outs)
+    for f in outs:
+        data = open(d.path("out/" + f), "rb").read()
+        check(data.startswith(b"CONTENT OF "), "object %s: %r" % (f, data))
+        meta = json.load(open(d.path("out/.%s.meta.json" % f)))
+        check(meta["content_type"] == "text/x-upper", "meta %r" % meta)
+        check(meta["meta"] == {"origin": "test"}, "meta %r" % meta)
+        check(meta["size"] == len(data), "meta size %r" % meta)
+    # A failing instance leaves no object and no temp file.
+    status, _, body = d.job([group("bad", "exitcode", "3 partial", devices=[
+        {"name": "stdout", "path": "swift://~/out/failed.txt"}])])
+    check(status == 500, "failing job: status %d" % status)
+    check(not os.path.exists(d.path("out/failed.txt")), "partial object")
+    check(tmp_files(d.root) == [], "temp files left: %r" % tmp_files(d.root))
+
+
+def case_errors(d):
+    s, _, body = d.request("GET", "/v1/acct", headers={
+        "X-Zerovm-Execute": "1.0"})
+    check(s == 501, "GET with X-Zerovm-Execute: %d" % s)
+    s, _, body = d.job("this is not json")
+    check(s == 422, "not JSON: %d %r" % (s, body))
+    check(body.strip(), "422 has a message")
+    s, _, body = d.job([{"name": "g"}])
+    check(s == 400, "group without exec: %d %r" % (s, body))
+    check(b"exec" in body, "400 message names the field: %r" % body)
+    s, _, body = d.job([group("x", "no-such-program")])
+    check(s == 404, "missing program: %d %r" % (s, body))
+    check(b"no-such-program" in body, "404 names the object: %r" % body)
+    s, _, body = d.job([group("x", "cat", devices=[
+        {"name": "stdin", "path": "swift://~/nothing/here.txt"}])])
+    check(s == 404, "missing input: %d %r" % (s, body))
+    s, _, body = d.job(json.dumps([group("x", "hello")]) + " " * 5000)
+    check(s == 413, "too large: %d %r" % (s, body))
+    s, _, body = d.request("POST", "/v1/acct", "[]", {
+        "X-Zerovm-Execute": "1.0", "Content-Type": "text/plain"})
+    check(s == 400, "wrong content type: %d" % s)
+    s, _, body = d.request("GET", "/nowhere")
+    check(s == 404, "unknown path: %d" % s)
+
+
+def start_spin(d):
+    """A spin job in a thread; returns once it runs. result["slow"] gets
+    its answer."""
+    result = {}
+
+    def slow():
+        result["slow"] = d.job([group("spin", "spin")])
+    t = threading.Thread(target=slow)
+    t.start()
+    wait_for(lambda: d.metrics()["zvmd_slots_used"] == 1, "the spin job")
+    return t, result
+
+
+def case_busy(d):
+    """pool_size 1, queue_length 0: a second job gets 503 + Retry-After."""
+    t, result = start_spin(d)
+    s, h, body = d.job([group("hello", "hello")])
+    check(s == 503, "busy: %d %r" % (s, body))
+    check(h.get("Retry-After") == "1", "Retry-After %r" % h.get("Retry-After"))
+    check(b"slot" in body, "503 message: %r" % body)
+    t.join()
+    check(result["slow"][0] == 500, "spin ends by timeout: %r" %
+          (result["slow"][:2],))
+
+
+def case_nonzero_exit(d):
+    s, h, body = d.job([group("fail", "exitcode", "3 oops")])
+    check(s == 500, "status %d" % s)
+    check(body == b"oops\n", "body %r" % body)
+    check(nexe(h, "Retcode") == ["3"], "retcode %r" % h["X-Nexe-Retcode"])
+
+
+def case_timeout(d):
+    s, h, body = d.job([group("spin", "spin")])
+    check(s == 500, "status %d %r" % (s, body))
+    check("timeout" in h["X-Nexe-Status"], "status %r" % h["X-Nexe-Status"])
+    check(body == b"spinning\n", "output before the kill: %r" % body)
+
+
+def case_output_limit(d):
+    s, h, body = d.job([group("big", "bigout", str(3 << 20))])
+    check(s == 500, "status %d" % s)
+    check("limit" in h["X-Nexe-Status"], "status %r" % h["X-Nexe-Status"])
+    check(len(body) <= 1 << 20, "body %d bytes > limit" % len(body))
+
+
+def case_concurrent(d):
+    n = 100
+    results = [None] * n
+
+    def one(i):
+        results[i] = d.job([group("e", "exitcode", "0 job-%d" % i)])
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i, (s, _, body) in enumerate(results):
+        check(s == 200, "job %d: status %d %r" % (i, s, body))
+        check(body == b"job-%d\n" % i, "job %d: body %r" % (i, body))
+
+
+def raw_job_socket(d, job, extra=b""):
+    body = json.dumps(job).encode()
+    s = socket.create_connection(("127.0.0.1", d.port))
+    s.sendall(b"POST /v1/acct HTTP/1.1\r\nHost: x\r\n" + extra +
+              b"X-Zerovm-Execute: 1.0\r\nContent-Type: application/json\r\n"
+              b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    return s
+
+
+def case_disconnect(d):
+    d.job([group("hello", "hello")])
+    d.mkdir("out")
+    baseline = d.descendants()
+    s = raw_job_socket(d, [group("spin", "spin", devices=[
+        {"name": "stdout", "path": "swift://~/out/never.txt"}])])
+    wait_for(lambda: d.metrics()["zvmd_slots_used"] == 1, "the job to run")
+    check(tmp_files(d.root), "the output's temp file exists while running")
+    s.close()
+    wait_for(lambda: d.metrics()["zvmd_slots_used"] == 0, "the kill")
+    wait_for(lambda: d.descendants() == baseline, "no orphan processes")
+    check(tmp_files(d.root) == [], "temp files left: %r" % tmp_files(d.root))
+    check(not os.path.exists(d.path("out/never.txt")), "partial object")
+    check(os.listdir(d.spool) == [], "spool not empty")
+    s, _, body = d.job([group("hello", "hello")])
+    check(s == 200, "daemon still serves: %d" % s)
+
+
+def case_stream_disconnect(d):
+    d.job([group("hello", "hello")])
+    baseline = d.descendants()
+    s = raw_job_socket(d, [group("spin", "spin")], b"X-Zerovm-Stream: 1\r\n")
+    got = b""
+    while b"spinning" not in got:
+        got += s.recv(4096)
+    s.close()
+    wait_for(lambda: d.metrics()["zvmd_slots_used"] == 0, "the kill")
+    wait_for(lambda: d.descendants() == baseline, "no orphan processes")
+    m = d.metrics()
+    check(m["zvmd_instance_failures_total"] == 1, "killed: %r" % m)
+
+
+def case_drain(d):
+    t, result = start_spin(d)
+
+    def queued():
+        result["queued"] = d.job([group("hello", "hello")])
+    q = threading.Thread(target=queued)
+    q.start()
+    wait_for(lambda: d.metrics()["zvmd_queue_depth"] == 1, "a queued job")
+    d.proc.send_signal(signal.SIGTERM)
+    q.join()
+    check(result["queued"][0] == 503, "queued job while draining: %r" %
+          (result["queued"],))
+    check(d.metrics()["zvmd_draining"] == 1, "draining")
+    s, _, body = d.job([group("hello", "hello")])
+    check(s == 503, "new job while draining: %d %r" % (s, body))
+    t.join()
+    s, h, body = result["slow"]
+    check(s == 500 and "shutting down" in h["X-Nexe-Status"],
+          "running job killed after the grace: %d %r" %
+          (s, h.get("X-Nexe-Status")))
+    check(d.proc.wait(30) == 0, "zvmd exit status")
+
+
+def case_stream(d):
+    s, h, body = d.job([group("e", "exitcode", "0 streamed")],
+                       headers={"X-Zerovm-Stream": "1"})
+    check(s == 200, "status %d" % s)
+    check(h.get("Transfer-Encoding") == "chunked", "chunked: %r" % dict(h))
+    out, sep, report = body.partition(b"--- zerovm report ---\n")
+    check(out == b"streamed\n", "streamed body %r" % body)
+    lines = dict(l.split(": ", 1) for l in report.decode().splitlines())
+    check(lines["X-Nexe-System"] == "e", "report %r" % lines)
+    check(lines["X-Nexe-Retcode"] == "0", "report %r" % lines)
+    check(lines["X-Zerovm-Status"] == "200", "report %r" % lines)
+
+
+def case_metrics(d):
+    s, _, body = d.request("GET", "/healthcheck")
+    check(s == 200 and body == b"OK\n", "healthcheck %d %r" % (s, body))
+    d.job([group("hello", "hello")])
+    d.job([group("fail", "exitcode", "1")])
+    m = d.metrics()
+    check(m['zvmd_jobs_total{status="2xx"}'] == 1, "2xx %r" % m)
+    check(m['zvmd_jobs_total{status="500"}'] == 1, "500 %r" % m)
+    check(m["zvmd_instances_total"] == 2, "instances %r" % m)
+    check(m["zvmd_instance_failures_total"] == 1, "failures %r" % m)
+    check(m["zvmd_job_duration_seconds_count"] == 2, "histogram %r" % m)
+    check(m["zvmd_bytes_out_total"] > 0, "bytes out %r" % m)
+
+
+def case_reload(d):
+    s, _, _ = d.job([group("hello", "hello")])
+    check(s == 200, "before reload: %d" % s)
+    with open(d.conf, "a") as f:
+        f.write("max_job_size = 10\n")
+    d.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: d.job([group("hello", "hello")])[0] == 413,
+             "the reloaded limit")
+
+
+def case_store_paths(d):
+    os.symlink("/etc/passwd", d.path("bin/link"))
+    d.put("data/ok.txt", "ok\n")
+    for path in ["swift://~/data/../../../etc/passwd", "swift://~/bin/link",
+                 "swift://~/data//ok.txt", "swift://~/data/.hidden"]:
+        s, _, body = d.job([group("cat", "cat", devices=[
+            {"name": "stdin", "path": path}, {"name": "stdout"}])])
+        check(s in (400, 404), "%s: status %d %r" % (path, s, body))
+        check(b"root:" not in body, "%s leaked /etc/passwd" % path)
+    s, _, body = d.job([group("cat", "cat", devices=[
+        {"name": "stdin", "path": "swift://~/data/ok.txt"},
+        {"name": "stdout", "path": "swift://~/data/../escape.txt"}])])
+    check(s in (400, 404), "writing outside: %d %r" % (s, body))
+    check(not os.path.exists(os.path.join(d.root, "escape.txt")) and
+          not os.path.exists(os.path.join(d.tmp, "escape.txt")), "escaped")
+
+
+def case_big_output(d):
+    """1 GiB of immediate output; zvmd's RSS stays under 64 MiB."""
+    size = 1 << 30
+    c = d.conn(timeout=600)
+    c.request("POST", "/v1/acct", json.dumps([group("big", "bigout",
+                                                     str(size))]),
+              {"X-Zerovm-Execute": "1.0", "Content-Type": "application/json"})
+    peak = d.rss_kib()
+    r = c.getresponse()
+    check(r.status == 200, "status %d" % r.status)
+    got = 0
+    while True:
+        chunk = r.read(1 << 20)
+        if not chunk:
+            break
+        if got == 0:
+            check(chunk.startswith(b"0123456789abcdef0123"), "pattern")
+        got += len(chunk)
+        peak = max(peak, d.rss_kib())
+    c.close()
+    check(got == size, "body %d bytes, want %d" % (got, size))
+    check(peak < 64 * 1024, "zvmd RSS peaked at %d KiB" % peak)
+    print("big_output: 1 GiB body, zvmd peak RSS %d KiB" % peak)
+
+
+CASES = {
+    "hello": ({}, case_hello),
+    "stdin_object": ({}, case_stdin_object),
+    "wildcard": ({}, case_wildcard),
+    "wordcount": ({}, case_wordcount),
+    "wordcount_big": ({"pool_size": 2}, case_wordcount_big),
+    "output_objects": ({}, case_output_objects),
+    "errors": ({"max_job_size": 4096}, case_errors),
+    "busy": ({"pool_size": 1, "queue_length": 0, "instance_timeout": 2},
+             case_busy),
+    "nonzero_exit": ({}, case_nonzero_exit),
+    "timeout": ({"instance_timeout": 1}, case_timeout),
+    "output_limit": ({"max_output": "1M"}, case_output_limit),
+    "concurrent": ({}, case_concurrent),
+    "disconnect": ({"instance_timeout": 120}, case_disconnect),
+    "stream_disconnect": ({"instance_timeout": 120},
+                          case_stream_disconnect),
+    "drain": ({"instance_timeout": 120, "drain_grace": 2, "pool_size": 1},
+              case_drain),
+    "stream": ({}, case_stream),
+    "metrics": ({}, case_metrics),
+    "reload": ({}, case_reload),
+    "store_paths": ({}, case_store_paths),
+    "big_output": ({"max_output": "2G", "instance_timeout": 300},
+                   case_big_output),
+}
+
+
+def main():
+    if len(sys.argv) != 2 or sys.argv[1] not in CASES:
+        sys.exit("usage: test_zvmd.py CASE (%s)" % " ".join(sorted(CASES)))
+    conf, fn = CASES[sys.argv[1]]
+    try:
+        with Daemon(**conf) as d:
+            fn(d)
+    except Failure as e:
+        print("FAIL %s: %s" % (sys.argv[1], e))
+        sys.exit(1)
+    print("ok %s" % sys.argv[1])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,201 @@
+"""Functional tests against a real Swift cluster (run by cluster.py):
+
+  * an object PUT through the proxy is found by daemon/swift alone
+    (swift-locate): same partition, hash and nodes as Swift's own
+    swift-get-nodes, and the .data on disk has the uploaded bytes and ETag;
+    after a DELETE the tombstone hides it;
+  * the zerovm filter in the real proxy forwards an authorised job to the
+    coordinator (here the stand-in) and streams its answer back; refuses
+    GET (501), no token (401) and another account's token (403).
+
+Run: /usr/bin/python3 tests/swift/cluster.py --zerovm -- \\
+         /usr/bin/python3 tests/swift/test_cluster.py   (SWIFT_LOCATE=path)
+"""
+
+import hashlib
+import http.client
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+import urllib.parse
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from standin_coordinator import (  # noqa: E402
+    CANNED_BODY_CHUNKS, CANNED_HEADERS, StandinCoordinator)
+
+URL = urllib.parse.urlsplit(os.environ.get('ZVM_SWIFT_URL', ''))
+SWIFT_DIR = os.environ.get('ZVM_SWIFT_DIR', '')
+NODES = os.environ.get('ZVM_SWIFT_NODES', '').split()
+SWIFT_LOCATE = os.environ.get('SWIFT_LOCATE', '')
+
+
+def request(method, path, headers=None, body=None, query=''):
+    conn = http.client.HTTPConnection(URL.hostname, URL.port, timeout=60)
+    target = urllib.parse.quote(path) + ('?' + query if query else '')
+    try:
+        conn.request(method, target, body=body,
+                     headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, resp.headers, resp.read()
+    finally:
+        conn.close()
+
+
+def token(user, key):
+    status, headers, _ = request('GET', '/auth/v1.0', {
+        'X-Auth-User': user, 'X-Auth-Key': key})
+    assert status == 200, status
+    return headers['X-Auth-Token']
+
+
+def swift_get_nodes(acct, cont, obj):
+    """(partition, hash, [primary], [handoff]) from Swift's own tool."""
+    out = subprocess.run(
+        ['/usr/bin/python3', '/usr/bin/swift-get-nodes', '-a',
+         os.path.join(SWIFT_DIR, 'object.ring.gz'), acct, cont, obj],
+        check=True, capture_output=True, text=True).stdout
+    part = hsh = None
+    primaries, handoffs = [], []
+    for line in out.splitlines():
+        if line.startswith('Partition'):
+            part = int(line.split()[1])
+        elif line.startswith('Hash'):
+            hsh = line.split()[1]
+        elif line.startswith('Server:Port Device'):
+            fields = line.split('\t')[1].split()
+            node = '%s/%s' % (fields[0], fields[1])
+            (handoffs if '[Handoff]' in line else primaries).append(node)
+    return part, hsh, primaries, handoffs
+
+
+def swift_locate(name, out_path):
+    argv = [SWIFT_LOCATE, '-h', '10', '-o', out_path]
+    for node in NODES:
+        argv += ['-d', node]
+    argv += [os.path.join(SWIFT_DIR, 'swift.conf'),
+             os.path.join(SWIFT_DIR, 'object.ring.gz'), name]
+    res = subprocess.run(argv, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    got = {'primary': [], 'handoff': [], 'object': [], 'missing': []}
+    for line in res.stdout.splitlines():
+        kind, _, rest = line.partition(' ')
+        if kind in ('part', 'hash'):
+            got[kind] = rest
+        else:
+            got[kind].append(rest)
+    return got
+
+
+class ClusterTest(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        if not (URL.port and SWIFT_DIR and SWIFT_LOCATE):
+            raise unittest.SkipTest('run me through cluster.py with '
+                                    'SWIFT_LOCATE set')
+        cls.token = token('test:tester', 'testing')
+        cls.token2 = token('test2:tester2', 'testing2')
+
+    def put(self, path, body, headers=None, query=''):
+        hdrs = {'X-Auth-Token': self.token}
+        hdrs.update(headers or {})
+        status, headers, text = request('PUT', path, hdrs, body, query)
+        self.assertIn(status, (201, 202), (path, text))
+        return headers
+
+    def test_locate_object_on_disk(self):
+        name = 'dir/\u00e9t\u00e9 and spaces.txt'
+        body = os.urandom(100000) + b'end'
+        self.put('/v1/AUTH_test/books', b'')
+        etag = self.put('/v1/AUTH_test/books/' + name, body,
+                        {'Content-Type': 'text/x-test'})['Etag']
+        self.assertEqual(etag, hashlib.md5(body).hexdigest())
+
+        with tempfile.TemporaryDirectory() as tmp:
+            copy = os.path.join(tmp, 'data')
+            got = swift_locate('AUTH_test/books/' + name, copy)
+            with open(copy, 'rb') as f:
+                self.assertEqual(f.read(), body)
+        part, hsh, primaries, handoffs = swift_get_nodes(
+            'AUTH_test', 'books', name)
+        self.assertEqual(int(got['part']), part)
+        self.assertEqual(got['hash'], hsh)
+        self.assertEqual(got['primary'], primaries)
+        self.assertEqual(got['handoff'], handoffs)
+        self.assertEqual(len(primaries), 3)
+        # The proxy answers after a quorum (2 of 3) of object servers.
+        self.assertGreaterEqual(len(got['object']), 2, got)
+        for line in got['object']:
+            self.assertIn(' etag=%s ' % etag, line)
+            self.assertIn(' length=%d ' % len(body), line)
+            self.assertIn(' flags=0 ', line)
+            self.assertTrue(line.endswith(
+                ' name=/AUTH_test/books/' + name), line)
+
+        status, _, _ = request('DELETE', '/v1/AUTH_test/books/' + name,
+                               {'X-Auth-Token': self.token})
+        self.assertEqual(status, 204)
+        with tempfile.TemporaryDirectory() as tmp:
+            got = swift_locate('AUTH_test/books/' + name,
+                               os.path.join(tmp, 'data'))
+        self.assertEqual(got['object'], [])
+        self.assertGreaterEqual(len(got['missing']), 2, got)
+        for line in got['missing']:
+            self.assertIn('deleted', line)
+
+    def test_slo_manifest_is_flagged(self):
+        self.put('/v1/AUTH_test/segs', b'')
+        seg = b'x' * 10
+        etag = self.put('/v1/AUTH_test/segs/s1', seg)['Etag']
+        manifest = json.dumps([{'path': '/segs/s1', 'etag': etag,
+                                'size_bytes': len(seg)}]).encode()
+        self.put('/v1/AUTH_test/segs/big', manifest,
+                 query='multipart-manifest=put')
+        with tempfile.TemporaryDirectory() as tmp:
+            got = swift_locate('AUTH_test/segs/big',
+                               os.path.join(tmp, 'data'))
+        self.assertGreaterEqual(len(got['object']), 2, got)
+        for line in got['object']:
+            self.assertIn(' flags=1 ', line)    # SWIFT_OBJ_SLO
+
+    def test_zerovm_filter(self):
+        status, _, body = request('GET', '/info')
+        self.assertEqual(status, 200)
+        self.assertIn('zerovm', json.loads(body))
+        port = int(os.environ['ZVM_COORDINATOR_PORT'])
+        job = json.dumps([{'name': 'hello', 'exec': {
+            'path': 'swift://~/bin/hello'}}]).encode()
+        job_headers = {'X-Zerovm-Execute': '1.0',
+                       'Content-Type': 'application/json'}
+        with StandinCoordinator(port=port) as coord:
+            status, headers, body = request(
+                'POST', '/v1/AUTH_test', dict(job_headers,
+                                              **{'X-Auth-Token': self.token}),
+                job)
+            self.assertEqual(status, 200, body)
+            self.assertEqual(body, b''.join(CANNED_BODY_CHUNKS))
+            for name, value in CANNED_HEADERS.items():
+                self.assertEqual(headers[name], value, name)
+            [got] = coord.requests
+            self.assertEqual(got['path'], '/v1/AUTH_test')
+            self.assertEqual(got['body'], job)
+            self.assertEqual(got['headers']['X-Auth-Token'], self.token)
+
+            status, _, _ = request('GET', '/v1/AUTH_test', dict(
+                job_headers, **{'X-Auth-Token': self.token}))
+            self.assertEqual(status, 501)
+            status, _, _ = request('POST', '/v1/AUTH_test', job_headers, job)
+            self.assertEqual(status, 401)
+            status, _, _ = request('POST', '/v1/AUTH_test', dict(
+                job_headers, **{'X-Auth-Token': self.token2}), job)
+            self.assertEqual(status, 403)
+            self.assertEqual(len(coord.requests), 1)
+
+
+if __name__ == '__main__':
+    unittest.main(verbosity=2)
