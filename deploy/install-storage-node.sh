@@ -86,6 +86,9 @@ for p in json.load(sys.stdin).values(): print(p)' |
 	# zvmd.conf: ours only if this run (or an earlier one) created it.
 	if [ "$had_conf" = 0 ] && [ -e "$conf" ]; then
 		manifest_add config /etc/zerovm/zvmd.conf
+		echo "Created /etc/zerovm/zvmd.conf from zvmd.conf.dist"
+	elif ! cmp -s "$conf" "$conf.dist"; then
+		echo "Keeping /etc/zerovm/zvmd.conf; the new sample is zvmd.conf.dist"
 	fi
 	manifest_save
 	if [ -n "$dest" ]; then
