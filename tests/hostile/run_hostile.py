@@ -16,12 +16,14 @@ the run the host must be unchanged: canary listing and contents, no
 /tmp/zvm-hostile-pwned-* file, no process of the program left, the secret
 never printed. Exit status 0 = pass, 1 = fail (the reasons are printed).
 """
+import fcntl
 import hashlib
 import os
 import secrets
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -40,6 +42,7 @@ PWNED_PREFIX = "zvm-hostile-pwned-"
 #   "exit 0"        exited 0 and printed "RESULT: contained"
 #   "signal SIGSYS" killed by that signal
 #   "timeout"       ended by the sandbox with "session timeout"
+#   "refused"       zvsh would not start it (exit 125, no report)
 # Options: channels (extra, after stdin/stdout/stderr: fds 3, 4),
 # memory, timeout, args (program-specific, after CANARY SELF TOKEN),
 # cli ("zerovm" where channel limits are needed, else zvsh), stdin ("pty":
@@ -47,7 +50,9 @@ PWNED_PREFIX = "zvm-hostile-pwned-"
 # (bytes /dev/output may hold), never_printed (bytes that must not leak),
 # stdin_content (zerovm: what the stdin channel file holds); a channel
 # with fifo=True is a FIFO whose ends the runner holds and never uses;
-# stdio_rdwr (zvsh: stdin and stdout are O_RDWR files holding these bytes).
+# stdio_rdwr (zvsh: stdin and stdout are O_RDWR files holding these bytes);
+# stdin "pipe" (a pipe whose flags the runner checks); payload (an
+# executable channel /dev/payload, a tiny ELF exiting 99).
 LIMIT = 1000
 GET_LIMIT = 100
 
@@ -109,6 +114,7 @@ PROGRAMS = {
     "prctl_caps": {"expect": "exit 0"},
     "x32": {"expect": "signal SIGSYS"},
     "int80": {"expect": "signal SIGSYS"},
+    "compat32": {"expect": "signal SIGSYS"},
     "fd_scan": {"expect": "exit 0", "channels": [in_channel(INPUT_TEXT)],
                 "args": ["4"]},
     "supervisor_mem": {"expect": "exit 0"},
@@ -150,6 +156,10 @@ PROGRAMS = {
                       "channels": [dict(out_channel(put_size=100 * MIB),
                                         fifo=True)]},
     "env_leak": {"expect": "exit 0"},
+    "dynamic": {"expect": "refused"},
+    "pid_probe": {"expect": "exit 0"},
+    "exec_channel": {"expect": "exit 0", "payload": True},
+    "channel_flags": {"expect": "exit 0", "stdin": "pipe"},
     "channel_direction": {"expect": "exit 0", "stdio_rdwr": b"H" * 65536},
     "memory_mmap": {"expect": "exit 0", "args": [str(MEMORY)]},
     "memory_brk": {"expect": "exit 0", "args": [str(MEMORY)]},
@@ -295,7 +305,11 @@ class Run:
              "put_size": UNBOUNDED},
         ]
         self.fifo_ends = []
-        for c in self.spec.get("channels", []):
+        extra = list(self.spec.get("channels", []))
+        if self.spec.get("payload"):
+            extra.append(in_channel(tiny_elf(99)) | {"alias": "/dev/payload",
+                                                     "mode": 0o755})
+        for c in extra:
             c = dict(c, uri=path(os.path.basename(c["alias"])))
             if c.get("fifo"):
                 # Both ends held open here and never used: the program's
@@ -305,6 +319,7 @@ class Run:
             elif c["content"] is not None:
                 with open(c["uri"], "wb") as f:
                     f.write(c["content"])
+                os.chmod(c["uri"], c.get("mode", 0o644))
             chans.append(c)
         return chans
 
@@ -416,7 +431,13 @@ class Run:
         self.stderr = self._read("stderr")
         self.sandbox_said = proc.stdout.decode(errors="replace") + \
             proc.stderr.decode(errors="replace")
-        return parse_report(proc.stdout.decode(errors="replace"))
+        kind, value = parse_report(proc.stdout.decode(errors="replace"))
+        want = {"exit": 0 if value == 0 else 1, "signal": 2,
+                "timeout": 3}[kind]
+        if proc.returncode != want:
+            raise Failure(f"zerovm exited {proc.returncode} for {kind} "
+                          f"{value}; expected {want}")
+        return kind, value
 
     def _run_zvsh(self):
         """The developer shell: stdio passed through (stdin may be a
@@ -429,6 +450,11 @@ class Run:
         stdin = subprocess.DEVNULL
         if self.spec.get("stdin") == "pty":
             self.pty_master, stdin = os.openpty()
+        if self.spec.get("stdin") == "pipe":
+            stdin, self.pipe_w = os.pipe()
+            self.flags_before = {fd: fcntl.fcntl(fd, fcntl.F_GETFL)
+                                 for fd in (stdin, self.pipe_w)}
+            self.pipe_r = stdin
         rdwr = self.spec.get("stdio_rdwr")
         if rdwr:
             stdin = self._rdwr_file("stdin", rdwr)
@@ -443,6 +469,8 @@ class Run:
             os.close(out)
         if self.spec.get("stdin") == "pty":
             self.pty_slave = stdin
+        if self.spec.get("stdin") == "pipe":
+            self._check_flags()
         if rdwr:
             os.close(stdin)
             self._check_rdwr(rdwr)
@@ -484,6 +512,16 @@ class Run:
         if self._read("stdin") != content:
             self.problems.append("the read-only stdin file was written")
 
+    def _check_flags(self):
+        """The runner's ends of the stdin pipe keep their file status
+        flags: the program shares the open file description."""
+        for fd, before in self.flags_before.items():
+            after = fcntl.fcntl(fd, fcntl.F_GETFL)
+            if after != before:
+                self.problems.append(f"host fd flags changed: {before:#o} "
+                                     f"-> {after:#o}")
+            os.close(fd)
+
     def check_pty(self):
         """Bytes waiting on the terminal's input were injected (TIOCSTI)."""
         slave = getattr(self, "pty_slave", None)
@@ -506,6 +544,18 @@ class Run:
         for fd in self.fifo_ends:
             os.close(fd)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def tiny_elf(code):
+    """A static x86-64 ELF of 132 bytes that exits with `code`."""
+    base = 0x400000
+    text = bytes([0xbf, code, 0, 0, 0, 0xb8, 60, 0, 0, 0, 0x0f, 0x05])
+    size = 64 + 56 + len(text)
+    ehdr = (b"\x7fELF\x02\x01\x01" + bytes(9) +
+            struct.pack("<HHIQQQIHHHHHH", 2, 62, 1, base + 120, 64, 0, 0,
+                        64, 56, 1, 0, 0, 0))
+    phdr = struct.pack("<IIQQQQQQ", 1, 5, 0, base, base, size, size, 0x1000)
+    return ehdr + phdr + text
 
 
 def file_id(path):
@@ -544,9 +594,12 @@ def parse_report(text):
 
 def parse_zvsh(err, returncode):
     """zvsh -v ends with "zvsh: STATUS; exit N; ..."; its exit code must
-    agree: N, 128 + signal, or 124 on timeout."""
+    agree: N, 128 + signal, or 124 on timeout. 125 without that line: zvsh
+    refused to start the program."""
     lines = [l for l in err.splitlines()
              if l.startswith("zvsh: ") and "; exit " in l]
+    if not lines and returncode == 125:
+        return "refused", None
     if not lines:
         raise Failure(f"zvsh printed no report (exit {returncode}):\n{err}")
     status, code = lines[-1][6:].split("; exit ")
