@@ -52,7 +52,8 @@ PWNED_PREFIX = "zvm-hostile-pwned-"
 # with fifo=True is a FIFO whose ends the runner holds and never uses;
 # stdio_rdwr (zvsh: stdin and stdout are O_RDWR files holding these bytes);
 # stdin "pipe" (a pipe whose flags the runner checks); payload (an
-# executable channel /dev/payload, a tiny ELF exiting 99).
+# executable channel /dev/payload, a tiny ELF exiting 99); dir_channel (zvsh:
+# the canary directory itself as channel /dev/dir).
 LIMIT = 1000
 GET_LIMIT = 100
 
@@ -156,6 +157,8 @@ PROGRAMS = {
                       "channels": [dict(out_channel(put_size=100 * MIB),
                                         fifo=True)]},
     "env_leak": {"expect": "exit 0"},
+    "host_info": {"expect": "exit 0"},
+    "dir_channel": {"expect": "refused", "dir_channel": True},
     "dynamic": {"expect": "refused"},
     "pid_probe": {"expect": "exit 0"},
     "exec_channel": {"expect": "exit 0", "payload": True},
@@ -447,6 +450,8 @@ class Run:
                *self.args]
         for c in self.channels[3:]:
             cmd.append(f"@{os.path.basename(c['alias'])}={c['uri']}")
+        if self.spec.get("dir_channel"):
+            cmd.append(f"@dir={self.canary}")
         stdin = subprocess.DEVNULL
         if self.spec.get("stdin") == "pty":
             self.pty_master, stdin = os.openpty()
