@@ -312,6 +312,8 @@ static enum MHD_Result job_headers(struct request *req, const char *method,
 		MHD_HTTP_HEADER_CONTENT_TYPE);
 	const char *stream = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 							 "X-Zerovm-Stream");
+	const char *clen = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+		MHD_HTTP_HEADER_CONTENT_LENGTH);
 
 	if (!exec || strcmp(method, "POST"))
 		return job_error(req, 501, 0, "%s %s: zvmd only runs jobs: "
@@ -327,6 +329,11 @@ static enum MHD_Result job_headers(struct request *req, const char *method,
 		return job_error(req, 400, 0, "Content-Type: '%s': a job is "
 				 "application/json", ctype ? ctype : "");
 	req->stream = stream && !strcmp(stream, "1");
+	/* Refuse an announced oversized body before reading it. */
+	if (clen && strtoull(clen, NULL, 10) > req->srv->cfg.max_job_size)
+		return job_error(req, 413, 0, "job description is %s bytes, "
+				 "more than max_job_size (%zu)", clen,
+				 req->srv->cfg.max_job_size);
 	return MHD_YES;
 }
 
