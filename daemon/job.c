@@ -200,7 +200,11 @@ static int channel_open(struct zvmd_job *job, size_t i, size_t k,
 		in->keep[k] = true;
 		break;
 	case PROTO_CHAN_EMPTY:
-		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		/* Reads see an empty input; writes (an undeclared stdout or
+		 * stderr) are discarded. */
+		fd = open("/dev/null", (c->dir & PROTO_WRITE ?
+					(c->dir & PROTO_READ ? O_RDWR : O_WRONLY) :
+					O_RDONLY) | O_CLOEXEC);
 		if (fd < 0)
 			return proto_error_set(err, PROTO_EINTERNAL,
 					       "/dev/null: %s", strerror(errno));
@@ -688,6 +692,8 @@ static void job_run(struct zvmd_job *job)
 	for (size_t i = 0; i < job->ninst; i++)
 		if (!job->inst[i].sb)
 			inst_end(&job->inst[i]);
+	if (job->ninst == 0)
+		job_finish(job);
 }
 
 static bool slots_free(const struct zvmd_server *srv, size_t n)
