@@ -209,6 +209,10 @@ def case_hello(d):
     check(nexe(h, "Validation") == ["0"], "validation")
     check(len(h["X-Nexe-Cdr-Line"].split(", ")) == 3, "cdr line %r" %
           h["X-Nexe-Cdr-Line"])
+    # An undeclared stdout is /dev/null.
+    status, h, body = d.job([group("hello", "hello", devices=[])])
+    check(status == 200 and body == b"", "undeclared stdout: %d %r" %
+          (status, body))
 
 
 def case_stdin_object(d):
