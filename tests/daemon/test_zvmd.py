@@ -569,6 +569,7 @@ CASES = {
              case_busy),
     "nonzero_exit": ({}, case_nonzero_exit),
     "timeout": ({"instance_timeout": 1}, case_timeout),
+    "job_timeout": ({"instance_timeout": 60, "job_timeout": 1}, case_timeout),
     "output_limit": ({"max_output": "1M"}, case_output_limit),
     "concurrent": ({}, case_concurrent),
     "disconnect": ({"instance_timeout": 120}, case_disconnect),
