@@ -820,6 +820,8 @@ static void job_finish(struct zvmd_job *job)
 	if (job->done)
 		job->done(job, job->done_arg);
 	zvmd_jobs_schedule(srv);
+	if (job->conn_released && job->open_handles == 0)
+		job_free(job);
 }
 
 void zvmd_job_cancel(struct zvmd_job *job, const char *why)
@@ -901,6 +903,13 @@ int zvmd_job_status(const struct zvmd_job *job)
 void zvmd_job_release(struct zvmd_job *job)
 {
 	job->conn_released = true;
+	job->done = NULL; /* its argument, the request, goes away now */
+	/* MHD closes the socket after this: stop watching it now, or a
+	 * later uv_close could unregister whatever reuses the fd number. */
+	if (job->client_open) {
+		job_close_handle(job, (uv_handle_t *)&job->client_poll);
+		job->client_open = false;
+	}
 	if (job->stream_timer_open) {
 		job_close_handle(job, (uv_handle_t *)&job->stream_timer);
 		job->stream_timer_open = false;

@@ -416,6 +416,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 	if (!req)
 		return;
 	*con_cls = NULL;
+	/* A streamed job whose client left before the end: 499, as nginx. */
+	if (req->job && !req->logged)
+		request_log(req, 499);
 	if (req->job)
 		zvmd_job_release(req->job);
 	free(req->body);
