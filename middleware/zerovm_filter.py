@@ -26,10 +26,11 @@ import itertools
 import socket
 import urllib.parse
 
+from swift.common.constraints import check_utf8
 from swift.common.swob import (
     HTTPBadRequest, HTTPNotImplemented, HTTPPreconditionFailed,
     HTTPRequestEntityTooLarge, HTTPServiceUnavailable, HTTPUnauthorized,
-    Request)
+    Request, wsgi_to_str)
 from swift.common.utils import (
     get_logger, register_swift_info, split_path)
 
@@ -128,6 +129,10 @@ class ZerovmFilter(object):
             return HTTPPreconditionFailed(
                 request=req, content_type='text/plain',
                 body='zerovm: bad HTTP method %s for a job\n' % req.method)
+        if not check_utf8(wsgi_to_str(req.path_info)):
+            return HTTPPreconditionFailed(
+                request=req, content_type='text/plain',
+                body='zerovm: invalid UTF-8 in the path\n')
         version = req.headers[EXECUTE_HEADER].strip()
         if version not in SUPPORTED_VERSIONS:
             return HTTPPreconditionFailed(

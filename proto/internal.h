@@ -39,4 +39,30 @@ void args_quote(struct pbuf *b, const char *word);
 /* Growable array of strings. */
 int strv_push(char ***v, size_t *n, size_t *cap, char *s);
 
+/* Plan memory: everything allocated here is freed by arena_free. */
+struct proto_arena *arena_new(void);
+void arena_free(struct proto_arena *a);
+void *arena_alloc(struct proto_arena *a, size_t n); /* zeroed */
+char *arena_strdup(struct proto_arena *a, const char *s);
+char *arena_strndup(struct proto_arena *a, const char *s, size_t n);
+char *arena_printf(struct proto_arena *a, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Wildcards: at most this many `*` in one name. */
+#define GLOB_MAX_STARS 16
+
+struct glob_cap {
+	const char *s; /* points into the matched name */
+	size_t n;
+};
+
+/*
+ * Match `s` against `pat` (whole name, `*` = any text, greedy from the
+ * left). Returns 1 on a match with *ncaps captures stored in caps, 0 on
+ * no match, -1 when the pattern has more stars than maxcaps or
+ * GLOB_MAX_STARS or memory runs out.
+ */
+int glob_match(const char *pat, const char *s, struct glob_cap *caps,
+	       size_t maxcaps, size_t *ncaps);
+
 #endif

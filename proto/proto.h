@@ -144,12 +144,18 @@ enum proto_chan_kind {
 	PROTO_CHAN_OBJECT,    /* swift://acct/cont/obj (read or write) */
 	PROTO_CHAN_CONTAINER, /* swift://acct/cont: read-only listing */
 	PROTO_CHAN_IMMEDIATE, /* path-less stdout/stderr: goes to the response */
-	PROTO_CHAN_EMPTY,     /* path-less readable device: empty input */
-	PROTO_CHAN_PIPE_IN,   /* /dev/in/<src>: from instance `peer` */
-	PROTO_CHAN_PIPE_OUT,  /* /dev/out/<dst>: to instance `peer` */
-	PROTO_CHAN_IMAGE,     /* system image or /dev/image (read-only) */
-	PROTO_CHAN_NODE,      /* zvm://node:device */
+	PROTO_CHAN_EMPTY,     /* /dev/null: a path-less readable device (reads
+			       * give EOF), or an undeclared stdout/stderr
+			       * (dir PROTO_WRITE: writes are discarded) */
+	PROTO_CHAN_PIPE_IN,   /* /dev/in/<src> or a zvm:// target: from `peer` */
+	PROTO_CHAN_PIPE_OUT,  /* /dev/out/<dst> or a zvm:// device: to `peer` */
+	PROTO_CHAN_IMAGE,     /* system image or file://image:path (read-only) */
+	PROTO_CHAN_NODE,      /* never produced: zvm://node:device paths become
+			       * PIPE_OUT/PIPE_IN pairs (kept for switches) */
 };
+
+/* "No limit" for gets/get_size/puts/put_size (sandbox.h: 1 << 32). */
+#define PROTO_UNBOUNDED ((int64_t)1 << 32)
 
 #define PROTO_READ 1
 #define PROTO_WRITE 2
@@ -205,6 +211,9 @@ struct proto_plan {
 	size_t ngroups;
 	struct proto_instance *inst;
 	size_t ninst;
+	struct proto_arena *arena; /* private: owns every string and array
+				    * above; instances of a group share their
+				    * argv, env and unchanged paths */
 };
 
 /* Default limits (see proto_limits). */

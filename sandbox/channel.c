@@ -114,15 +114,32 @@ static int chans_check_unique(const struct sandbox_spec *spec,
 	return 0;
 }
 
+/* What the kernel may do directly on this channel's fd (internal.h). */
+static char chan_class(const struct sb_chan *c)
+{
+	int bits = 0;
+
+	if (c->metered)
+		return SB_FD_NOTIFY;
+	if (c->readable)
+		bits |= SB_FD_READ;
+	if (c->writable)
+		bits |= SB_FD_WRITE;
+	if (c->readable && (c->type == SANDBOX_RGET_SPUT ||
+			    c->type == SANDBOX_RGET_RPUT))
+		bits |= SB_FD_PREAD;
+	if (c->writable && (c->type == SANDBOX_SGET_RPUT ||
+			    c->type == SANDBOX_RGET_RPUT))
+		bits |= SB_FD_PWRITE;
+	return (char)(SB_FD_DIRECT + bits);
+}
+
 static void layout_build(struct sandbox *sb)
 {
 	size_t n = sb->nch, runs = 1;
 
 	for (size_t i = 0; i < n; i++) {
-		const struct sb_chan *c = &sb->ch[i];
-		char cls = c->metered ? SB_FD_NOTIFY
-			   : c->type == SANDBOX_SGET_SPUT ? SB_FD_SEQ
-							  : SB_FD_RANDOM;
+		char cls = chan_class(&sb->ch[i]);
 
 		if (i > 0 && cls != sb->layout[i - 1] && ++runs > SB_MAX_LAYOUT_RUNS)
 			cls = SB_FD_NOTIFY;
@@ -199,10 +216,13 @@ bool sb_fdt_allowed(const struct sandbox *sb, int entry, int fd)
 		return false;
 	if ((size_t)fd >= sb->nlayout || sb->layout[fd] == SB_FD_NOTIFY)
 		return true;
-	if (entry < 0 || sb->ch[entry].metered)
+	if (entry < 0)
 		return false;
-	return sb->layout[fd] == SB_FD_SEQ ||
-	       sb->ch[entry].type != SANDBOX_SGET_SPUT;
+	/* Whatever the filter lets through at fd, the channel must allow. */
+	char want = chan_class(&sb->ch[entry]);
+	int fd_bits = sb->layout[fd] - SB_FD_DIRECT;
+
+	return want != SB_FD_NOTIFY && (fd_bits & ~(want - SB_FD_DIRECT)) == 0;
 }
 
 int sb_fdt_place(const struct sandbox *sb, int entry, int min)

@@ -46,13 +46,12 @@ static const int allow_always[] = {
 	SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(getppid),
 	SCMP_SYS(getuid), SCMP_SYS(geteuid), SCMP_SYS(getgid),
 	SCMP_SYS(getegid), SCMP_SYS(getresuid), SCMP_SYS(getresgid),
-	SCMP_SYS(getgroups), SCMP_SYS(getpgrp), SCMP_SYS(getpgid),
-	SCMP_SYS(getsid), SCMP_SYS(arch_prctl), SCMP_SYS(set_tid_address), SCMP_SYS(set_robust_list),
-	SCMP_SYS(get_robust_list), SCMP_SYS(rseq), SCMP_SYS(getrlimit),
+	SCMP_SYS(getgroups), SCMP_SYS(getpgrp), SCMP_SYS(arch_prctl), SCMP_SYS(set_tid_address), SCMP_SYS(set_robust_list),
+	SCMP_SYS(rseq), SCMP_SYS(getrlimit),
 	SCMP_SYS(uname), SCMP_SYS(getrandom), SCMP_SYS(clock_gettime),
 	SCMP_SYS(clock_getres), SCMP_SYS(gettimeofday), SCMP_SYS(time),
 	SCMP_SYS(nanosleep), SCMP_SYS(clock_nanosleep), SCMP_SYS(sched_yield),
-	SCMP_SYS(sched_getaffinity), SCMP_SYS(getcpu), SCMP_SYS(futex),
+	SCMP_SYS(getcpu), SCMP_SYS(futex),
 	SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(select), SCMP_SYS(pselect6),
 	SCMP_SYS(getcwd), SCMP_SYS(getrusage), SCMP_SYS(times),
 	SCMP_SYS(sysinfo), SCMP_SYS(umask), SCMP_SYS(fsync),
@@ -81,13 +80,25 @@ static const int deny_enosys[] = {
 	SCMP_SYS(vmsplice), SCMP_SYS(copy_file_range),
 };
 
-static const int io_seq[] = {
-	SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv), SCMP_SYS(writev),
+/* The I/O calls the layout decides, and the fd bits that let each one
+ * through directly (any of them). */
+struct io_rule {
+	int nr;
+	int bits;
 };
-static const int io_pos[] = {
-	SCMP_SYS(pread64), SCMP_SYS(pwrite64), SCMP_SYS(preadv),
-	SCMP_SYS(pwritev), SCMP_SYS(preadv2), SCMP_SYS(pwritev2),
-	SCMP_SYS(lseek),
+
+static const struct io_rule io_rules[] = {
+	{SCMP_SYS(read), SB_FD_READ},
+	{SCMP_SYS(readv), SB_FD_READ},
+	{SCMP_SYS(write), SB_FD_WRITE},
+	{SCMP_SYS(writev), SB_FD_WRITE},
+	{SCMP_SYS(pread64), SB_FD_PREAD},
+	{SCMP_SYS(preadv), SB_FD_PREAD},
+	{SCMP_SYS(preadv2), SB_FD_PREAD},
+	{SCMP_SYS(pwrite64), SB_FD_PWRITE},
+	{SCMP_SYS(pwritev), SB_FD_PWRITE},
+	{SCMP_SYS(pwritev2), SB_FD_PWRITE},
+	{SCMP_SYS(lseek), SB_FD_PREAD | SB_FD_PWRITE},
 };
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -124,37 +135,38 @@ static int add_fd_range(scmp_filter_ctx ctx, uint32_t action, int nr,
 	return 0;
 }
 
-/* For each syscall in nr: ALLOW on fds whose class is in `direct`,
- * NOTIFY on every other fd. Everything past the last direct fd is one
- * ">=" rule, and without any direct fd the call is simply mediated: the
- * kernel pays for every instruction at attach time. */
-static int add_fd_rules(scmp_filter_ctx ctx, const int *nr, size_t n,
-			const char *layout, const char *direct)
+static bool fd_direct(char cls, int bits)
+{
+	return cls != SB_FD_NOTIFY && ((cls - SB_FD_DIRECT) & bits);
+}
+
+/* ALLOW `nr` on the fds whose class has one of `bits`, NOTIFY on every
+ * other fd. Everything past the last direct fd is one ">=" rule, and
+ * without any direct fd the call is simply mediated: the kernel pays for
+ * every instruction at attach time. */
+static int add_fd_rules(scmp_filter_ctx ctx, int nr, int bits,
+			const char *layout)
 {
 	size_t end = 0;
+	int rc;
 
 	for (size_t i = 0; layout[i]; i++)
-		if (strchr(direct, layout[i]))
+		if (fd_direct(layout[i], bits))
 			end = i + 1;
-	for (size_t k = 0; k < n; k++) {
-		int rc = end == 0 ? seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, nr[k], 0)
-				  : seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, nr[k], 1,
-						     SCMP_A0(SCMP_CMP_GE, end));
-		for (size_t i = 0; rc == 0 && i < end;) {
-			bool allow = strchr(direct, layout[i]) != NULL;
-			size_t j = i;
+	rc = end == 0 ? seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, nr, 0)
+		      : seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, nr, 1,
+					 SCMP_A0(SCMP_CMP_GE, end));
+	for (size_t i = 0; rc == 0 && i < end;) {
+		bool allow = fd_direct(layout[i], bits);
+		size_t j = i;
 
-			while (j + 1 < end &&
-			       (strchr(direct, layout[j + 1]) != NULL) == allow)
-				j++;
-			rc = add_fd_range(ctx, allow ? SCMP_ACT_ALLOW : SCMP_ACT_NOTIFY,
-					  nr[k], i, j);
-			i = j + 1;
-		}
-		if (rc < 0)
-			return rc;
+		while (j + 1 < end && fd_direct(layout[j + 1], bits) == allow)
+			j++;
+		rc = add_fd_range(ctx, allow ? SCMP_ACT_ALLOW : SCMP_ACT_NOTIFY,
+				  nr, i, j);
+		i = j + 1;
 	}
-	return 0;
+	return rc;
 }
 
 static int add_special(scmp_filter_ctx ctx, int nchan)
@@ -184,6 +196,18 @@ static int add_special(scmp_filter_ctx ctx, int nchan)
 	rc |= seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(statx), 1,
 			       SCMP_A2(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, 0));
 
+	/* Questions about a process: only about itself, as pid 0. It runs in
+	 * the host's pid namespace, so any other pid "does not exist" (even
+	 * its own number: answering that would cost a round trip per probe). */
+	static const int self_only[] = {SCMP_SYS(getpgid), SCMP_SYS(getsid),
+					SCMP_SYS(sched_getaffinity),
+					SCMP_SYS(get_robust_list)};
+	for (size_t i = 0; i < N(self_only); i++) {
+		rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, self_only[i], 1,
+				       SCMP_A0(SCMP_CMP_EQ, 0));
+		rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ESRCH), self_only[i], 1,
+				       SCMP_A0(SCMP_CMP_NE, 0));
+	}
 	/* Reading limits is fine, changing them (or another's) is not. */
 	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 2,
 			       SCMP_A0(SCMP_CMP_EQ, 0), SCMP_A2(SCMP_CMP_EQ, 0));
@@ -194,8 +218,10 @@ static int add_special(scmp_filter_ctx ctx, int nchan)
 				       MAP_ANONYMOUS));
 	rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENODEV), SCMP_SYS(mmap), 1,
 			       SCMP_A3(SCMP_CMP_MASKED_EQ, MAP_ANONYMOUS, 0));
-	/* fcntl: flags are fine, duplication is tracked, the rest refused. */
-	static const int fcntl_ok[] = {F_GETFD, F_SETFD, F_GETFL, F_SETFL};
+	/* fcntl: fd flags and reading status flags are fine, duplication is
+	 * tracked, the rest refused — F_SETFL too: the open file description
+	 * is shared with the caller (O_NONBLOCK would reach its event loop). */
+	static const int fcntl_ok[] = {F_GETFD, F_SETFD, F_GETFL};
 	for (size_t i = 0; i < N(fcntl_ok); i++)
 		rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
 				       SCMP_A1(SCMP_CMP_EQ, fcntl_ok[i]));
@@ -234,8 +260,8 @@ static int filter_build(const char *layout, struct sock_fprog *out,
 	rc = rc ? rc : add_list(ctx, SCMP_ACT_ALLOW, allow_always, N(allow_always));
 	rc = rc ? rc : add_list(ctx, SCMP_ACT_NOTIFY, notify_always, N(notify_always));
 	rc = rc ? rc : add_list(ctx, SCMP_ACT_ERRNO(ENOSYS), deny_enosys, N(deny_enosys));
-	rc = rc ? rc : add_fd_rules(ctx, io_seq, N(io_seq), layout, "sr");
-	rc = rc ? rc : add_fd_rules(ctx, io_pos, N(io_pos), layout, "r");
+	for (size_t i = 0; rc == 0 && i < N(io_rules); i++)
+		rc = add_fd_rules(ctx, io_rules[i].nr, io_rules[i].bits, layout);
 	rc = rc ? rc : add_special(ctx, (int)strlen(layout) - 2);
 	if (rc) {
 		sb_error(err, "building the seccomp filter: %s", strerror(-rc));

@@ -58,16 +58,22 @@ int sb_holder_pidfd(struct sandbox_error *err);
 /* ------------------------------------------------------------ filter.c */
 
 /*
- * How the filter treats the read/write family on each fd number below
- * `nfds` (higher numbers are always mediated):
+ * How the filter treats the read/write family on each fd number below the
+ * layout's length (higher numbers are always mediated): 'n' = mediated
+ * (the supervisor does the I/O), or SB_FD_DIRECT + a mask of what the
+ * kernel may do directly — exactly what the channel's declaration allows,
+ * so a caller's O_RDWR fd cannot be read through a write-only channel.
  */
-enum sb_fdclass {
-	SB_FD_NOTIFY = 'n', /* mediated: the supervisor does the I/O */
-	SB_FD_SEQ = 's',    /* direct; positional calls and lseek mediated */
-	SB_FD_RANDOM = 'r', /* direct, including pread/pwrite/lseek */
+#define SB_FD_NOTIFY 'n'
+#define SB_FD_DIRECT 'A'
+enum sb_fdbits {
+	SB_FD_READ = 1,   /* read, readv */
+	SB_FD_WRITE = 2,  /* write, writev */
+	SB_FD_PREAD = 4,  /* pread64, preadv, preadv2 (and lseek) */
+	SB_FD_PWRITE = 8, /* pwrite64, pwritev, pwritev2 (and lseek) */
 };
 
-/* BPF for a layout (a string of enum sb_fdclass, one per fd). The result
+/* BPF for a layout (a string of fd classes, one per fd). The result
  * is malloc'd (filter->filter too); free with sb_filter_free. */
 int sb_filter_get(const char *layout, struct sock_fprog *out,
 		  struct sandbox_error *err);
@@ -101,7 +107,7 @@ struct sandbox {
 	struct sb_chan *ch;
 	size_t nch;
 	struct sandbox_channel_stats *stats;
-	char *layout;       /* enum sb_fdclass per fd number of the filter */
+	char *layout;       /* fd class per fd number of the filter */
 	size_t nlayout;
 	int *fdt;           /* fd -> channel index or SB_FDT_* */
 	size_t nfdt;        /* = RLIMIT_NOFILE of the program */

@@ -519,7 +519,12 @@ static long io_write(struct sandbox *sb, int src, struct sb_chan *c,
 
 	if (c->metered) {
 		int64_t left = c->put_size - (int64_t)st->wbytes;
+		/* In a file, put_size also bounds the end of what is written:
+		 * a write far past the end would make a sparse giant. */
+		off_t pos = io->positional ? io->offset : lseek(src, 0, SEEK_CUR);
 
+		if (pos >= 0 && c->put_size - (int64_t)pos < left)
+			left = c->put_size - (int64_t)pos;
 		if ((int64_t)st->writes >= c->puts || (left <= 0 && want > 0)) {
 			st->limit_hit = true;
 			return -EDQUOT;

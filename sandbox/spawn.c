@@ -222,11 +222,19 @@ static void child_reap(struct sandbox *sb)
 static void child_error(const struct spawn_args *a, const struct sandbox_spec *spec,
 			struct sandbox_error *err)
 {
-	if (a->fail_step == STEP_EXEC)
+	if (a->fail_step == STEP_EXEC && a->fail_errno == ENOEXEC)
+		sb_error(err, "execveat %s: not an x86-64 ELF executable",
+			 spec->argv[0]);
+	else if (a->fail_step == STEP_EXEC && a->fail_errno == EACCES)
+		sb_error(err, "execveat %s: permission denied: the program runs as "
+			 "uid %d, its file must be executable by others (chmod o+x)",
+			 spec->argv[0], SB_UID);
+	else if (a->fail_step == STEP_EXEC && a->fail_errno == ENOENT)
+		sb_error(err, "execveat %s: not a static executable (its "
+			 "interpreter does not exist in the sandbox)", spec->argv[0]);
+	else if (a->fail_step == STEP_EXEC)
 		sb_error(err, "execveat %s: %s", spec->argv[0],
-			 a->fail_errno == ENOEXEC
-				 ? "not an x86-64 ELF executable"
-				 : strerror(a->fail_errno));
+			 strerror(a->fail_errno));
 	else if (a->fail_step > STEP_NONE)
 		sb_error(err, "sandbox setup: %s: %s", step_names[a->fail_step],
 			 strerror(a->fail_errno));

@@ -39,48 +39,101 @@ struct swift_ring {
 
 /* ---- reading the gzip stream ---------------------------------------------- */
 
-/* Read exactly len bytes; a short read is an error naming what was being
- * read. */
-static int gz_read_exact(gzFile gz, void *buf, size_t len, const char *path,
-			 const char *what, swift_error *err)
+/* A gzip member inflated as it is read. Unlike gzread(), which passes
+ * non-gzip files through and forgives a missing trailer, this insists on
+ * one complete member with a good CRC, like Python's gzip module. */
+typedef struct gunz {
+	FILE *f;
+	z_stream zs;
+	bool end;                /* Z_STREAM_END seen: trailer verified */
+	unsigned char in[65536];
+	const char *path;
+	swift_error *err;
+} gunz;
+
+static int gunz_open(gunz *g, const char *path, swift_error *err)
 {
-	size_t got = 0;
-	while (got < len) {
-		size_t want = len - got > (1u << 30) ? (1u << 30) : len - got;
-		int n = gzread(gz, (char *)buf + got, (unsigned)want);
-		if (n < 0) {
-			int zerr;
-			const char *msg = gzerror(gz, &zerr);
-			return swift_error_set(err, EIO, "%s: reading %s: %s",
-					       path, what, msg);
-		}
-		if (n == 0)
-			return swift_error_set(err, EINVAL, "%s: truncated "
-				"while reading %s (%zu of %zu bytes)", path,
-				what, got, len);
-		got += (size_t)n;
+	*g = (gunz){.path = path, .err = err};
+	g->f = fopen(path, "rb");
+	if (!g->f)
+		return swift_error_set(err, errno, "%s: cannot open ring: %s",
+				       path, strerror(errno));
+	if (inflateInit2(&g->zs, 16 + MAX_WBITS) != Z_OK) {
+		fclose(g->f);
+		g->f = NULL;
+		return swift_error_set(err, ENOMEM, "%s: cannot start zlib",
+				       path);
 	}
 	return 0;
 }
 
-/* Read up to len bytes; *got tells how many (short only at EOF). */
-static int gz_read_upto(gzFile gz, void *buf, size_t len, size_t *got,
-			const char *path, swift_error *err)
+static void gunz_close(gunz *g)
+{
+	if (!g->f)
+		return;
+	inflateEnd(&g->zs);
+	fclose(g->f);
+	g->f = NULL;
+}
+
+/* Read up to len bytes; *got < len only at the end of the stream. */
+static int gunz_read(gunz *g, void *buf, size_t len, size_t *got)
 {
 	*got = 0;
-	while (*got < len) {
-		size_t want = len - *got > (1u << 30) ? (1u << 30) : len - *got;
-		int n = gzread(gz, (char *)buf + *got, (unsigned)want);
-		if (n < 0) {
-			int zerr;
-			const char *msg = gzerror(gz, &zerr);
-			return swift_error_set(err, EIO, "%s: reading the "
-				"partition table: %s", path, msg);
+	while (*got < len && !g->end) {
+		if (g->zs.avail_in == 0) {
+			size_t n = fread(g->in, 1, sizeof g->in, g->f);
+			if (n == 0 && ferror(g->f))
+				return swift_error_set(g->err, EIO, "%s: read "
+					"error: %s", g->path, strerror(errno));
+			if (n == 0)
+				return swift_error_set(g->err, EINVAL, "%s: "
+					"truncated gzip stream", g->path);
+			g->zs.next_in = g->in;
+			g->zs.avail_in = (unsigned)n;
 		}
-		if (n == 0)
-			break;
-		*got += (size_t)n;
+		size_t want = len - *got > (1u << 30) ? (1u << 30) : len - *got;
+		g->zs.next_out = (unsigned char *)buf + *got;
+		g->zs.avail_out = (unsigned)want;
+		int rc = inflate(&g->zs, Z_NO_FLUSH);
+		*got += want - g->zs.avail_out;
+		if (rc == Z_STREAM_END)
+			g->end = true;
+		else if (rc != Z_OK && rc != Z_BUF_ERROR)
+			return swift_error_set(g->err, EINVAL, "%s: not a valid "
+				"gzip file: %s", g->path,
+				g->zs.msg ? g->zs.msg : zError(rc));
 	}
+	return 0;
+}
+
+/* Read exactly len bytes; a short read is an error naming what was being
+ * read. */
+static int gunz_read_exact(gunz *g, void *buf, size_t len, const char *what)
+{
+	size_t got;
+	if (gunz_read(g, buf, len, &got) < 0)
+		return -1;
+	if (got < len)
+		return swift_error_set(g->err, EINVAL, "%s: truncated while "
+			"reading %s (%zu of %zu bytes)", g->path, what, got,
+			len);
+	return 0;
+}
+
+/* After the last row: the stream must end here, with nothing after it. */
+static int gunz_expect_end(gunz *g)
+{
+	unsigned char extra;
+	size_t got;
+	if (gunz_read(g, &extra, 1, &got) < 0)
+		return -1;
+	if (got)
+		return swift_error_set(g->err, EINVAL, "%s: unexpected data "
+				       "after the partition table", g->path);
+	if (g->zs.avail_in || fread(&extra, 1, 1, g->f))
+		return swift_error_set(g->err, EINVAL, "%s: unexpected data "
+				       "after the gzip stream", g->path);
 	return 0;
 }
 
@@ -205,7 +258,7 @@ out:
 
 /* ---- the partition table ---------------------------------------------------- */
 
-static int rows_read(swift_ring *ring, gzFile gz, bool byteswap,
+static int rows_read(swift_ring *ring, gunz *g, bool byteswap,
 		     const char *path, swift_error *err)
 {
 	size_t full = (size_t)ring->nparts * 2;
@@ -215,7 +268,7 @@ static int rows_read(swift_ring *ring, gzFile gz, bool byteswap,
 			return swift_error_set(err, ENOMEM, "%s: out of memory "
 				"for %zu-byte partition row", path, full);
 		size_t got;
-		if (gz_read_upto(gz, ring->rows[r], full, &got, path, err) < 0)
+		if (gunz_read(g, ring->rows[r], full, &got) < 0)
 			return -1;
 		bool last = r + 1 == ring->nreplicas;
 		if ((got < full && !last) || got % 2 || got == 0)
@@ -235,11 +288,7 @@ static int rows_read(swift_ring *ring, gzFile gz, bool byteswap,
 					path, p, r, id);
 		}
 	}
-	char extra;
-	if (gzread(gz, &extra, 1) != 0)
-		return swift_error_set(err, EINVAL, "%s: unexpected data after "
-				       "the partition table", path);
-	return 0;
+	return gunz_expect_end(g);
 }
 
 /* ---- tier counts (used to stop handoff passes early) ------------------------ */
@@ -283,11 +332,11 @@ static int tiers_count(swift_ring *ring, const char *path, swift_error *err)
 
 /* ---- load/free -------------------------------------------------------------- */
 
-static int ring_read(swift_ring *ring, gzFile gz, const char *path,
+static int ring_read(swift_ring *ring, gunz *g, const char *path,
 		     swift_error *err)
 {
 	uint8_t head[10];
-	if (gz_read_exact(gz, head, 6, path, "the magic", err) < 0)
+	if (gunz_read_exact(g, head, 6, "the magic") < 0)
 		return -1;
 	if (memcmp(head, "R1NG", 4) != 0)
 		return swift_error_set(err, EINVAL, "%s: not a ring file "
@@ -297,8 +346,7 @@ static int ring_read(swift_ring *ring, gzFile gz, const char *path,
 	if (version != 1)
 		return swift_error_set(err, EINVAL, "%s: unknown ring format "
 				       "version %u (only 1)", path, version);
-	if (gz_read_exact(gz, head + 6, 4, path, "the header length",
-			  err) < 0)
+	if (gunz_read_exact(g, head + 6, 4, "the header length") < 0)
 		return -1;
 	uint32_t jlen = (uint32_t)head[6] << 24 | (uint32_t)head[7] << 16 |
 			(uint32_t)head[8] << 8 | head[9];
@@ -309,12 +357,12 @@ static int ring_read(swift_ring *ring, gzFile gz, const char *path,
 	if (!json)
 		return swift_error_set(err, ENOMEM, "%s: out of memory", path);
 	bool byteswap = false;
-	int rc = gz_read_exact(gz, json, jlen, path, "the JSON header", err);
+	int rc = gunz_read_exact(g, json, jlen, "the JSON header");
 	if (rc == 0)
 		rc = header_parse(ring, json, jlen, &byteswap, path, err);
 	free(json);
 	if (rc == 0)
-		rc = rows_read(ring, gz, byteswap, path, err);
+		rc = rows_read(ring, g, byteswap, path, err);
 	if (rc == 0)
 		rc = tiers_count(ring, path, err);
 	return rc;
@@ -323,18 +371,16 @@ static int ring_read(swift_ring *ring, gzFile gz, const char *path,
 int swift_ring_load(const char *path, swift_ring **out, swift_error *err)
 {
 	*out = NULL;
-	gzFile gz = gzopen(path, "rb");
-	if (!gz)
-		return swift_error_set(err, errno ? errno : ENOMEM,
-				       "%s: cannot open ring: %s", path,
-				       errno ? strerror(errno) : "zlib");
+	gunz g;
+	if (gunz_open(&g, path, err) < 0)
+		return -1;
 	swift_ring *ring = calloc(1, sizeof *ring);
 	if (!ring) {
-		gzclose(gz);
+		gunz_close(&g);
 		return swift_error_set(err, ENOMEM, "%s: out of memory", path);
 	}
-	int rc = ring_read(ring, gz, path, err);
-	gzclose(gz);
+	int rc = ring_read(ring, &g, path, err);
+	gunz_close(&g);
 	if (rc < 0) {
 		swift_ring_free(ring);
 		return -1;

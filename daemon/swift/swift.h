@@ -110,7 +110,8 @@ size_t swift_ring_primaries(const swift_ring *ring, uint32_t part,
 
 /* Handoff devices of a partition, in Ring.get_more_nodes order: first
  * devices in unused regions, then unused zones, then unused IPs, then any
- * unused device. Returns how many were written (≤ max). */
+ * unused device. Returns how many were written (≤ max); 0 also when
+ * memory for the walk cannot be allocated. */
 size_t swift_ring_handoffs(const swift_ring *ring, uint32_t part,
 			   const swift_dev **out, size_t max);
 

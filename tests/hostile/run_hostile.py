@@ -16,12 +16,14 @@ the run the host must be unchanged: canary listing and contents, no
 /tmp/zvm-hostile-pwned-* file, no process of the program left, the secret
 never printed. Exit status 0 = pass, 1 = fail (the reasons are printed).
 """
+import fcntl
 import hashlib
 import os
 import secrets
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -46,7 +48,10 @@ PWNED_PREFIX = "zvm-hostile-pwned-"
 # a terminal), listen (servers the program tries to reach), max_output
 # (bytes /dev/output may hold), never_printed (bytes that must not leak),
 # stdin_content (zerovm: what the stdin channel file holds); a channel
-# with fifo=True is a FIFO whose ends the runner holds and never uses.
+# with fifo=True is a FIFO whose ends the runner holds and never uses;
+# stdio_rdwr (zvsh: stdin and stdout are O_RDWR files holding these bytes);
+# stdin "pipe" (a pipe whose flags the runner checks); payload (an
+# executable channel /dev/payload, a tiny ELF exiting 99).
 LIMIT = 1000
 GET_LIMIT = 100
 
@@ -108,6 +113,7 @@ PROGRAMS = {
     "prctl_caps": {"expect": "exit 0"},
     "x32": {"expect": "signal SIGSYS"},
     "int80": {"expect": "signal SIGSYS"},
+    "compat32": {"expect": "signal SIGSYS"},
     "fd_scan": {"expect": "exit 0", "channels": [in_channel(INPUT_TEXT)],
                 "args": ["4"]},
     "supervisor_mem": {"expect": "exit 0"},
@@ -149,6 +155,10 @@ PROGRAMS = {
                       "channels": [dict(out_channel(put_size=100 * MIB),
                                         fifo=True)]},
     "env_leak": {"expect": "exit 0"},
+    "pid_probe": {"expect": "exit 0"},
+    "exec_channel": {"expect": "exit 0", "payload": True},
+    "channel_flags": {"expect": "exit 0", "stdin": "pipe"},
+    "channel_direction": {"expect": "exit 0", "stdio_rdwr": b"H" * 65536},
     "memory_mmap": {"expect": "exit 0", "args": [str(MEMORY)]},
     "memory_brk": {"expect": "exit 0", "args": [str(MEMORY)]},
     "infinite_loop": {"expect": "timeout", "timeout": 1},
@@ -293,7 +303,11 @@ class Run:
              "put_size": UNBOUNDED},
         ]
         self.fifo_ends = []
-        for c in self.spec.get("channels", []):
+        extra = list(self.spec.get("channels", []))
+        if self.spec.get("payload"):
+            extra.append(in_channel(tiny_elf(99)) | {"alias": "/dev/payload",
+                                                     "mode": 0o755})
+        for c in extra:
             c = dict(c, uri=path(os.path.basename(c["alias"])))
             if c.get("fifo"):
                 # Both ends held open here and never used: the program's
@@ -303,6 +317,7 @@ class Run:
             elif c["content"] is not None:
                 with open(c["uri"], "wb") as f:
                     f.write(c["content"])
+                os.chmod(c["uri"], c.get("mode", 0o644))
             chans.append(c)
         return chans
 
@@ -414,7 +429,13 @@ class Run:
         self.stderr = self._read("stderr")
         self.sandbox_said = proc.stdout.decode(errors="replace") + \
             proc.stderr.decode(errors="replace")
-        return parse_report(proc.stdout.decode(errors="replace"))
+        kind, value = parse_report(proc.stdout.decode(errors="replace"))
+        want = {"exit": 0 if value == 0 else 1, "signal": 2,
+                "timeout": 3}[kind]
+        if proc.returncode != want:
+            raise Failure(f"zerovm exited {proc.returncode} for {kind} "
+                          f"{value}; expected {want}")
+        return kind, value
 
     def _run_zvsh(self):
         """The developer shell: stdio passed through (stdin may be a
@@ -427,12 +448,33 @@ class Run:
         stdin = subprocess.DEVNULL
         if self.spec.get("stdin") == "pty":
             self.pty_master, stdin = os.openpty()
-        with open(os.path.join(self.dir, "stdout"), "wb") as out:
+        if self.spec.get("stdin") == "pipe":
+            stdin, self.pipe_w = os.pipe()
+            self.flags_before = {fd: fcntl.fcntl(fd, fcntl.F_GETFL)
+                                 for fd in (stdin, self.pipe_w)}
+            self.pipe_r = stdin
+        rdwr = self.spec.get("stdio_rdwr")
+        if rdwr:
+            stdin = self._rdwr_file("stdin", rdwr)
+        if rdwr:
+            out = self._rdwr_file("stdout", rdwr)
+        else:
+            out = os.open(os.path.join(self.dir, "stdout"),
+                          os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
             proc = self._spawn(cmd, stdin=stdin, stdout=out)
-        if stdin != subprocess.DEVNULL:
+        finally:
+            os.close(out)
+        if self.spec.get("stdin") == "pty":
             self.pty_slave = stdin
+        if self.spec.get("stdin") == "pipe":
+            self._check_flags()
+        if rdwr:
+            os.close(stdin)
+            self._check_rdwr(rdwr)
         err = proc.stderr.decode(errors="replace")
-        self.sandbox_said = err
+        self.sandbox_said = "".join(l + "\n" for l in err.splitlines()
+                                    if l.startswith("zvsh: "))
         self.stderr = b"".join(line + b"\n" for line in
                                proc.stderr.splitlines()
                                if not line.startswith(b"zvsh: "))
@@ -454,6 +496,29 @@ class Run:
             raise Failure(f"{cmd[0]} did not return within {limit} s")
         except OSError as e:
             raise Failure(f"cannot run {cmd[0]}: {e}")
+
+    def _rdwr_file(self, name, content):
+        fd = os.open(os.path.join(self.dir, name),
+                     os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.write(fd, content)
+        os.lseek(fd, 0, os.SEEK_SET)
+        return fd
+
+    def _check_rdwr(self, content):
+        """stdin keeps its bytes; stdout was only written over, never
+        read (the program's reads are judged by the program)."""
+        if self._read("stdin") != content:
+            self.problems.append("the read-only stdin file was written")
+
+    def _check_flags(self):
+        """The runner's ends of the stdin pipe keep their file status
+        flags: the program shares the open file description."""
+        for fd, before in self.flags_before.items():
+            after = fcntl.fcntl(fd, fcntl.F_GETFL)
+            if after != before:
+                self.problems.append(f"host fd flags changed: {before:#o} "
+                                     f"-> {after:#o}")
+            os.close(fd)
 
     def check_pty(self):
         """Bytes waiting on the terminal's input were injected (TIOCSTI)."""
@@ -477,6 +542,18 @@ class Run:
         for fd in self.fifo_ends:
             os.close(fd)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def tiny_elf(code):
+    """A static x86-64 ELF of 132 bytes that exits with `code`."""
+    base = 0x400000
+    text = bytes([0xbf, code, 0, 0, 0, 0xb8, 60, 0, 0, 0, 0x0f, 0x05])
+    size = 64 + 56 + len(text)
+    ehdr = (b"\x7fELF\x02\x01\x01" + bytes(9) +
+            struct.pack("<HHIQQQIHHHHHH", 2, 62, 1, base + 120, 64, 0, 0,
+                        64, 56, 1, 0, 0, 0))
+    phdr = struct.pack("<IIQQQQQQ", 1, 5, 0, base, base, size, size, 0x1000)
+    return ehdr + phdr + text
 
 
 def file_id(path):

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -260,6 +261,24 @@ Test(channels, open_by_alias_and_refusals)
 	run_free(&r);
 }
 
+Test(channels, direction_holds_even_on_an_rdwr_fd)
+{
+	struct run r;
+
+	/* stdout is a memfd (O_RDWR) declared write-only */
+	run_init(&r, "");
+	cr_assert(write(r.ch[1].fd, "host data", 9) == 9);
+	run_go(&r, "sbtest", "readall", "1", NULL);
+	cr_assert_str_eq(out(&r), "host dataERR EBADF after 0\n");
+	run_free(&r);
+	/* stdin is a memfd declared read-only */
+	run_init(&r, "keep");
+	run_go(&r, "sbtest", "write", "0", "1", "4", NULL);
+	cr_assert_str_eq(out(&r), "ERR EBADF after 0\n");
+	cr_assert_str_eq(contents(r.ch[0].fd), "keep");
+	run_free(&r);
+}
+
 Test(channels, many_channels_by_fd_and_path)
 {
 	static char aliases[250][32];
@@ -474,6 +493,15 @@ Test(limits, sequential_and_random_access)
 		cr_assert_str_eq(out(&r), "OK 8\n");
 		run_free(&r);
 	}
+	/* random write, but never past put_size */
+	run_init(&r, "");
+	c = run_add(&r, "/dev/rw", memfd_with("0123456789"), SANDBOX_SGET_RPUT);
+	c->puts = 10;
+	c->put_size = 100;
+	run_go(&r, "sbtest", "pwrite", "3", "100", NULL);
+	cr_assert_str_eq(out(&r), "ERR EDQUOT\n");
+	cr_assert_str_eq(contents(r.ch[3].fd), "0123456789");
+	run_free(&r);
 	/* random write */
 	run_init(&r, "");
 	c = run_add(&r, "/dev/rw", memfd_with("0123456789"), SANDBOX_SGET_RPUT);
@@ -606,6 +634,9 @@ Test(isolation, dangerous_calls_are_refused)
 	};
 	for (size_t i = 0; i < sizeof(eperm) / sizeof(eperm[0]); i++)
 		denied(eperm[i], "ERR EPERM\n");
+	denied("setfl", "ERR EPERM\n");
+	denied("getsid1", "ERR ESRCH\n");
+	denied("getsidself", "OK 0\n");
 	denied("killself", "OK 0\n");
 	denied("sendfile", "ERR ENOSYS\n");
 	denied("mmapfile", "ERR ENODEV\n");
@@ -628,10 +659,25 @@ Test(isolation, foreign_abis_kill)
 
 /* ------------------------------------------------------ event-loop API */
 
-Test(api, spawn_poll_service_kill)
+/* Like the daemon: a worker thread services the notify fd (and may block
+ * in channel I/O) while another thread decides to kill. */
+static void *service_thread(void *arg)
+{
+	struct sandbox *sb = arg;
+	struct pollfd pf[2] = {{.fd = sandbox_pidfd(sb), .events = POLLIN},
+			       {.fd = sandbox_notify_fd(sb), .events = POLLIN}};
+
+	while (poll(pf, 2, -1) >= 0 && !pf[0].revents)
+		if ((pf[1].revents & POLLIN) && sandbox_service(sb) < 0)
+			break;
+	return NULL;
+}
+
+Test(api, service_thread_and_kill, .timeout = 30)
 {
 	struct run r;
 	struct sandbox *sb;
+	pthread_t t;
 	int p[2];
 
 	cr_assert(pipe2(p, O_CLOEXEC) == 0);
@@ -645,15 +691,17 @@ Test(api, spawn_poll_service_kill)
 	r.spec.channels = r.ch;
 	r.spec.nchannels = r.n;
 	cr_assert_eq(sandbox_spawn(&r.spec, &sb, &r.err), 0, "%s", r.err.msg);
+	cr_assert_eq(pthread_create(&t, NULL, service_thread, sb), 0);
 	cr_assert(write(p[1], "abc", 3) == 3);
-	struct pollfd pf = {.fd = sandbox_notify_fd(sb), .events = POLLIN};
-	cr_assert_eq(poll(&pf, 1, 10000), 1);
-	cr_assert_eq(sandbox_service(sb), 0);
+	for (int i = 0; i < 1000 && strcmp(out(&r), "abc") != 0; i++)
+		usleep(10000);
+	cr_assert_str_eq(out(&r), "abc");
+	/* cat now waits for more input, the worker blocks in the pipe read */
 	sandbox_kill(sb, SANDBOX_END_KILLED);
-	pf.fd = sandbox_pidfd(sb);
-	cr_assert_eq(poll(&pf, 1, 10000), 1);
+	pthread_join(t, NULL);
 	cr_assert_eq(sandbox_wait(sb, &r.rep), 0);
 	cr_assert_eq(r.rep.end, SANDBOX_END_KILLED);
+	cr_assert_str_eq(r.rep.message, "killed");
 	cr_assert_eq(r.rep.channels[0].rbytes, 3);
 	sandbox_free(sb);
 	close(p[1]);

@@ -16,7 +16,9 @@ touched: a fresh directory is bind-mounted over it):
   * three storage nodes on 127.0.0.2, .3, .4, each an object server over its
     own devices dir (device d1, d2, d3), all at free ports; node 1 also runs
     the account and container servers (1 replica each);
-  * rings: object ring with 3 replicas (one per node), part power 8;
+  * rings: object rings for two replication policies, "gold" (0, default)
+    and "silver" (1, object-1.ring.gz), 3 replicas each (one per node),
+    part power 8;
 
 waits until the proxy answers /healthcheck and tempauth hands out a token,
 runs CMD with the cluster described in the environment, then stops every
@@ -159,7 +161,8 @@ class Cluster(object):
         write(os.path.join(self.etc, 'swift.conf'),
               '[swift-hash]\nswift_hash_path_prefix = %s\n'
               'swift_hash_path_suffix = %s\n\n'
-              '[storage-policy:0]\nname = gold\ndefault = yes\n'
+              '[storage-policy:0]\nname = gold\ndefault = yes\n\n'
+              '[storage-policy:1]\nname = silver\n'
               % (secrets.token_hex(8), secrets.token_hex(8)))
         for i, ip in enumerate(NODE_IPS, 1):
             devices = os.path.join(self.root, 'node%d' % i)
@@ -177,14 +180,13 @@ class Cluster(object):
         # Swift's RingBuilder: what swift-ring-builder create/add/rebalance
         # runs, in one process instead of a dozen.
         from swift.common.ring import RingBuilder
-        object_ring = RingBuilder(8, 3, 1)
-        for zone, (ip, port, _, device) in enumerate(self.nodes, 1):
-            object_ring.add_dev({'region': 1, 'zone': zone, 'ip': ip,
-                                 'port': port, 'device': device,
-                                 'weight': 100})
-        object_ring.rebalance(seed=1)
-        object_ring.get_ring().save(os.path.join(self.etc,
-                                                 'object.ring.gz'))
+        for name, seed in (('object', 1), ('object-1', 2)):
+            b = RingBuilder(8, 3, 1)
+            for zone, (ip, port, _, device) in enumerate(self.nodes, 1):
+                b.add_dev({'region': 1, 'zone': zone, 'ip': ip,
+                           'port': port, 'device': device, 'weight': 100})
+            b.rebalance(seed=seed)
+            b.get_ring().save(os.path.join(self.etc, name + '.ring.gz'))
         ip, _, _, device = self.nodes[0]
         for kind, port in (('account', self.account_port),
                            ('container', self.container_port)):

@@ -8,7 +8,9 @@
  *
  * Prints "part P", "hash H", "primary IP:PORT/DEV" lines, "handoff ..."
  * lines (-h N of them), and for each primary whose devices dir is given with
- * -d, "object IP:PORT/DEV etag=E length=L flags=F name=N" (or
+ * -d, "object IP:PORT/DEV etag=E length=L flags=F type=T name=N" and its
+ * files as "data IP:PORT/DEV PATH" (and "metafile ..." for a newer .meta),
+ * its user metadata as "meta IP:PORT/DEV X-Object-Meta-K: V" lines (or
  * "missing IP:PORT/DEV reason"). -o copies the first found .data to OUT.
  * Policy: the ring name object-N.ring.gz selects policy N.
  */
@@ -16,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -86,9 +89,21 @@ static void show_object(const swift_dev *d, const char *devices,
 		free(dir);
 		return;
 	}
-	printf("object %s:%d/%s etag=%s length=%llu flags=%u name=%s\n",
-	       d->ip, d->port, d->device, obj.etag ? obj.etag : "-",
-	       (unsigned long long)obj.content_length, obj.flags, obj.name);
+	printf("object %s:%d/%s etag=%s length=%llu flags=%u type=%s "
+	       "name=%s\n", d->ip, d->port, d->device,
+	       obj.etag ? obj.etag : "-",
+	       (unsigned long long)obj.content_length, obj.flags,
+	       obj.content_type ? obj.content_type : "-", obj.name);
+	printf("data %s:%d/%s %s\n", d->ip, d->port, d->device,
+	       obj.data_path);
+	if (obj.meta_path)
+		printf("metafile %s:%d/%s %s\n", d->ip, d->port, d->device,
+		       obj.meta_path);
+	for (size_t i = 0; i < obj.meta.nitems; i++)
+		if (strncasecmp(obj.meta.items[i].key, "X-Object-Meta-", 14) == 0)
+			printf("meta %s:%d/%s %s: %s\n", d->ip, d->port,
+			       d->device, obj.meta.items[i].key,
+			       obj.meta.items[i].value);
 	if (out && !*copied) {
 		if (copy_file(obj.data_path, out) < 0)
 			fprintf(stderr, "swift-locate: copying %s to %s: %s\n",

@@ -53,11 +53,11 @@ def token(user, key):
     return headers['X-Auth-Token']
 
 
-def swift_get_nodes(acct, cont, obj):
+def swift_get_nodes(acct, cont, obj, ring='object.ring.gz'):
     """(partition, hash, [primary], [handoff]) from Swift's own tool."""
     out = subprocess.run(
         ['/usr/bin/python3', '/usr/bin/swift-get-nodes', '-a',
-         os.path.join(SWIFT_DIR, 'object.ring.gz'), acct, cont, obj],
+         os.path.join(SWIFT_DIR, ring), acct, cont, obj],
         check=True, capture_output=True, text=True).stdout
     part = hsh = None
     primaries, handoffs = [], []
@@ -73,15 +73,16 @@ def swift_get_nodes(acct, cont, obj):
     return part, hsh, primaries, handoffs
 
 
-def swift_locate(name, out_path):
+def swift_locate(name, out_path, ring='object.ring.gz'):
     argv = [SWIFT_LOCATE, '-h', '10', '-o', out_path]
     for node in NODES:
         argv += ['-d', node]
     argv += [os.path.join(SWIFT_DIR, 'swift.conf'),
-             os.path.join(SWIFT_DIR, 'object.ring.gz'), name]
+             os.path.join(SWIFT_DIR, ring), name]
     res = subprocess.run(argv, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
-    got = {'primary': [], 'handoff': [], 'object': [], 'missing': []}
+    got = {'primary': [], 'handoff': [], 'object': [], 'missing': [],
+           'meta': [], 'data': [], 'metafile': []}
     for line in res.stdout.splitlines():
         kind, _, rest = line.partition(' ')
         if kind in ('part', 'hash'):
@@ -108,21 +109,19 @@ class ClusterTest(unittest.TestCase):
         self.assertIn(status, (201, 202), (path, text))
         return headers
 
-    def test_locate_object_on_disk(self):
-        name = 'dir/\u00e9t\u00e9 and spaces.txt'
-        body = os.urandom(100000) + b'end'
-        self.put('/v1/AUTH_test/books', b'')
-        etag = self.put('/v1/AUTH_test/books/' + name, body,
-                        {'Content-Type': 'text/x-test'})['Etag']
-        self.assertEqual(etag, hashlib.md5(body).hexdigest())
-
+    def locate_and_check(self, container, name, body, ring='object.ring.gz',
+                         content_type='text/x-test'):
+        """Locate with swift-locate, compare with swift-get-nodes and with
+        what was uploaded; returns swift-locate's answer."""
+        etag = hashlib.md5(body).hexdigest()
         with tempfile.TemporaryDirectory() as tmp:
             copy = os.path.join(tmp, 'data')
-            got = swift_locate('AUTH_test/books/' + name, copy)
+            got = swift_locate('AUTH_test/%s/%s' % (container, name), copy,
+                               ring)
             with open(copy, 'rb') as f:
                 self.assertEqual(f.read(), body)
         part, hsh, primaries, handoffs = swift_get_nodes(
-            'AUTH_test', 'books', name)
+            'AUTH_test', container, name, ring)
         self.assertEqual(int(got['part']), part)
         self.assertEqual(got['hash'], hsh)
         self.assertEqual(got['primary'], primaries)
@@ -134,8 +133,39 @@ class ClusterTest(unittest.TestCase):
             self.assertIn(' etag=%s ' % etag, line)
             self.assertIn(' length=%d ' % len(body), line)
             self.assertIn(' flags=0 ', line)
+            self.assertIn(' type=%s ' % content_type, line)
             self.assertTrue(line.endswith(
-                ' name=/AUTH_test/books/' + name), line)
+                ' name=/AUTH_test/%s/%s' % (container, name)), line)
+        return got
+
+    def test_locate_object_on_disk(self):
+        name = 'dir/\u00e9t\u00e9 and spaces.txt'
+        body = os.urandom(100000) + b'end'
+        self.put('/v1/AUTH_test/books', b'')
+        etag = self.put('/v1/AUTH_test/books/' + name, body,
+                        {'Content-Type': 'text/x-test',
+                         'X-Object-Meta-Color': 'blue'})['Etag']
+        self.assertEqual(etag, hashlib.md5(body).hexdigest())
+        got = self.locate_and_check('books', name, body)
+        self.assertEqual(got['metafile'], [])
+        for line in got['data']:
+            self.assertIn('/objects/', line)
+        self.assertEqual(len(got['meta']), len(got['object']))
+        for line in got['meta']:
+            self.assertTrue(line.endswith(' X-Object-Meta-Color: blue'))
+
+        # A POST writes a .meta: new user metadata and content type, the
+        # same bytes and ETag.
+        status, _, _ = request('POST', '/v1/AUTH_test/books/' + name, {
+            'X-Auth-Token': self.token, 'X-Object-Meta-Shape': 'round',
+            'Content-Type': 'text/x-posted'})
+        self.assertEqual(status, 202)
+        got = self.locate_and_check('books', name, body,
+                                    content_type='text/x-posted')
+        self.assertEqual(len(got['metafile']), len(got['object']))
+        self.assertEqual(len(got['meta']), len(got['object']))
+        for line in got['meta']:
+            self.assertTrue(line.endswith(' X-Object-Meta-Shape: round'))
 
         status, _, _ = request('DELETE', '/v1/AUTH_test/books/' + name,
                                {'X-Auth-Token': self.token})
@@ -147,6 +177,18 @@ class ClusterTest(unittest.TestCase):
         self.assertGreaterEqual(len(got['missing']), 2, got)
         for line in got['missing']:
             self.assertIn('deleted', line)
+
+    def test_second_policy(self):
+        self.put('/v1/AUTH_test/silver', b'',
+                 {'X-Storage-Policy': 'silver'})
+        body = b'stored under objects-1\n'
+        self.put('/v1/AUTH_test/silver/obj', body,
+                 {'Content-Type': 'text/x-test'})
+        got = self.locate_and_check('silver', 'obj', body,
+                                    ring='object-1.ring.gz')
+        self.assertEqual(len(got['data']), len(got['object']))
+        for line in got['data']:
+            self.assertIn('/objects-1/', line)
 
     def test_slo_manifest_is_flagged(self):
         self.put('/v1/AUTH_test/segs', b'')

@@ -131,6 +131,33 @@ Test(pickle, every_truncation)
 	free(buf);
 }
 
+/* Seeded random damage (1-4 bytes changed, sometimes cut): the reader
+ * either refuses or returns a dict, and never reads out of bounds (ASan
+ * build). */
+Test(pickle, random_damage)
+{
+	size_t len;
+	unsigned char *buf = read_fixture("swift_py3.pickle", &len);
+	unsigned seed = 12345;
+	for (int round = 0; round < 20000; round++) {
+		unsigned char *copy = malloc(len);
+		memcpy(copy, buf, len);
+		int changes = 1 + rand_r(&seed) % 4;
+		for (int i = 0; i < changes; i++)
+			copy[rand_r(&seed) % len] = (unsigned char)rand_r(&seed);
+		size_t cut = rand_r(&seed) % 4 ? len : rand_r(&seed) % len;
+		swift_meta m;
+		swift_error err = {0};
+		if (swift_pickle_load(copy, cut, &m, &err) == 0)
+			swift_meta_free(&m);
+		else
+			cr_expect(strstr(err.msg, "metadata pickle: "), "%s",
+				  err.msg);
+		free(copy);
+	}
+	free(buf);
+}
+
 /* ---- object directories ------------------------------------------------- */
 
 static char *make_dir(void)

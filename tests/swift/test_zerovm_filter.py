@@ -147,6 +147,12 @@ class FilterTest(unittest.TestCase):
             .get_response(f)
         self.assertEqual(resp.status_int, 200)
 
+    def test_bad_utf8_path(self):
+        f = self.make()
+        resp = job_request(path='/v1/AUTH_test/c/%ff').get_response(f)
+        self.assertEqual(resp.status_int, 412)
+        self.assertIn(b'UTF-8', resp.body)
+
     def test_authorization(self):
         f = self.make()
         self.assertEqual(job_request(authorize=None).get_response(f)
