@@ -32,22 +32,7 @@ struct request {
 	struct timespec t0;
 };
 
-static void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void log_line(const char *fmt, ...)
-{
-	char ts[32];
-	time_t t = time(NULL);
-	struct tm tm;
-	va_list ap;
-
-	gmtime_r(&t, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	fprintf(stderr, "ts=%s ", ts);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
+#define log_line(...) zvmd_log(ZVMD_LOG_INFO, __VA_ARGS__)
 
 static double since(const struct timespec *t0)
 {
@@ -454,7 +439,8 @@ static void on_grace(uv_timer_t *t)
 {
 	struct zvmd_server *srv = t->data;
 
-	log_line("msg=\"drain grace over\" killing=%u", srv->running_jobs);
+	zvmd_log(ZVMD_LOG_WARNING, "msg=\"drain grace over\" killing=%u",
+		 srv->running_jobs);
 	/* Cancelling a running job only kills its instances: it stays on
 	 * the list until they have been reaped. */
 	for (struct zvmd_job *j = srv->running; j; j = zvmd_job_next(j))
@@ -468,6 +454,7 @@ static void on_term(uv_signal_t *h, int signum)
 	if (srv->draining)
 		return;
 	srv->draining = true;
+	sd_notify(0, "STOPPING=1");
 	log_line("msg=draining signal=%d running_jobs=%u queued=%u "
 		 "grace_s=%u", signum, srv->running_jobs, srv->queue_depth,
 		 srv->cfg.drain_grace);
@@ -510,10 +497,12 @@ static void on_hup(uv_signal_t *h, int signum)
 	struct zvmd_error err;
 
 	(void)signum;
+	sd_notify(0, "RELOADING=1");
 	if (config_build(&cfg, srv->config_path, srv->overrides,
 			 srv->noverrides, &err)) {
-		log_line("msg=\"reload failed, keeping the old configuration\" "
-			 "error=\"%s\"", err.msg);
+		zvmd_log(ZVMD_LOG_ERROR, "msg=\"reload failed, keeping the old "
+			 "configuration\" error=\"%s\"", err.msg);
+		sd_notify(0, "READY=1");
 		return;
 	}
 	if (strcmp(cfg.listen, srv->cfg.listen) ||
@@ -525,6 +514,8 @@ static void on_hup(uv_signal_t *h, int signum)
 	memcpy(cfg.root, srv->cfg.root, sizeof(cfg.root));
 	memcpy(cfg.spool, srv->cfg.spool, sizeof(cfg.spool));
 	srv->cfg = cfg;
+	zvmd_log_set_level(zvmd_log_level_parse(cfg.log_level));
+	sd_notify(0, "READY=1");
 	log_line("msg=reloaded pool_size=%u queue_length=%u", cfg.pool_size,
 		 cfg.queue_length);
 	zvmd_jobs_schedule(srv);
@@ -632,6 +623,7 @@ int zvmd_run(const struct zvmd_config *cfg, const char *config_path,
 	srv->overrides = overrides;
 	srv->noverrides = noverrides;
 	srv->spoolfd = -1;
+	zvmd_log_set_level(zvmd_log_level_parse(cfg->log_level));
 	threadpool_size(cfg);
 	if (uv_loop_init(&loop)) {
 		snprintf(err->msg, sizeof(err->msg), "uv_loop_init failed");

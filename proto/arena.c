@@ -50,10 +50,11 @@ void *arena_alloc(struct proto_arena *a, size_t n)
 	if (!c || c->cap - c->used < n) {
 		size_t cap = n > ARENA_CHUNK / 4 ? n : ARENA_CHUNK;
 
-		c = malloc(sizeof(*c) + cap);
+		/* calloc: fresh pages from the kernel are zero already, so
+		 * large plans are not written twice. */
+		c = calloc(1, sizeof(*c) + cap);
 		if (!c)
 			return NULL;
-		c->used = 0;
 		c->cap = cap;
 		/* A large one-off block goes behind the current chunk so the
 		 * current chunk keeps filling. */
@@ -67,7 +68,6 @@ void *arena_alloc(struct proto_arena *a, size_t n)
 	}
 	p = (char *)c->data + c->used;
 	c->used += n;
-	memset(p, 0, n);
 	return p;
 }
 
@@ -85,6 +85,32 @@ char *arena_strndup(struct proto_arena *a, const char *s, size_t n)
 char *arena_strdup(struct proto_arena *a, const char *s)
 {
 	return arena_strndup(a, s, strlen(s));
+}
+
+char *arena_cat(struct proto_arena *a, ...)
+{
+	size_t n = 0;
+	const char *s;
+	char *d, *p;
+	va_list ap;
+
+	va_start(ap, a);
+	while ((s = va_arg(ap, const char *)))
+		n += strlen(s);
+	va_end(ap);
+	d = p = arena_alloc(a, n + 1);
+	if (!d)
+		return NULL;
+	va_start(ap, a);
+	while ((s = va_arg(ap, const char *))) {
+		size_t l = strlen(s);
+
+		memcpy(p, s, l);
+		p += l;
+	}
+	va_end(ap);
+	*p = '\0';
+	return d;
 }
 
 char *arena_printf(struct proto_arena *a, const char *fmt, ...)

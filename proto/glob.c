@@ -71,11 +71,11 @@ int glob_match(const char *pat, const char *s, struct glob_cap *caps,
 	pos = segn[0];
 	for (i = 0; i < k; i++) {
 		size_t q = n + 1;
+		bool found = false;
 
-		while (q-- > pos)
-			if (ok[i * (n + 1) + q])
-				break;
-		if (q < pos || !ok[i * (n + 1) + q])
+		while (q > pos && !found)
+			found = ok[i * (n + 1) + --q];
+		if (!found)
 			goto out;
 		caps[i].s = s + pos;
 		caps[i].n = q - pos;

@@ -43,6 +43,8 @@ int strv_push(char ***v, size_t *n, size_t *cap, char *s);
 struct proto_arena *arena_new(void);
 void arena_free(struct proto_arena *a);
 void *arena_alloc(struct proto_arena *a, size_t n); /* zeroed */
+/* Concatenate the strings given, up to a NULL. */
+char *arena_cat(struct proto_arena *a, ...) __attribute__((sentinel));
 char *arena_strdup(struct proto_arena *a, const char *s);
 char *arena_strndup(struct proto_arena *a, const char *s, size_t n);
 char *arena_printf(struct proto_arena *a, const char *fmt, ...)

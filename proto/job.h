@@ -94,6 +94,7 @@ struct jctx {
 	struct jgroup *g;
 	size_t ng;
 	char where[192];       /* "group \"map\": devices[1]" */
+	struct pbuf scratch;   /* reused while building output paths */
 };
 
 /* Error with the current `where` prefix; returns -1. */

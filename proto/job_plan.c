@@ -208,8 +208,8 @@ static int add_match(struct jctx *c, struct mvec *m, const char *acct,
 		m->cap = cap;
 	}
 	x = &m->v[m->n++];
-	x->path = obj ? arena_printf(c->a, "%s/%s/%s", acct, cont, obj)
-		      : arena_printf(c->a, "%s/%s", acct, cont);
+	x->path = obj ? arena_cat(c->a, acct, "/", cont, "/", obj, NULL)
+		      : arena_cat(c->a, acct, "/", cont, NULL);
 	x->ncaps = ncaps;
 	x->caps = arena_alloc(c->a, ncaps * sizeof(char *) + 1);
 	if (!x->path || !x->caps)
@@ -236,7 +236,8 @@ static int expand_objects(struct jctx *c, struct mvec *m, const struct jpath *p,
 		return joom(c);
 	if (list(c, p->account, cont, prefix, &names) < 0)
 		return -1;
-	memcpy(caps, ccaps, nccaps * sizeof(*caps));
+	if (nccaps)
+		memcpy(caps, ccaps, nccaps * sizeof(*caps));
 	for (i = 0; i < names.n && rc == 0; i++) {
 		int r = glob_match(p->object, names.v[i], caps + nccaps,
 				   GLOB_MAX_STARS, &nc);
@@ -538,6 +539,20 @@ static const char *plain_path(struct jctx *c, const struct jpath *p)
 			 : arena_printf(c->a, "%s/%s", p->account, p->container);
 }
 
+/* Append `pat` with each `*` replaced by the next capture (or `iname`). */
+static void substitute(struct pbuf *b, const char *pat,
+		       const char *const *caps, size_t *ci, const char *iname)
+{
+	const char *star;
+
+	while ((star = strchr(pat, '*'))) {
+		pbuf_add(b, pat, (size_t)(star - pat));
+		pbuf_puts(b, caps ? caps[(*ci)++] : iname);
+		pat = star + 1;
+	}
+	pbuf_puts(b, pat);
+}
+
 /*
  * Each `*` of a writable path takes, in order, what the input wildcard
  * captured for this instance, or else the instance name.
@@ -546,44 +561,34 @@ static const char *out_path(struct jctx *c, const struct jgroup *g,
 			    const struct jdev *d, size_t j, const char *iname)
 {
 	const struct jpath *p = &d->path;
-	const char *rel = p->object ? p->object : "";
-	struct pbuf b;
-	size_t ci = 0;
-	const char *s, *why, *slash;
-	char *full, *obj;
+	const char *const *caps = g->wild_dev >= 0 ? g->matches[j].caps : NULL;
+	struct pbuf *b = &c->scratch;
+	size_t ci = 0, cont, slash;
+	const char *why, *s;
 
-	pbuf_init(&b);
-	pbuf_printf(&b, "%s/%s", p->container, rel);
-	full = pbuf_take(&b);
-	if (!full)
+	b->len = 0;
+	pbuf_puts(b, p->account);
+	pbuf_add(b, "/", 1);
+	cont = b->len;
+	substitute(b, p->container, caps, &ci, iname);
+	slash = b->len;
+	pbuf_add(b, "/", 1);
+	substitute(b, p->object, caps, &ci, iname);
+	if (!b->ok)
 		return joom(c), NULL;
-	pbuf_init(&b);
-	for (s = full; *s; s++) {
-		if (*s != '*') {
-			pbuf_add(&b, s, 1);
-			continue;
-		}
-		pbuf_puts(&b, g->wild_dev >= 0 ? g->matches[j].caps[ci++] : iname);
-	}
-	free(full);
-	full = pbuf_take(&b);
-	if (!full)
-		return joom(c), NULL;
-	slash = strchr(full, '/');
-	obj = (char *)slash + 1;
-	*(char *)slash = '\0';
-	why = job_name_problem(full, false, false);
+	b->s[slash] = '\0';
+	why = job_name_problem(b->s + cont, false, false);
 	if (!why)
-		why = job_name_problem(obj, true, false);
+		why = job_name_problem(b->s + slash + 1, true, false);
 	if (why) {
+		where_dev(c, g, (size_t)(d - g->devs));
 		jerr(c, PROTO_EBADJOB, "path \"%.128s\" for instance \"%s\" "
 		     "gives container \"%.64s\" and object \"%.64s\": a name %s",
-		     p->url, iname, full, obj, why);
-		free(full);
+		     p->url, iname, b->s + cont, b->s + slash + 1, why);
 		return NULL;
 	}
-	s = arena_printf(c->a, "%s/%s/%s", p->account, full, obj);
-	free(full);
+	b->s[slash] = '/';
+	s = arena_strndup(c->a, b->s, b->len);
 	return s ? s : (joom(c), NULL);
 }
 
@@ -751,15 +756,18 @@ static int build_instances(struct jctx *c, struct proto_plan *plan)
 		for (j = 0; j < g->ninst; j++) {
 			struct proto_instance *in = &plan->inst[g->first + j];
 
+			char num[24];
+
+			snprintf(num, sizeof(num), "%zu", j + 1);
 			in->name = g->numbered ?
-				   arena_printf(c->a, "%s-%zu", g->name, j + 1) :
+				   arena_cat(c->a, g->name, "-", num, NULL) :
 				   (char *)g->name;
 			if (!in->name)
 				return joom(c);
 			in_alias[g->first + j] =
-				arena_printf(c->a, "/dev/in/%s", in->name);
+				arena_cat(c->a, "/dev/in/", in->name, NULL);
 			out_alias[g->first + j] =
-				arena_printf(c->a, "/dev/out/%s", in->name);
+				arena_cat(c->a, "/dev/out/", in->name, NULL);
 			if (!in_alias[g->first + j] || !out_alias[g->first + j])
 				return joom(c);
 		}
@@ -890,11 +898,14 @@ int proto_job_plan(const char *json, size_t len, const char *account,
 	}
 	if (json == NULL)
 		json = "";
+	pbuf_init(&c.scratch);
 	if (job_parse(&c, json, len) < 0 || job_build(&c, plan) < 0)
 		goto fail;
+	free(pbuf_take(&c.scratch));
 	*out = plan;
 	return 0;
 fail:
+	free(pbuf_take(&c.scratch));
 	proto_plan_free(plan);
 	return -1;
 }

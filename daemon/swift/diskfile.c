@@ -14,6 +14,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
+#include <unistd.h>
 
 #define XATTR_KEY "user.swift.metadata"
 #define XATTR_CHECKSUM "user.swift.metadata_checksum"
@@ -29,11 +31,12 @@
 
 /* ---- metadata xattrs ------------------------------------------------------ */
 
-/* Append xattr name of path to *buf; 1 if it does not exist. */
-static int xattr_append(const char *path, const char *name, char **buf,
-			size_t *len, swift_error *err)
+/* Append xattr name of fd (the file path, for messages) to *buf; 1 if it
+ * does not exist. */
+static int xattr_append(int fd, const char *path, const char *name,
+			char **buf, size_t *len, swift_error *err)
 {
-	ssize_t n = getxattr(path, name, NULL, 0);
+	ssize_t n = fgetxattr(fd, name, NULL, 0);
 	if (n < 0 && errno == ENODATA)
 		return 1;
 	if (n < 0)
@@ -46,7 +49,7 @@ static int xattr_append(const char *path, const char *name, char **buf,
 	if (!grown)
 		return swift_error_set(err, ENOMEM, "%s: out of memory", path);
 	*buf = grown;
-	ssize_t got = getxattr(path, name, *buf + *len, (size_t)n);
+	ssize_t got = fgetxattr(fd, name, *buf + *len, (size_t)n);
 	if (got < 0)
 		return swift_error_set(err, errno, "%s: reading xattr %s: %s",
 				       path, name, strerror(errno));
@@ -54,11 +57,11 @@ static int xattr_append(const char *path, const char *name, char **buf,
 	return 0;
 }
 
-static int checksum_verify(const char *path, const char *buf, size_t len,
-			   swift_error *err)
+static int checksum_verify(int fd, const char *path, const char *buf,
+			   size_t len, swift_error *err)
 {
 	char want[33] = {0};
-	ssize_t n = getxattr(path, XATTR_CHECKSUM, want, sizeof want - 1);
+	ssize_t n = fgetxattr(fd, XATTR_CHECKSUM, want, sizeof want - 1);
 	if (n < 0 && errno == ENODATA)
 		return 0;      /* objects older than checksums have none */
 	if (n != 32)
@@ -78,23 +81,23 @@ static int checksum_verify(const char *path, const char *buf, size_t len,
 	return 0;
 }
 
-int swift_meta_read_xattrs(const char *path, swift_meta *meta,
-			   swift_error *err)
+int swift_meta_read_fd(int fd, const char *path, swift_meta *meta,
+		       swift_error *err)
 {
 	*meta = (swift_meta){0};
 	char *buf = NULL;
 	size_t len = 0;
-	int rc = xattr_append(path, XATTR_KEY, &buf, &len, err);
+	int rc = xattr_append(fd, path, XATTR_KEY, &buf, &len, err);
 	if (rc == 1)
 		rc = swift_error_set(err, EINVAL, "%s: no %s xattr (not a "
 				     "Swift object file)", path, XATTR_KEY);
 	for (unsigned i = 1; rc == 0; i++) {
 		char name[64];
 		snprintf(name, sizeof name, XATTR_KEY "%u", i);
-		rc = xattr_append(path, name, &buf, &len, err);
+		rc = xattr_append(fd, path, name, &buf, &len, err);
 	}
 	if (rc == 1)
-		rc = checksum_verify(path, buf, len, err);
+		rc = checksum_verify(fd, path, buf, len, err);
 	if (rc == 0 && swift_pickle_load(buf, len, meta, err) < 0) {
 		size_t n = strlen(err ? err->msg : "");
 		if (err && n + strlen(path) + 3 < sizeof err->msg) {
@@ -106,6 +109,19 @@ int swift_meta_read_xattrs(const char *path, swift_meta *meta,
 	}
 	free(buf);
 	return rc < 0 ? -1 : 0;
+}
+
+int swift_meta_read_xattrs(const char *path, swift_meta *meta,
+			   swift_error *err)
+{
+	*meta = (swift_meta){0};
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return swift_error_set(err, errno, "%s: %s", path,
+				       strerror(errno));
+	int rc = swift_meta_read_fd(fd, path, meta, err);
+	close(fd);
+	return rc;
 }
 
 /* ---- the hash directory ----------------------------------------------------- */
@@ -302,7 +318,7 @@ static int object_check(swift_object *obj, double now, swift_error *err)
 	if (obj->flags & SWIFT_OBJ_EC)
 		return 0;      /* a fragment's size is not the object's */
 	struct stat st;
-	if (stat(obj->data_path, &st) < 0)
+	if (fstat(obj->fd, &st) < 0)
 		return swift_error_set(err, errno, "%s: %s", obj->data_path,
 				       strerror(errno));
 	if ((uint64_t)st.st_size != obj->content_length)
@@ -312,25 +328,49 @@ static int object_check(swift_object *obj, double now, swift_error *err)
 	return 0;
 }
 
+/* Scan the directory and open the current .data. A concurrent PUT or
+ * cleanup can remove the file between the scan and the open: scan again. */
+static int object_open_data(const char *hash_dir, swift_object *obj,
+			    ondisk *od, swift_error *err)
+{
+	for (int attempt = 0; attempt < 3; attempt++) {
+		if (ondisk_scan(hash_dir, od, err) < 0)
+			return -1;
+		free(obj->data_path);
+		free(obj->meta_path);
+		obj->meta_path = NULL;
+		if (asprintf(&obj->data_path, "%s/%s", hash_dir, od->data) < 0 ||
+		    (od->meta[0] && asprintf(&obj->meta_path, "%s/%s",
+					     hash_dir, od->meta) < 0)) {
+			obj->data_path = NULL;
+			return swift_error_set(err, ENOMEM, "out of memory");
+		}
+		obj->fd = open(obj->data_path, O_RDONLY | O_CLOEXEC);
+		if (obj->fd >= 0)
+			return 0;
+		if (errno != ENOENT)
+			break;
+	}
+	return swift_error_set(err, errno, "%s: %s", obj->data_path,
+			       strerror(errno));
+}
+
 int swift_object_open(const char *hash_dir, const swift_policy *policy,
 		      double now, swift_object *obj, swift_error *err)
 {
-	*obj = (swift_object){0};
+	*obj = (swift_object){.fd = -1};
 	ondisk od;
-	if (ondisk_scan(hash_dir, &od, err) < 0)
-		return -1;
-	if (asprintf(&obj->data_path, "%s/%s", hash_dir, od.data) < 0 ||
-	    (od.meta[0] && asprintf(&obj->meta_path, "%s/%s", hash_dir,
-				    od.meta) < 0)) {
-		swift_object_free(obj);
-		return swift_error_set(err, ENOMEM, "out of memory");
-	}
+	if (object_open_data(hash_dir, obj, &od, err) < 0)
+		goto fail;
 	swift_meta data, meta;
-	if (swift_meta_read_xattrs(obj->data_path, &data, err) < 0)
+	if (swift_meta_read_fd(obj->fd, obj->data_path, &data, err) < 0)
 		goto fail;
 	if (!obj->meta_path) {
 		obj->meta = data;
 	} else {
+		/* A .meta that vanished was replaced by a newer one or folded
+		 * into a newer .data: either way this .data's own metadata
+		 * would be stale, so fail rather than guess. */
 		if (swift_meta_read_xattrs(obj->meta_path, &meta, err) < 0) {
 			swift_meta_free(&data);
 			goto fail;
@@ -358,8 +398,10 @@ fail:
 
 void swift_object_free(swift_object *obj)
 {
+	if (obj->fd >= 0)
+		close(obj->fd);
 	free(obj->data_path);
 	free(obj->meta_path);
 	swift_meta_free(&obj->meta);
-	*obj = (swift_object){0};
+	*obj = (swift_object){.fd = -1};
 }

@@ -153,9 +153,12 @@ void swift_meta_free(swift_meta *meta);
 const swift_meta_item *swift_meta_get(const swift_meta *meta, const char *key);
 
 /* Read and decode user.swift.metadata, ...metadata1, ... of a file, checking
- * user.swift.metadata_checksum when present. */
+ * user.swift.metadata_checksum when present. The _fd form reads an open
+ * file (path only names it in messages). */
 int swift_meta_read_xattrs(const char *path, swift_meta *meta,
 			   swift_error *err);
+int swift_meta_read_fd(int fd, const char *path, swift_meta *meta,
+		       swift_error *err);
 
 /* ---- objects on disk ------------------------------------------------------- */
 
@@ -169,6 +172,8 @@ enum {
 };
 
 typedef struct swift_object {
+	int fd;                  /* the .data, open read-only (owned; a caller
+				  * keeping it sets obj->fd = -1 first) */
 	char *data_path;         /* the current .data file */
 	char *meta_path;         /* a newer .meta file, or NULL */
 	swift_meta meta;         /* merged metadata (.data, then .meta) */
@@ -188,7 +193,9 @@ char *swift_object_dir(const char *devices, const char *device,
 /* Find the current object in a hash directory: the newest .data newer than
  * any .ts, with a newer .meta merged in. err->code is ENOENT when there is
  * no object (no dir, no .data, deleted, expired). policy may be NULL
- * (replication). now is the Unix time for X-Delete-At. */
+ * (replication). now is the Unix time for X-Delete-At. Metadata and size
+ * are read from the open fd, so they describe the bytes behind obj->fd even
+ * if a newer PUT replaces the file meanwhile. */
 int swift_object_open(const char *hash_dir, const swift_policy *policy,
 		      double now, swift_object *obj, swift_error *err);
 void swift_object_free(swift_object *obj);

@@ -1,7 +1,7 @@
 /* Using a channel against its declared direction when the host fd allows
  * both: the runner passes stdin and stdout as O_RDWR files (as a terminal
- * or a socket would be). Reading the write-only stdout (which holds 64 KiB
- * of earlier host data) or writing into the read-only stdin must fail.
+ * or a socket would be). Reading the write-only stdout (which holds 512
+ * bytes of earlier host data) or writing into the read-only stdin must fail.
  * Logs go to fd 2. */
 #include <sys/uio.h>
 

@@ -42,6 +42,7 @@ PWNED_PREFIX = "zvm-hostile-pwned-"
 #   "exit 0"        exited 0 and printed "RESULT: contained"
 #   "signal SIGSYS" killed by that signal
 #   "timeout"       ended by the sandbox with "session timeout"
+#   "refused"       zvsh would not start it (exit 125, no report)
 # Options: channels (extra, after stdin/stdout/stderr: fds 3, 4),
 # memory, timeout, args (program-specific, after CANARY SELF TOKEN),
 # cli ("zerovm" where channel limits are needed, else zvsh), stdin ("pty":
@@ -51,7 +52,8 @@ PWNED_PREFIX = "zvm-hostile-pwned-"
 # with fifo=True is a FIFO whose ends the runner holds and never uses;
 # stdio_rdwr (zvsh: stdin and stdout are O_RDWR files holding these bytes);
 # stdin "pipe" (a pipe whose flags the runner checks); payload (an
-# executable channel /dev/payload, a tiny ELF exiting 99).
+# executable channel /dev/payload, a tiny ELF exiting 99); dir_channel (zvsh:
+# the canary directory itself as channel /dev/dir).
 LIMIT = 1000
 GET_LIMIT = 100
 
@@ -155,10 +157,13 @@ PROGRAMS = {
                       "channels": [dict(out_channel(put_size=100 * MIB),
                                         fifo=True)]},
     "env_leak": {"expect": "exit 0"},
+    "host_info": {"expect": "exit 0"},
+    "dir_channel": {"expect": "refused", "dir_channel": True},
+    "dynamic": {"expect": "refused"},
     "pid_probe": {"expect": "exit 0"},
     "exec_channel": {"expect": "exit 0", "payload": True},
     "channel_flags": {"expect": "exit 0", "stdin": "pipe"},
-    "channel_direction": {"expect": "exit 0", "stdio_rdwr": b"H" * 65536},
+    "channel_direction": {"expect": "exit 0", "stdio_rdwr": b"H" * 512},
     "memory_mmap": {"expect": "exit 0", "args": [str(MEMORY)]},
     "memory_brk": {"expect": "exit 0", "args": [str(MEMORY)]},
     "infinite_loop": {"expect": "timeout", "timeout": 1},
@@ -445,6 +450,8 @@ class Run:
                *self.args]
         for c in self.channels[3:]:
             cmd.append(f"@{os.path.basename(c['alias'])}={c['uri']}")
+        if self.spec.get("dir_channel"):
+            cmd.append(f"@dir={self.canary}")
         stdin = subprocess.DEVNULL
         if self.spec.get("stdin") == "pty":
             self.pty_master, stdin = os.openpty()
@@ -592,9 +599,12 @@ def parse_report(text):
 
 def parse_zvsh(err, returncode):
     """zvsh -v ends with "zvsh: STATUS; exit N; ..."; its exit code must
-    agree: N, 128 + signal, or 124 on timeout."""
+    agree: N, 128 + signal, or 124 on timeout. 125 without that line: zvsh
+    refused to start the program."""
     lines = [l for l in err.splitlines()
              if l.startswith("zvsh: ") and "; exit " in l]
+    if not lines and returncode == 125:
+        return "refused", None
     if not lines:
         raise Failure(f"zvsh printed no report (exit {returncode}):\n{err}")
     status, code = lines[-1][6:].split("; exit ")

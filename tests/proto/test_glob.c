@@ -43,6 +43,15 @@ Test(glob, whole_name_only)
 	cr_expect_eq(match("ab*ba", "aba"), 0);
 }
 
+/* Found by fuzz_job: a middle literal that occurs nowhere made the
+ * capture walk run below index 0 of its table. */
+Test(glob, regression_middle_literal_absent)
+{
+	cr_expect_eq(match("*-s*.log", "b/c.log"), 0);
+	cr_expect_eq(match("*x*", "abc"), 0);
+	cr_expect_eq(match("*x*", ""), 0);
+}
+
 Test(glob, captures_greedy_from_the_left)
 {
 	expect_caps("*.txt", "a.txt", 1, (const char *[]){ "a" });

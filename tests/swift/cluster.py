@@ -37,6 +37,7 @@ All ports are picked free at start, so several clusters can run at once.
 """
 
 import argparse
+import ctypes
 import os
 import secrets
 import shutil
@@ -62,6 +63,14 @@ def free_port(ip):
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def die_with_parent():
+    """In a child before exec: get SIGTERM if cluster.py dies, even by
+    SIGKILL, so no server outlives the harness."""
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG,
+                                            signal.SIGTERM)
 
 
 def write(path, text):
@@ -217,7 +226,8 @@ class Cluster(object):
     def _spawn(self, name, argv, env=None):
         log = open(os.path.join(self.logs, name + '.log'), 'wb')
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, env=env)
+                                stdin=subprocess.DEVNULL, env=env,
+                                preexec_fn=die_with_parent)
         log.close()
         self.procs.append((name, proc))
 
@@ -353,7 +363,8 @@ def main():
         subprocess.run(['mount', '--bind', cluster.etc, '/etc/swift'],
                        check=True)
         cluster.start()
-        status = subprocess.run(args.cmd, env=cluster.environ()).returncode
+        status = subprocess.run(args.cmd, env=cluster.environ(),
+                                preexec_fn=die_with_parent).returncode
     except (RuntimeError, subprocess.CalledProcessError, OSError) as e:
         print('cluster.py: %s' % e, file=sys.stderr)
         for name, _ in cluster.procs:

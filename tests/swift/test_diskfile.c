@@ -228,7 +228,15 @@ Test(diskfile, current_data_and_meta)
 	cr_expect_str_eq(get(&obj.meta, "X-Object-Meta-Color"), "red");
 	cr_expect_null(get(&obj.meta, "X-Object-Meta-Empty"));
 	cr_expect_eq(obj.flags, 0);
+	/* The open fd is the object, even once the file is gone. */
+	unlink(data);
+	char bytes[16] = {0};
+	cr_expect_eq(pread(obj.fd, bytes, sizeof bytes, 0), 5);
+	cr_expect_str_eq(bytes, "hello");
+	int kept = obj.fd;
+	obj.fd = -1;
 	swift_object_free(&obj);
+	cr_expect_eq(close(kept), 0, "the caller owns a taken fd");
 	free(data);
 	free(meta);
 	rm_rf(dir);

@@ -1,0 +1,9 @@
+#!/bin/sh
+# run-fuzz.sh TARGET SEEDS WORKDIR SECONDS — a bounded libFuzzer run.
+# New inputs go to WORKDIR/corpus (never into the source tree); a crash
+# leaves its input in WORKDIR and fails the test.
+set -eu
+target=$1 seeds=$2 work=$3 secs=$4
+mkdir -p "$work/corpus"
+exec "$target" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+	-print_final_stats=1 -artifact_prefix="$work/" "$work/corpus" "$seeds"
