@@ -30,6 +30,7 @@ void zvmd_config_default(struct zvmd_config *cfg)
 	cfg->max_output = 1ULL << 30;            /* zerovm_maxoutput */
 	cfg->job_timeout = 60;
 	cfg->drain_grace = 30;
+	snprintf(cfg->log_level, sizeof(cfg->log_level), "info");
 }
 
 static int zvmd_err(struct zvmd_error *err, const char *fmt, ...)
@@ -110,7 +111,20 @@ static const struct option options[] = {
 	OPT_Z("max_output", max_output),
 	OPT_U("job_timeout", job_timeout),
 	OPT_U("drain_grace", drain_grace),
+	OPT_S("log_level", log_level),
 };
+
+#define NOPTIONS (sizeof(options) / sizeof(options[0]))
+_Static_assert(NOPTIONS <= ZVMD_CONFIG_MAX_OPTIONS,
+	       "raise ZVMD_CONFIG_MAX_OPTIONS in zvmd.h");
+
+static int option_index(const char *key)
+{
+	for (size_t i = 0; i < NOPTIONS; i++)
+		if (!strcmp(options[i].key, key))
+			return (int)i;
+	return -1;
+}
 
 static void store_int(void *p, size_t width, uint64_t v)
 {
@@ -123,13 +137,15 @@ static void store_int(void *p, size_t width, uint64_t v)
 int zvmd_config_set(struct zvmd_config *cfg, const char *key,
 		    const char *value, struct zvmd_error *err)
 {
-	for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
+	int i = option_index(key);
+
+	if (i >= 0) {
 		const struct option *o = &options[i];
 		char *p = (char *)cfg + o->offset;
 		uint64_t v;
 
-		if (strcmp(o->key, key))
-			continue;
+		/* Not (or no longer) from the file: the loader sets it. */
+		cfg->line[i] = 0;
 		if (o->kind == K_STRING)
 			return set_string(p, o->width, key, value, err);
 		if (parse_size(value, &v) ||
@@ -152,14 +168,29 @@ struct load_ctx {
 	struct zvmd_config *cfg;
 	struct zvmd_error *err;
 	const char *path;
+	FILE *f;
+	unsigned lineno; /* of the line inih handed to on_ini */
 	int failed;
 };
+
+/* inih's reader: fgets that counts lines, since the handler is not told
+ * which line it is called for. */
+static char *read_line(char *buf, int cap, void *stream)
+{
+	struct load_ctx *c = stream;
+	char *r = fgets(buf, cap, c->f);
+
+	if (r)
+		c->lineno++;
+	return r;
+}
 
 /* Returning 0 makes inih report this line's number. */
 static int on_ini(void *user, const char *section, const char *name,
 		  const char *value)
 {
 	struct load_ctx *c = user;
+	int i;
 
 	if (c->failed)
 		return 1;
@@ -169,24 +200,38 @@ static int on_ini(void *user, const char *section, const char *name,
 		c->failed = 1;
 		return 0;
 	}
+	i = option_index(name);
+	if (i >= 0 && c->cfg->line[i] && !strcmp(c->cfg->file, c->path)) {
+		zvmd_err(c->err, "%s: set twice (first at line %u)", name,
+			 c->cfg->line[i]);
+		c->failed = 1;
+		return 0;
+	}
 	if (zvmd_config_set(c->cfg, name, value, c->err)) {
 		c->failed = 1;
 		return 0;
 	}
+	c->cfg->line[i] = c->lineno;
 	return 1;
 }
 
 int zvmd_config_load(struct zvmd_config *cfg, const char *path,
 		     struct zvmd_error *err)
 {
-	struct load_ctx c = { cfg, err, path, 0 };
-	FILE *f = fopen(path, "r");
+	struct load_ctx c = { cfg, err, path, fopen(path, "r"), 0, 0 };
 	int rc;
 
-	if (!f)
+	if (!c.f)
 		return zvmd_err(err, "%s: %s", path, strerror(errno));
-	rc = ini_parse_file(f, on_ini, &c);
-	fclose(f);
+	if (strlen(path) >= sizeof(cfg->file)) {
+		fclose(c.f);
+		return zvmd_err(err, "%.100s...: path too long", path);
+	}
+	if (strcmp(cfg->file, path))
+		memset(cfg->line, 0, sizeof(cfg->line));
+	snprintf(cfg->file, sizeof(cfg->file), "%s", path);
+	rc = ini_parse_stream(read_line, &c, on_ini, &c);
+	fclose(c.f);
 	if (c.failed) {
 		struct zvmd_error e = *err;
 
@@ -224,36 +269,90 @@ int zvmd_listen_parse(const char *s, struct sockaddr_in *out, char *msg,
 	return 0;
 }
 
-static int check_dir(const char *what, const char *path,
-		     struct zvmd_error *err)
+/* A bad value: "file:line: key: why" when the file set it, else
+ * "key: why". */
+static int bad_value(const struct zvmd_config *cfg, struct zvmd_error *err,
+		     const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int bad_value(const struct zvmd_config *cfg, struct zvmd_error *err,
+		     const char *key, const char *fmt, ...)
+{
+	int i = option_index(key);
+	char why[400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (i >= 0 && cfg->line[i])
+		return zvmd_err(err, "%.300s:%u: %s: %s", cfg->file,
+				cfg->line[i], key, why);
+	return zvmd_err(err, "%s: %s", key, why);
+}
+
+static int check_dir(const struct zvmd_config *cfg, const char *key,
+		     const char *path, struct zvmd_error *err)
 {
 	struct stat st;
 
 	if (stat(path, &st))
-		return zvmd_err(err, "%s '%s': %s", what, path, strerror(errno));
+		return bad_value(cfg, err, key, "'%.200s': %s", path,
+				 strerror(errno));
 	if (!S_ISDIR(st.st_mode))
-		return zvmd_err(err, "%s '%s' is not a directory", what, path);
+		return bad_value(cfg, err, key, "'%.200s' is not a directory",
+				 path);
 	return 0;
+}
+
+int zvmd_log_level_parse(const char *name)
+{
+	static const char *const names[] = { "error", "warning", "info",
+					      "debug" };
+
+	for (int i = 0; i < (int)(sizeof(names) / sizeof(names[0])); i++)
+		if (!strcmp(name, names[i]))
+			return i;
+	return -1;
 }
 
 int zvmd_config_check(const struct zvmd_config *cfg, struct zvmd_error *err)
 {
+	/* Limits where 0 would mean "nothing may run". */
+	static const struct { const char *key; size_t off, width; } positive[] = {
+#define POS(f) { #f, offsetof(struct zvmd_config, f), \
+		 sizeof(((struct zvmd_config *)0)->f) }
+		POS(max_job_size), POS(max_instances), POS(pool_size),
+		POS(instance_timeout), POS(instance_memory), POS(max_output),
+		POS(job_timeout), POS(retry_after),
+#undef POS
+	};
 	struct sockaddr_in sa;
 	char msg[256];
 
 	if (zvmd_listen_parse(cfg->listen, &sa, msg, sizeof(msg)))
-		return zvmd_err(err, "listen: %s", msg);
-	if (check_dir("root", cfg->root, err) ||
-	    check_dir("spool", cfg->spool, err))
+		return bad_value(cfg, err, "listen", "%s", msg);
+	if (check_dir(cfg, "root", cfg->root, err) ||
+	    check_dir(cfg, "spool", cfg->spool, err))
 		return -1;
-	if (!cfg->max_job_size || !cfg->max_instances || !cfg->pool_size ||
-	    !cfg->instance_timeout || !cfg->max_output || !cfg->job_timeout ||
-	    !cfg->instance_memory)
-		return zvmd_err(err, "max_job_size, max_instances, pool_size, "
-				"instance_timeout, instance_memory, max_output "
-				"and job_timeout must be greater than 0");
-	if (cfg->pool_size > 1020 || cfg->max_instances > 1020)
-		return zvmd_err(err, "pool_size and max_instances are at most "
-				"1020 (one service thread per sandbox)");
+	for (size_t i = 0; i < sizeof(positive) / sizeof(positive[0]); i++) {
+		const char *p = (const char *)cfg + positive[i].off;
+		uint64_t v = positive[i].width == sizeof(uint64_t) ?
+			     *(const uint64_t *)p : *(const unsigned *)p;
+
+		if (!v)
+			return bad_value(cfg, err, positive[i].key,
+					 "must be greater than 0");
+	}
+	if (cfg->pool_size > 1020)
+		return bad_value(cfg, err, "pool_size", "%u is more than 1020 "
+				 "(one service thread per sandbox)",
+				 cfg->pool_size);
+	if (cfg->max_instances > 1020)
+		return bad_value(cfg, err, "max_instances", "%zu is more than "
+				 "1020 (one service thread per sandbox)",
+				 cfg->max_instances);
+	if (zvmd_log_level_parse(cfg->log_level) < 0)
+		return bad_value(cfg, err, "log_level", "'%s' is not one of "
+				 "error, warning, info, debug", cfg->log_level);
 	return 0;
 }

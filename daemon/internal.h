@@ -18,6 +18,20 @@
 int zvmd_listen_parse(const char *s, struct sockaddr_in *out, char *msg,
 		      size_t cap);
 
+/* --------------------------------------------------------------- log */
+
+/* In zvmd.conf's log_level order: a level logs itself and those above. */
+enum zvmd_log_level {
+	ZVMD_LOG_ERROR, ZVMD_LOG_WARNING, ZVMD_LOG_INFO, ZVMD_LOG_DEBUG,
+};
+
+/* "error", "warning", "info", "debug" -> level, or -1 (daemon/config.c). */
+int zvmd_log_level_parse(const char *name);
+void zvmd_log_set_level(enum zvmd_log_level level);
+/* One logfmt line on stderr: "ts=... level=... " then fmt. */
+void zvmd_log(enum zvmd_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 /* ------------------------------------------------------------- store */
 
 /* An output being written: a temp file beside the final object, renamed

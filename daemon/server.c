@@ -32,22 +32,7 @@ struct request {
 	struct timespec t0;
 };
 
-static void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void log_line(const char *fmt, ...)
-{
-	char ts[32];
-	time_t t = time(NULL);
-	struct tm tm;
-	va_list ap;
-
-	gmtime_r(&t, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	fprintf(stderr, "ts=%s ", ts);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
+#define log_line(...) zvmd_log(ZVMD_LOG_INFO, __VA_ARGS__)
 
 static double since(const struct timespec *t0)
 {
@@ -312,6 +297,8 @@ static enum MHD_Result job_headers(struct request *req, const char *method,
 		MHD_HTTP_HEADER_CONTENT_TYPE);
 	const char *stream = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 							 "X-Zerovm-Stream");
+	const char *clen = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+		MHD_HTTP_HEADER_CONTENT_LENGTH);
 
 	if (!exec || strcmp(method, "POST"))
 		return job_error(req, 501, 0, "%s %s: zvmd only runs jobs: "
@@ -327,6 +314,11 @@ static enum MHD_Result job_headers(struct request *req, const char *method,
 		return job_error(req, 400, 0, "Content-Type: '%s': a job is "
 				 "application/json", ctype ? ctype : "");
 	req->stream = stream && !strcmp(stream, "1");
+	/* Refuse an announced oversized body before reading it. */
+	if (clen && strtoull(clen, NULL, 10) > req->srv->cfg.max_job_size)
+		return job_error(req, 413, 0, "job description is %s bytes, "
+				 "more than max_job_size (%zu)", clen,
+				 req->srv->cfg.max_job_size);
 	return MHD_YES;
 }
 
@@ -409,6 +401,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 	if (!req)
 		return;
 	*con_cls = NULL;
+	/* A streamed job whose client left before the end: 499, as nginx. */
+	if (req->job && !req->logged)
+		request_log(req, 499);
 	if (req->job)
 		zvmd_job_release(req->job);
 	free(req->body);
@@ -444,7 +439,8 @@ static void on_grace(uv_timer_t *t)
 {
 	struct zvmd_server *srv = t->data;
 
-	log_line("msg=\"drain grace over\" killing=%u", srv->running_jobs);
+	zvmd_log(ZVMD_LOG_WARNING, "msg=\"drain grace over\" killing=%u",
+		 srv->running_jobs);
 	/* Cancelling a running job only kills its instances: it stays on
 	 * the list until they have been reaped. */
 	for (struct zvmd_job *j = srv->running; j; j = zvmd_job_next(j))
@@ -458,6 +454,7 @@ static void on_term(uv_signal_t *h, int signum)
 	if (srv->draining)
 		return;
 	srv->draining = true;
+	sd_notify(0, "STOPPING=1");
 	log_line("msg=draining signal=%d running_jobs=%u queued=%u "
 		 "grace_s=%u", signum, srv->running_jobs, srv->queue_depth,
 		 srv->cfg.drain_grace);
@@ -500,10 +497,12 @@ static void on_hup(uv_signal_t *h, int signum)
 	struct zvmd_error err;
 
 	(void)signum;
+	sd_notify(0, "RELOADING=1");
 	if (config_build(&cfg, srv->config_path, srv->overrides,
 			 srv->noverrides, &err)) {
-		log_line("msg=\"reload failed, keeping the old configuration\" "
-			 "error=\"%s\"", err.msg);
+		zvmd_log(ZVMD_LOG_ERROR, "msg=\"reload failed, keeping the old "
+			 "configuration\" error=\"%s\"", err.msg);
+		sd_notify(0, "READY=1");
 		return;
 	}
 	if (strcmp(cfg.listen, srv->cfg.listen) ||
@@ -515,6 +514,8 @@ static void on_hup(uv_signal_t *h, int signum)
 	memcpy(cfg.root, srv->cfg.root, sizeof(cfg.root));
 	memcpy(cfg.spool, srv->cfg.spool, sizeof(cfg.spool));
 	srv->cfg = cfg;
+	zvmd_log_set_level(zvmd_log_level_parse(cfg.log_level));
+	sd_notify(0, "READY=1");
 	log_line("msg=reloaded pool_size=%u queue_length=%u", cfg.pool_size,
 		 cfg.queue_length);
 	zvmd_jobs_schedule(srv);
@@ -622,6 +623,7 @@ int zvmd_run(const struct zvmd_config *cfg, const char *config_path,
 	srv->overrides = overrides;
 	srv->noverrides = noverrides;
 	srv->spoolfd = -1;
+	zvmd_log_set_level(zvmd_log_level_parse(cfg->log_level));
 	threadpool_size(cfg);
 	if (uv_loop_init(&loop)) {
 		snprintf(err->msg, sizeof(err->msg), "uv_loop_init failed");

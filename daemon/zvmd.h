@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define ZVMD_CONFIG_MAX_OPTIONS 64
+
 struct zvmd_config {
 	char listen[64];            /* "127.0.0.1:8090"; port 0 = any free port */
 	char root[PATH_MAX];        /* local store root */
@@ -29,6 +31,12 @@ struct zvmd_config {
 	uint64_t max_output;        /* bytes per writable channel */
 	unsigned job_timeout;       /* seconds from start to the last exit */
 	unsigned drain_grace;       /* seconds SIGTERM waits for running jobs */
+	char log_level[16];         /* error, warning, info, debug */
+	/* Where each option was set, so that a bad value is reported as
+	 * file:line: key (line 0 = default or command line). Indexed like
+	 * the option table of config.c. */
+	char file[PATH_MAX];
+	unsigned line[ZVMD_CONFIG_MAX_OPTIONS];
 };
 
 struct zvmd_error {
@@ -44,7 +52,8 @@ int zvmd_config_load(struct zvmd_config *cfg, const char *path,
 /* Overlay one "key=value" as if it came from the file (for flags). */
 int zvmd_config_set(struct zvmd_config *cfg, const char *key,
 		    const char *value, struct zvmd_error *err);
-/* Semantic checks: root and spool exist, listen parses, limits > 0. */
+/* Semantic checks: root and spool exist, listen parses, limits > 0.
+ * A bad value set by the file is reported as "file:line: key: why". */
 int zvmd_config_check(const struct zvmd_config *cfg, struct zvmd_error *err);
 
 /*

@@ -1,6 +1,7 @@
-/* args.c — split a command line the way ZeroCloud did (Python's
- * shlex.split in POSIX mode), and quote words so that splitting them
- * again gives them back. */
+/* args.c — split a command line the way ZeroCloud users wrote it
+ * (Python's shlex.split in POSIX mode, plus the `\xHH` escapes ZeroVM's
+ * runtime decoded, e.g. `\x2c` for a comma), and quote words so that
+ * splitting them again gives them back. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,12 +13,52 @@ static bool is_space(char c)
 	       c == '\v' || c == '\f';
 }
 
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* `\xHH` at p: the byte it stands for, or -1 if p is not such an escape. */
+static int hex_escape(const char *p)
+{
+	int hi, lo;
+
+	if (p[0] != '\\' || p[1] != 'x')
+		return -1;
+	hi = hexval(p[2]);
+	lo = hi < 0 ? -1 : hexval(p[3]);
+	return lo < 0 ? -1 : hi * 16 + lo;
+}
+
 /*
  * Rules (shlex POSIX mode): whitespace separates words; '...' is literal;
  * inside "..." a backslash escapes only '"' and '\'; outside quotes a
  * backslash escapes any character; quotes join with adjacent text
- * (a'b'c is one word "abc"); '' is an empty word.
+ * (a'b'c is one word "abc"); '' is an empty word. Outside single quotes
+ * `\xHH` is the byte HH (`\x00` is refused: argv strings end at NUL).
  */
+/* Add the byte of a `\xHH` escape at *p; 1 if done, 0 if none, -1 for NUL. */
+static int add_hex(struct pbuf *w, const char **p)
+{
+	int byte = hex_escape(*p);
+	char ch;
+
+	if (byte < 0)
+		return 0;
+	if (byte == 0)
+		return -1;
+	ch = (char)byte;
+	pbuf_add(w, &ch, 1);
+	*p += 4;
+	return 1;
+}
+
 int proto_args_split(const char *line, char ***argv, size_t *argc,
 		     struct proto_error *err)
 {
@@ -25,6 +66,7 @@ int proto_args_split(const char *line, char ***argv, size_t *argc,
 	size_t n = 0, cap = 0;
 	const char *p = line ? line : "";
 	struct pbuf w;
+	int hex;
 
 	pbuf_init(&w);
 	v = calloc(1, sizeof(*v));
@@ -40,7 +82,10 @@ int proto_args_split(const char *line, char ***argv, size_t *argc,
 			break;
 		while (*p && !is_space(*p)) {
 			inword = true;
-			if (*p == '\'') {
+			if ((hex = add_hex(&w, &p)) != 0) {
+				if (hex < 0)
+					goto nul_escape;
+			} else if (*p == '\'') {
 				const char *q = strchr(p + 1, '\'');
 
 				if (!q)
@@ -48,12 +93,14 @@ int proto_args_split(const char *line, char ***argv, size_t *argc,
 				pbuf_add(&w, p + 1, (size_t)(q - p - 1));
 				p = q + 1;
 			} else if (*p == '"') {
-				p++;
-				while (*p && *p != '"') {
+				for (p++; *p && *p != '"';) {
+					if ((hex = add_hex(&w, &p)) < 0)
+						goto nul_escape;
+					if (hex)
+						continue;
 					if (*p == '\\' && (p[1] == '"' || p[1] == '\\'))
 						p++;
-					pbuf_add(&w, p, 1);
-					p++;
+					pbuf_add(&w, p++, 1);
 				}
 				if (!*p)
 					goto unterminated_double;
@@ -64,8 +111,7 @@ int proto_args_split(const char *line, char ***argv, size_t *argc,
 				pbuf_add(&w, p + 1, 1);
 				p += 2;
 			} else {
-				pbuf_add(&w, p, 1);
-				p++;
+				pbuf_add(&w, p++, 1);
 			}
 		}
 		if (inword) {
@@ -87,6 +133,10 @@ unterminated_double:
 	goto fail;
 trailing_backslash:
 	proto_error_set(err, PROTO_EBADJOB, "backslash at the end of the line");
+	goto fail;
+nul_escape:
+	proto_error_set(err, PROTO_EBADJOB, "\\x00 is not allowed in an "
+			"argument");
 	goto fail;
 oom:
 	proto_error_set(err, PROTO_EINTERNAL, "out of memory");

@@ -581,6 +581,7 @@ static const char *out_path(struct jctx *c, const struct jgroup *g,
 	if (!why)
 		why = job_name_problem(b->s + slash + 1, true, false);
 	if (why) {
+		where_dev(c, g, (size_t)(d - g->devs));
 		jerr(c, PROTO_EBADJOB, "path \"%.128s\" for instance \"%s\" "
 		     "gives container \"%.64s\" and object \"%.64s\": a name %s",
 		     p->url, iname, b->s + cont, b->s + slash + 1, why);

@@ -39,12 +39,20 @@ Test(args, words_and_quotes)
 		     (const char *[]){ "--x=1 2", "$HOME" });
 }
 
+Test(args, zerocloud_hex_escapes)
+{
+	expect_split("a\\x2cb \"c\\x20d\" 'e\\x2cf' \\x4", 4,
+		     (const char *[]){ "a,b", "c d", "e\\x2cf", "x4" });
+	expect_split("\\x41\\x62", 1, (const char *[]){ "Ab" });
+}
+
 Test(args, errors)
 {
-	const char *bad[] = { "'abc", "\"abc", "abc\\", "a 'b\" c" };
+	const char *bad[] = { "'abc", "\"abc", "abc\\", "a 'b\" c", "a\\x00",
+			      "\"\\x00\"" };
 	size_t i;
 
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < 6; i++) {
 		char **argv = (void *)1;
 		size_t argc = 0;
 		struct proto_error err = { 0 };

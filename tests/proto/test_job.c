@@ -877,3 +877,33 @@ Test(job, listing_called_once_per_container)
 	cr_expect_eq(store_data.calls, 4);
 	proto_plan_free(p);
 }
+
+Test(job, single_instance_output_star_takes_bare_name)
+{
+	struct proto_plan *p = plan_ok(J([{"name": "solo",
+		"exec": {"path": "swift://~/bin/wc"},
+		"devices": [{"name": "stdout", "path": "swift://~/out/*.res"}]}]));
+
+	cr_expect_str_eq(p->inst[0].name, "solo");
+	cr_expect_str_eq(p->inst[0].channels[1].path, "acct/out/solo.res");
+	proto_plan_free(p);
+}
+
+Test(job, capture_that_makes_a_bad_container_is_refused)
+{
+	static const char *const objs[] = { "acct/x/d/e" };
+	struct mock_store ms = { objs, 1, 0 };
+	struct proto_store st = { mock_list, &ms };
+	const char *job = J([{"name": "g", "exec": {"path": "swift://~/bin/wc"},
+		"devices": [{"name": "stdin", "path": "swift://~/x/*"},
+			    {"name": "stdout", "path": "swift://~/*/o"}]}]);
+	struct proto_plan *p = NULL;
+	struct proto_error err = { 0 };
+
+	cr_assert_eq(proto_job_plan(job, strlen(job), "acct", NULL, 0, NULL, &st,
+				    &p, &err), -1);
+	cr_expect_eq(err.kind, PROTO_EBADJOB);
+	cr_expect_str_eq(err.msg, "group \"g\": devices[1]: path \"swift://~/*/o\" "
+			 "for instance \"g-1\" gives container \"d/e\" and object "
+			 "\"o\": a name must not contain '/'");
+}
