@@ -584,6 +584,89 @@ def case_logs():
           "reload error without file:line: key:\n" + log)
 
 
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def case_cluster():
+    """The filter as install-proxy-node.sh installs and configures it, in
+    a real swift-proxy-server of the loopback cluster (tests/swift/
+    cluster.py), in front of a real zvmd: a job through the proxy runs."""
+    run([PY, os.path.join(SRC, "tests/swift/cluster.py"), "--", PY,
+         os.path.abspath(__file__), "cluster_inner"], timeout=240)
+
+
+def case_cluster_inner():
+    tmp = tempfile.mkdtemp(prefix="zerovm-cluster-")
+    proxy = None
+    try:
+        conf = os.path.join(tmp, "proxy.conf")
+        text = open(os.path.join(os.environ["ZVM_SWIFT_DIR"],
+                                 "proxy.conf")).read()
+        port = free_port()
+        text = re.sub(r"^bind_port = \d+$", "bind_port = %d" % port, text,
+                      flags=re.M)
+        with open(conf, "w") as f:
+            f.write(text)
+        # The harness's own [filter:zerovm] goes: ours replaces it.
+        run([PY, os.path.join(SRC, "deploy/proxy_conf.py"), "revert", conf])
+        with Daemon() as d:
+            os.rename(os.path.join(d.root, "acct"),
+                      os.path.join(d.root, "AUTH_test"))
+            d.wait_listening()
+            stage = os.path.join(tmp, "root")
+            run(["bash", os.path.join(SRC, "deploy/install-proxy-node.sh"),
+                 "--apply", conf, "--endpoints",
+                 "http://127.0.0.1:%d" % d.port], env={"DESTDIR": stage})
+            site = run([PY, "-c", "import site; "
+                        "print(site.getsitepackages()[0])"]).stdout.strip()
+            env = dict(os.environ, PYTHONPATH=stage + site)
+            log = open(os.path.join(tmp, "proxy.log"), "w")
+            proxy = subprocess.Popen(["swift-proxy-server", conf, "-v"],
+                                     stdout=log, stderr=log, env=env)
+            log.close()
+
+            def up():
+                check(proxy.poll() is None, "the proxy exited: " +
+                      open(os.path.join(tmp, "proxy.log")).read()[-3000:])
+                try:
+                    c = http.client.HTTPConnection("127.0.0.1", port,
+                                                   timeout=5)
+                    c.request("GET", "/auth/v1.0", headers={
+                        "X-Auth-User": "test:tester",
+                        "X-Auth-Key": "testing"})
+                    r = c.getresponse()
+                    r.read()
+                    up.token = r.headers.get("X-Auth-Token")
+                    return r.status == 200 and bool(up.token)
+                except OSError:
+                    return False
+            wait_for(up, "the proxy with the installed filter", 60)
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            c.request("POST", "/v1/AUTH_test", json.dumps([
+                {"name": "hello", "exec": {"path": "swift://~/bin/hello"},
+                 "devices": [{"name": "stdout"}]}]), {
+                "X-Auth-Token": up.token, "X-Zerovm-Execute": "1.0",
+                "Content-Type": "application/json"})
+            r = c.getresponse()
+            body = r.read()
+            check(r.status == 200 and body == b"hello, world\n",
+                  "job through the proxy: %d %r" % (r.status, body))
+            check(r.headers.get("X-Nexe-Status") == "ok",
+                  "X-Nexe-Status %r" % r.headers.get("X-Nexe-Status"))
+            check(d.stop() == 0, "zvmd exited %d" % d.proc.returncode)
+            zlog = d.log_text()
+            check(" msg=job " in zlog, "zvmd logged no job:\n" + zlog)
+            check(up.token not in zlog, "the token is in zvmd's log")
+    finally:
+        if proxy is not None:
+            proxy.terminate()
+            proxy.wait(30)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 CASES = {
     "install": case_install,
     "proxy": case_proxy,
@@ -592,6 +675,8 @@ CASES = {
     "capabilities": case_capabilities,
     "logs": case_logs,
     "spawn_failure": case_spawn_failure,
+    "cluster": case_cluster,
+    "cluster_inner": case_cluster_inner,
 }
 
 
