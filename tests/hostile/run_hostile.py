@@ -35,7 +35,10 @@ HOSTILE_DIR = os.path.abspath(os.environ.get("HOSTILE_DIR", "."))
 UNBOUNDED = 4294967296
 MIB = 1 << 20
 MEMORY = 64 * MIB
-TOKEN_PREFIX = "zvm-hostile-token-"
+# Tokens name this build, so that suites run from other build dirs on the
+# same machine at the same time are not mistaken for leftovers.
+TOKEN_PREFIX = ("zvm-hostile-token-" +
+                hashlib.sha256(HOSTILE_DIR.encode()).hexdigest()[:8] + "-")
 PWNED_PREFIX = "zvm-hostile-pwned-"
 
 # What each program must end with:
@@ -43,6 +46,7 @@ PWNED_PREFIX = "zvm-hostile-pwned-"
 #   "signal SIGSYS" killed by that signal
 #   "timeout"       ended by the sandbox with "session timeout"
 #   "refused"       zvsh would not start it (exit 125, no report)
+#   "supervisor killed"  the runner SIGKILLed zvsh while the program ran
 # Options: channels (extra, after stdin/stdout/stderr: fds 3, 4),
 # memory, timeout, args (program-specific, after CANARY SELF TOKEN),
 # cli ("zerovm" where channel limits are needed, else zvsh), stdin ("pty":
@@ -53,7 +57,8 @@ PWNED_PREFIX = "zvm-hostile-pwned-"
 # stdio_rdwr (zvsh: stdin and stdout are O_RDWR files holding these bytes);
 # stdin "pipe" (a pipe whose flags the runner checks); payload (an
 # executable channel /dev/payload, a tiny ELF exiting 99); dir_channel (zvsh:
-# the canary directory itself as channel /dev/dir).
+# the canary directory itself as channel /dev/dir); victim (a second
+# sandbox runs alongside; its pid is the last argument).
 LIMIT = 1000
 GET_LIMIT = 100
 
@@ -157,6 +162,9 @@ PROGRAMS = {
                       "channels": [dict(out_channel(put_size=100 * MIB),
                                         fifo=True)]},
     "env_leak": {"expect": "exit 0"},
+    "sibling": {"expect": "exit 0", "victim": True},
+    "orphan": {"expect": "supervisor killed", "kill_supervisor": True,
+               "timeout": 60},
     "host_info": {"expect": "exit 0"},
     "dir_channel": {"expect": "refused", "dir_channel": True},
     "dynamic": {"expect": "refused"},
@@ -379,11 +387,18 @@ class Run:
                          for c in self.channels if c.get("content")}
         before_pwned = pwned_in_tmp()
         before_host = socket.gethostname()
-        if self.spec.get("cli") == "zerovm":
+        victim = Victim(self.dir) if self.spec.get("victim") else None
+        if victim:
+            self.args.append(str(victim.pid))
+        if self.spec.get("kill_supervisor"):
+            outcome = self._run_zvsh_killed()
+        elif self.spec.get("cli") == "zerovm":
             outcome = self._run_zerovm()
         else:
             outcome = self._run_zvsh()
         self.output = self._read("stdout") + self.stderr
+        if victim:
+            self.problems += victim.check_and_end()
 
         leftovers = lingering(self.token, {file_id(self.prog)})
         if leftovers:
@@ -493,6 +508,29 @@ class Run:
         return dict(os.environ,
                     ZVM_HOSTILE_ENV_SECRET=self.secret.decode())
 
+    def _run_zvsh_killed(self):
+        """zvsh runs the program until it prints "spinning", then zvsh
+        (the supervisor) is SIGKILLed; run() then looks for leftovers."""
+        cmd = [ZVSH, "-t", str(self._timeout()), self.prog, *self.args]
+        # Files, not pipes: a surviving program would hold a pipe open.
+        with open(os.path.join(self.dir, "stdout"), "wb") as out, \
+             open(os.path.join(self.dir, "stderr"), "wb") as err:
+            proc = subprocess.Popen(cmd, cwd=self.canary,
+                                    stdin=subprocess.DEVNULL, stdout=out,
+                                    stderr=err, env=self._env())
+        deadline = time.monotonic() + 10
+        while b"spinning" not in self._read("stdout"):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                proc.wait()
+                raise Failure("the program never started spinning")
+            time.sleep(0.05)
+        proc.kill()
+        proc.wait()
+        self.stderr = self._read("stderr")
+        self.sandbox_said = "zvsh killed with SIGKILL\n"
+        return "supervisor killed", None
+
     def _spawn(self, cmd, stdin, stdout):
         limit = self._timeout() + 30
         try:
@@ -563,6 +601,63 @@ def tiny_elf(code):
     return ehdr + phdr + text
 
 
+class Victim:
+    """A second sandbox (hostile-infinite_loop under zvsh) for a program
+    to attack; its pid is the host pid of the sandboxed program."""
+
+    def __init__(self, workdir):
+        self.prog = os.path.join(HOSTILE_DIR, "hostile-infinite_loop")
+        token = TOKEN_PREFIX + secrets.token_hex(8)
+        self.log = open(os.path.join(workdir, "victim.log"), "wb")
+        self.zvsh = subprocess.Popen(
+            [ZVSH, "-t", "60", self.prog, workdir, self.prog, token],
+            cwd=workdir, stdin=subprocess.DEVNULL, stdout=self.log,
+            stderr=self.log)
+        deadline = time.monotonic() + 10
+        while True:
+            pids = [p for p in processes_matching(token, ())
+                    if p != self.zvsh.pid and self._exe_is_prog(p)]
+            if pids:
+                self.pid = pids[0]
+                break
+            if time.monotonic() > deadline:
+                self.zvsh.kill()
+                self.zvsh.wait()
+                raise Failure("the victim sandbox did not start")
+            time.sleep(0.02)
+        self.before = self._state()
+
+    def _exe_is_prog(self, pid):
+        try:
+            st = os.stat(f"/proc/{pid}/exe")
+        except OSError:
+            return False
+        return (st.st_dev, st.st_ino) == file_id(self.prog)
+
+    def _state(self):
+        """Nice value, scheduling policy, limits and tracer of the victim."""
+        with open(f"/proc/{self.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        with open(f"/proc/{self.pid}/limits") as f:
+            limits = f.read()
+        with open(f"/proc/{self.pid}/status") as f:
+            tracer = [l for l in f if l.startswith("TracerPid")]
+        return fields[16], fields[38], limits, tracer
+
+    def check_and_end(self):
+        problems = []
+        if self.zvsh.poll() is not None:
+            problems.append("the victim sandbox ended during the attack")
+        else:
+            if self._state() != self.before:
+                problems.append("the victim's nice, policy, limits or "
+                                "tracer changed")
+            kill_leftovers([self.pid])
+            self.zvsh.wait()
+        self.log.close()
+        return problems
+
+
 def file_id(path):
     st = os.stat(path)
     return (st.st_dev, st.st_ino)
@@ -619,6 +714,8 @@ def parse_zvsh(err, returncode):
 
 
 def describe(kind, value):
+    if kind == "supervisor killed":
+        return kind
     if kind == "signal":
         return f"signal {signal.Signals(value).name}"
     if kind == "exit":

@@ -907,3 +907,17 @@ Test(job, capture_that_makes_a_bad_container_is_refused)
 			 "for instance \"g-1\" gives container \"d/e\" and object "
 			 "\"o\": a name must not contain '/'");
 }
+
+Test(job, argv_and_env_are_null_terminated)
+{
+	struct proto_plan *p = plan_ok(J([{"name": "a", "exec": {
+		"path": "swift://~/bin/wc", "args": "x", "env": {"K": "v"}}}]));
+
+	cr_expect_null(p->inst[0].argv[p->inst[0].argc]);
+	cr_expect_null(p->inst[0].env[p->inst[0].nenv]);
+	proto_plan_free(p);
+	p = plan_ok(J([{"name": "a", "exec": {"path": "swift://~/bin/wc"}}]));
+	cr_assert_not_null(p->inst[0].env);
+	cr_expect_null(p->inst[0].env[0]);
+	proto_plan_free(p);
+}
