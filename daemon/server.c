@@ -189,6 +189,8 @@ static int parse_account(const char *url, char *acct, size_t cap)
 	return 0;
 }
 
+static enum MHD_Result job_reply(struct request *req);
+
 static enum MHD_Result job_start(struct request *req)
 {
 	struct zvmd_server *srv = req->srv;
@@ -241,9 +243,15 @@ static enum MHD_Result job_start(struct request *req)
 		MHD_destroy_response(r);
 		zvmd_job_submit(req->job);
 	} else {
+		/* A job whose instances all fail to start ends inside submit:
+		 * answer now. Suspending first and resuming from on_job_done
+		 * within this same callback left the connection suspended
+		 * for good (the request never got an answer). */
+		zvmd_job_submit(req->job);
+		if (zvmd_job_done(req->job))
+			return job_reply(req);
 		req->suspended = true;
 		MHD_suspend_connection(conn);
-		zvmd_job_submit(req->job);
 		rc = MHD_YES;
 	}
 	if (ci && !zvmd_job_done(req->job))
