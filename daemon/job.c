@@ -200,7 +200,11 @@ static int channel_open(struct zvmd_job *job, size_t i, size_t k,
 		in->keep[k] = true;
 		break;
 	case PROTO_CHAN_EMPTY:
-		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		/* Reads see an empty input; writes (an undeclared stdout or
+		 * stderr) are discarded. */
+		fd = open("/dev/null", (c->dir & PROTO_WRITE ?
+					(c->dir & PROTO_READ ? O_RDWR : O_WRONLY) :
+					O_RDONLY) | O_CLOEXEC);
 		if (fd < 0)
 			return proto_error_set(err, PROTO_EINTERNAL,
 					       "/dev/null: %s", strerror(errno));
@@ -688,6 +692,8 @@ static void job_run(struct zvmd_job *job)
 	for (size_t i = 0; i < job->ninst; i++)
 		if (!job->inst[i].sb)
 			inst_end(&job->inst[i]);
+	if (job->ninst == 0)
+		job_finish(job);
 }
 
 static bool slots_free(const struct zvmd_server *srv, size_t n)
@@ -814,6 +820,8 @@ static void job_finish(struct zvmd_job *job)
 	if (job->done)
 		job->done(job, job->done_arg);
 	zvmd_jobs_schedule(srv);
+	if (job->conn_released && job->open_handles == 0)
+		job_free(job);
 }
 
 void zvmd_job_cancel(struct zvmd_job *job, const char *why)
@@ -895,6 +903,13 @@ int zvmd_job_status(const struct zvmd_job *job)
 void zvmd_job_release(struct zvmd_job *job)
 {
 	job->conn_released = true;
+	job->done = NULL; /* its argument, the request, goes away now */
+	/* MHD closes the socket after this: stop watching it now, or a
+	 * later uv_close could unregister whatever reuses the fd number. */
+	if (job->client_open) {
+		job_close_handle(job, (uv_handle_t *)&job->client_poll);
+		job->client_open = false;
+	}
 	if (job->stream_timer_open) {
 		job_close_handle(job, (uv_handle_t *)&job->stream_timer);
 		job->stream_timer_open = false;

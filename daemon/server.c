@@ -305,6 +305,8 @@ static enum MHD_Result job_headers(struct request *req, const char *method,
 		MHD_HTTP_HEADER_CONTENT_TYPE);
 	const char *stream = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 							 "X-Zerovm-Stream");
+	const char *clen = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+		MHD_HTTP_HEADER_CONTENT_LENGTH);
 
 	if (!exec || strcmp(method, "POST"))
 		return job_error(req, 501, 0, "%s %s: zvmd only runs jobs: "
@@ -320,6 +322,11 @@ static enum MHD_Result job_headers(struct request *req, const char *method,
 		return job_error(req, 400, 0, "Content-Type: '%s': a job is "
 				 "application/json", ctype ? ctype : "");
 	req->stream = stream && !strcmp(stream, "1");
+	/* Refuse an announced oversized body before reading it. */
+	if (clen && strtoull(clen, NULL, 10) > req->srv->cfg.max_job_size)
+		return job_error(req, 413, 0, "job description is %s bytes, "
+				 "more than max_job_size (%zu)", clen,
+				 req->srv->cfg.max_job_size);
 	return MHD_YES;
 }
 
@@ -402,6 +409,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 	if (!req)
 		return;
 	*con_cls = NULL;
+	/* A streamed job whose client left before the end: 499, as nginx. */
+	if (req->job && !req->logged)
+		request_log(req, 499);
 	if (req->job)
 		zvmd_job_release(req->job);
 	free(req->body);

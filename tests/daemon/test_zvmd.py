@@ -6,6 +6,7 @@ Environment (set by meson): ZVMD (the binary), ZVMD_PROG_<NAME> (static
 test programs), ZVMD_BOOKS (the demo's sample texts).
 """
 import collections
+import hashlib
 import http.client
 import json
 import os
@@ -208,6 +209,10 @@ def case_hello(d):
     check(nexe(h, "Validation") == ["0"], "validation")
     check(len(h["X-Nexe-Cdr-Line"].split(", ")) == 3, "cdr line %r" %
           h["X-Nexe-Cdr-Line"])
+    # An undeclared stdout is /dev/null.
+    status, h, body = d.job([group("hello", "hello", devices=[])])
+    check(status == 200 and body == b"", "undeclared stdout: %d %r" %
+          (status, body))
 
 
 def case_stdin_object(d):
@@ -303,11 +308,14 @@ def case_output_objects(d):
     check(len(outs) == 2, "outputs %r" % outs)
     for f in outs:
         data = open(d.path("out/" + f), "rb").read()
+        md5 = hashlib.md5(data).hexdigest()
+        check(md5 in h["X-Nexe-Etag"], "etag %r" % h["X-Nexe-Etag"])
         check(data.startswith(b"CONTENT OF "), "object %s: %r" % (f, data))
         meta = json.load(open(d.path("out/.%s.meta.json" % f)))
         check(meta["content_type"] == "text/x-upper", "meta %r" % meta)
         check(meta["meta"] == {"origin": "test"}, "meta %r" % meta)
         check(meta["size"] == len(data), "meta size %r" % meta)
+        check(meta["etag"] == md5, "meta etag %r" % meta)
     # A failing instance leaves no object and no temp file.
     status, _, body = d.job([group("bad", "exitcode", "3 partial", devices=[
         {"name": "stdout", "path": "swift://~/out/failed.txt"}])])
@@ -334,6 +342,9 @@ def case_errors(d):
     check(s == 404, "missing input: %d %r" % (s, body))
     s, _, body = d.job(json.dumps([group("x", "hello")]) + " " * 5000)
     check(s == 413, "too large: %d %r" % (s, body))
+    s, _, body = d.request("POST", "/v1/acct", iter([b"[" * 3000] * 2), {
+        "X-Zerovm-Execute": "1.0", "Content-Type": "application/json"})
+    check(s == 413, "too large, chunked: %d %r" % (s, body))
     s, _, body = d.request("POST", "/v1/acct", "[]", {
         "X-Zerovm-Execute": "1.0", "Content-Type": "text/plain"})
     check(s == 400, "wrong content type: %d" % s)
@@ -558,6 +569,7 @@ CASES = {
              case_busy),
     "nonzero_exit": ({}, case_nonzero_exit),
     "timeout": ({"instance_timeout": 1}, case_timeout),
+    "job_timeout": ({"instance_timeout": 60, "job_timeout": 1}, case_timeout),
     "output_limit": ({"max_output": "1M"}, case_output_limit),
     "concurrent": ({}, case_concurrent),
     "disconnect": ({"instance_timeout": 120}, case_disconnect),

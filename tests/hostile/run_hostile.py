@@ -35,7 +35,10 @@ HOSTILE_DIR = os.path.abspath(os.environ.get("HOSTILE_DIR", "."))
 UNBOUNDED = 4294967296
 MIB = 1 << 20
 MEMORY = 64 * MIB
-TOKEN_PREFIX = "zvm-hostile-token-"
+# Tokens name this build, so that suites run from other build dirs on the
+# same machine at the same time are not mistaken for leftovers.
+TOKEN_PREFIX = ("zvm-hostile-token-" +
+                hashlib.sha256(HOSTILE_DIR.encode()).hexdigest()[:8] + "-")
 PWNED_PREFIX = "zvm-hostile-pwned-"
 
 # What each program must end with:
@@ -43,6 +46,7 @@ PWNED_PREFIX = "zvm-hostile-pwned-"
 #   "signal SIGSYS" killed by that signal
 #   "timeout"       ended by the sandbox with "session timeout"
 #   "refused"       zvsh would not start it (exit 125, no report)
+#   "supervisor killed"  the runner SIGKILLed zvsh while the program ran
 # Options: channels (extra, after stdin/stdout/stderr: fds 3, 4),
 # memory, timeout, args (program-specific, after CANARY SELF TOKEN),
 # cli ("zerovm" where channel limits are needed, else zvsh), stdin ("pty":
@@ -157,6 +161,8 @@ PROGRAMS = {
                       "channels": [dict(out_channel(put_size=100 * MIB),
                                         fifo=True)]},
     "env_leak": {"expect": "exit 0"},
+    "orphan": {"expect": "supervisor killed", "kill_supervisor": True,
+               "timeout": 60},
     "host_info": {"expect": "exit 0"},
     "dir_channel": {"expect": "refused", "dir_channel": True},
     "dynamic": {"expect": "refused"},
@@ -379,7 +385,9 @@ class Run:
                          for c in self.channels if c.get("content")}
         before_pwned = pwned_in_tmp()
         before_host = socket.gethostname()
-        if self.spec.get("cli") == "zerovm":
+        if self.spec.get("kill_supervisor"):
+            outcome = self._run_zvsh_killed()
+        elif self.spec.get("cli") == "zerovm":
             outcome = self._run_zerovm()
         else:
             outcome = self._run_zvsh()
@@ -492,6 +500,29 @@ class Run:
         sees its supervisor's environment prints it."""
         return dict(os.environ,
                     ZVM_HOSTILE_ENV_SECRET=self.secret.decode())
+
+    def _run_zvsh_killed(self):
+        """zvsh runs the program until it prints "spinning", then zvsh
+        (the supervisor) is SIGKILLed; run() then looks for leftovers."""
+        cmd = [ZVSH, "-t", str(self._timeout()), self.prog, *self.args]
+        # Files, not pipes: a surviving program would hold a pipe open.
+        with open(os.path.join(self.dir, "stdout"), "wb") as out, \
+             open(os.path.join(self.dir, "stderr"), "wb") as err:
+            proc = subprocess.Popen(cmd, cwd=self.canary,
+                                    stdin=subprocess.DEVNULL, stdout=out,
+                                    stderr=err, env=self._env())
+        deadline = time.monotonic() + 10
+        while b"spinning" not in self._read("stdout"):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                proc.wait()
+                raise Failure("the program never started spinning")
+            time.sleep(0.05)
+        proc.kill()
+        proc.wait()
+        self.stderr = self._read("stderr")
+        self.sandbox_said = "zvsh killed with SIGKILL\n"
+        return "supervisor killed", None
 
     def _spawn(self, cmd, stdin, stdout):
         limit = self._timeout() + 30
@@ -619,6 +650,8 @@ def parse_zvsh(err, returncode):
 
 
 def describe(kind, value):
+    if kind == "supervisor killed":
+        return kind
     if kind == "signal":
         return f"signal {signal.Signals(value).name}"
     if kind == "exit":
