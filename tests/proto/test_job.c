@@ -566,6 +566,22 @@ Test(job, limits_defaults)
 	cr_expect_eq(l.max_instances, 10000);
 	cr_expect_eq(l.max_groups, 256);
 	cr_expect_eq(l.max_devices, 64);
+	cr_expect_eq(l.max_channels, 1000000);
+}
+
+Test(job, channel_limit_bounds_all_to_all)
+{
+	const char *job = J([{"name": "s", "count": 5000,
+		"exec": {"path": "swift://~/bin/sort"}, "connect": ["s"]}]);
+	struct proto_plan *p = NULL;
+	struct proto_error err = { 0 };
+
+	cr_assert_eq(proto_job_plan(job, strlen(job), "acct", NULL, 0, NULL,
+				    &store, &p, &err), -1);
+	cr_expect_eq(err.kind, PROTO_ETOOLARGE);
+	cr_expect_str_eq(err.msg, "job needs more than 1000000 channels (pipes "
+			 "between instances included; group \"s\" alone has "
+			 "5000 x 10001)");
 }
 
 /* ------------------------------------------------------------ errors */
