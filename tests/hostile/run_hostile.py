@@ -57,7 +57,8 @@ PWNED_PREFIX = "zvm-hostile-pwned-"
 # stdio_rdwr (zvsh: stdin and stdout are O_RDWR files holding these bytes);
 # stdin "pipe" (a pipe whose flags the runner checks); payload (an
 # executable channel /dev/payload, a tiny ELF exiting 99); dir_channel (zvsh:
-# the canary directory itself as channel /dev/dir).
+# the canary directory itself as channel /dev/dir); victim (a second
+# sandbox runs alongside; its pid is the last argument).
 LIMIT = 1000
 GET_LIMIT = 100
 
@@ -161,6 +162,7 @@ PROGRAMS = {
                       "channels": [dict(out_channel(put_size=100 * MIB),
                                         fifo=True)]},
     "env_leak": {"expect": "exit 0"},
+    "sibling": {"expect": "exit 0", "victim": True},
     "orphan": {"expect": "supervisor killed", "kill_supervisor": True,
                "timeout": 60},
     "host_info": {"expect": "exit 0"},
@@ -385,6 +387,9 @@ class Run:
                          for c in self.channels if c.get("content")}
         before_pwned = pwned_in_tmp()
         before_host = socket.gethostname()
+        victim = Victim(self.dir) if self.spec.get("victim") else None
+        if victim:
+            self.args.append(str(victim.pid))
         if self.spec.get("kill_supervisor"):
             outcome = self._run_zvsh_killed()
         elif self.spec.get("cli") == "zerovm":
@@ -392,6 +397,8 @@ class Run:
         else:
             outcome = self._run_zvsh()
         self.output = self._read("stdout") + self.stderr
+        if victim:
+            self.problems += victim.check_and_end()
 
         leftovers = lingering(self.token, {file_id(self.prog)})
         if leftovers:
@@ -592,6 +599,63 @@ def tiny_elf(code):
                         64, 56, 1, 0, 0, 0))
     phdr = struct.pack("<IIQQQQQQ", 1, 5, 0, base, base, size, size, 0x1000)
     return ehdr + phdr + text
+
+
+class Victim:
+    """A second sandbox (hostile-infinite_loop under zvsh) for a program
+    to attack; its pid is the host pid of the sandboxed program."""
+
+    def __init__(self, workdir):
+        self.prog = os.path.join(HOSTILE_DIR, "hostile-infinite_loop")
+        token = TOKEN_PREFIX + secrets.token_hex(8)
+        self.log = open(os.path.join(workdir, "victim.log"), "wb")
+        self.zvsh = subprocess.Popen(
+            [ZVSH, "-t", "60", self.prog, workdir, self.prog, token],
+            cwd=workdir, stdin=subprocess.DEVNULL, stdout=self.log,
+            stderr=self.log)
+        deadline = time.monotonic() + 10
+        while True:
+            pids = [p for p in processes_matching(token, ())
+                    if p != self.zvsh.pid and self._exe_is_prog(p)]
+            if pids:
+                self.pid = pids[0]
+                break
+            if time.monotonic() > deadline:
+                self.zvsh.kill()
+                self.zvsh.wait()
+                raise Failure("the victim sandbox did not start")
+            time.sleep(0.02)
+        self.before = self._state()
+
+    def _exe_is_prog(self, pid):
+        try:
+            st = os.stat(f"/proc/{pid}/exe")
+        except OSError:
+            return False
+        return (st.st_dev, st.st_ino) == file_id(self.prog)
+
+    def _state(self):
+        """Nice value, scheduling policy, limits and tracer of the victim."""
+        with open(f"/proc/{self.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        with open(f"/proc/{self.pid}/limits") as f:
+            limits = f.read()
+        with open(f"/proc/{self.pid}/status") as f:
+            tracer = [l for l in f if l.startswith("TracerPid")]
+        return fields[16], fields[38], limits, tracer
+
+    def check_and_end(self):
+        problems = []
+        if self.zvsh.poll() is not None:
+            problems.append("the victim sandbox ended during the attack")
+        else:
+            if self._state() != self.before:
+                problems.append("the victim's nice, policy, limits or "
+                                "tracer changed")
+            kill_leftovers([self.pid])
+            self.zvsh.wait()
+        self.log.close()
+        return problems
 
 
 def file_id(path):
