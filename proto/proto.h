@@ -118,6 +118,9 @@ struct proto_limits {
 	size_t max_groups;        /* default 256 */
 	size_t max_instances;     /* after expansion; default 10000 (0 = default) */
 	size_t max_devices;       /* per group; default 64 */
+	size_t max_channels;      /* all instances' channels, pipes included;
+				   * default 1000000 (a self-connected group of
+				   * N has N*N: this bounds a plan's memory) */
 };
 
 /* A listing, produced by the store and owned by the plan code after return. */
