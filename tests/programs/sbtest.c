@@ -209,6 +209,15 @@ int main(int argc, char **argv)
 		printf("OK %d %d %d %d\n", getuid(), geteuid(), getgid(), getegid());
 		return 0;
 	}
+	if (!strcmp(cmd, "rlimit")) {
+		struct rlimit rl;
+		if (getrlimit(atoi(a), &rl) < 0)
+			return err();
+		printf("OK %lld %lld\n", (long long)rl.rlim_cur, (long long)rl.rlim_max);
+		return 0;
+	}
+	if (!strcmp(cmd, "nnp"))
+		return show(syscall(SYS_prctl, 39 /* PR_GET_NO_NEW_PRIVS */, 0, 0, 0, 0));
 	if (!strcmp(cmd, "alloc"))
 		return cmd_alloc(atol(a));
 	if (!strcmp(cmd, "sleep")) {

@@ -611,6 +611,13 @@ Test(isolation, identity_and_environment)
 {
 	expect_out("uid", NULL, NULL, "OK 65534 65534 65534 65534\n");
 	expect_out("env", NULL, NULL, "OK 0\n");
+	/* no core dumps; 3 channels + ELF + socket + 64 spare fds */
+	expect_out("rlimit", "4", NULL, "OK 0 0\n");   /* RLIMIT_CORE */
+	expect_out("rlimit", "7", NULL, "OK 69 69\n"); /* RLIMIT_NOFILE */
+	expect_out("rlimit", "9", NULL, "OK 1073741824 1073741824\n"); /* AS */
+	/* prctl is refused outright, so no_new_privs is checked by the
+	 * hostile suite (prctl_nnp); here: the call itself is denied */
+	expect_out("nnp", NULL, NULL, "ERR EPERM\n");
 }
 
 static void denied(const char *call, const char *expect)
