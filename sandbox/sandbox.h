@@ -18,7 +18,10 @@
  * sandbox_run() does all of that in one blocking call (for the CLIs).
  *
  * The caller owns the fds it passes in a spec; the sandbox duplicates what
- * it keeps. Nothing here calls exit() or prints.
+ * it keeps. The program shares each channel's open file description (and
+ * so its offset) with the caller; pass blocking fds. Spawn from a thread
+ * that outlives the sandbox: the program gets SIGKILL when it exits.
+ * Nothing here calls exit() or prints. README.md has the details.
  */
 #ifndef ZEROVM_SANDBOX_H
 #define ZEROVM_SANDBOX_H
@@ -49,7 +52,8 @@ struct sandbox_channel {
 	int fd;                 /* caller's fd (file, FIFO, chardev, pipe, socket) */
 	enum sandbox_access type;
 	bool etag;              /* digest all bytes through it (forces metering) */
-	bool network;           /* counts as network I/O in the accounting */
+	bool network;           /* counts as network I/O in the accounting
+				 * (forces metering) */
 	int64_t gets, get_size; /* read calls / bytes; 0 = not readable */
 	int64_t puts, put_size; /* write calls / bytes; 0 = not writable */
 };
@@ -60,7 +64,7 @@ struct sandbox_spec {
 	const char *const *envp;     /* NULL-terminated; NULL = empty */
 	const struct sandbox_channel *channels; /* stdin, stdout, stderr first */
 	size_t nchannels;
-	uint64_t memory;             /* bytes of address space; 0 = default */
+	uint64_t memory;             /* bytes of address space; 0 = 1 GiB */
 	uint64_t cpu_seconds;        /* RLIMIT_CPU; 0 = none */
 	uint64_t timeout_ms;         /* wall clock, enforced by sandbox_run();
 				      * loop users enforce it with sandbox_kill */
@@ -103,7 +107,8 @@ int sandbox_notify_fd(const struct sandbox *sb);
  * call it from a worker thread (one at a time per sandbox). 0 or -errno. */
 int sandbox_service(struct sandbox *sb);
 void sandbox_kill(struct sandbox *sb, enum sandbox_end reason);
-/* Reap (blocks until exit) and fill the report. Call once. */
+/* Serve mediated calls until the program exits, reap it and fill the
+ * report. Blocks. Call once. */
 int sandbox_wait(struct sandbox *sb, struct sandbox_report *report);
 void sandbox_free(struct sandbox *sb);
 
