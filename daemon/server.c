@@ -189,6 +189,26 @@ static int parse_account(const char *url, char *acct, size_t cap)
 	return 0;
 }
 
+static enum MHD_Result job_reply(struct request *req)
+{
+	struct MHD_Response *r = zvmd_job_response(req->job);
+	int status = zvmd_job_status(req->job);
+	enum MHD_Result rc;
+
+	request_log(req, status);
+	if (!r)
+		return MHD_NO;
+	if (status == 503) {
+		char ra[16];
+
+		snprintf(ra, sizeof(ra), "%u", req->srv->cfg.retry_after);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+	}
+	rc = MHD_queue_response(req->conn, (unsigned)status, r);
+	MHD_destroy_response(r);
+	return rc;
+}
+
 static enum MHD_Result job_start(struct request *req)
 {
 	struct zvmd_server *srv = req->srv;
@@ -241,9 +261,15 @@ static enum MHD_Result job_start(struct request *req)
 		MHD_destroy_response(r);
 		zvmd_job_submit(req->job);
 	} else {
+		/* A job can end inside submit (no instance could start):
+		 * answer at once, as a resume right after a suspend inside
+		 * the handler is lost. Otherwise it ends from the loop,
+		 * after the suspend. */
+		zvmd_job_submit(req->job);
+		if (zvmd_job_done(req->job))
+			return job_reply(req);
 		req->suspended = true;
 		MHD_suspend_connection(conn);
-		zvmd_job_submit(req->job);
 		rc = MHD_YES;
 	}
 	if (ci && !zvmd_job_done(req->job))
@@ -251,25 +277,6 @@ static enum MHD_Result job_start(struct request *req)
 	return rc;
 }
 
-static enum MHD_Result job_reply(struct request *req)
-{
-	struct MHD_Response *r = zvmd_job_response(req->job);
-	int status = zvmd_job_status(req->job);
-	enum MHD_Result rc;
-
-	request_log(req, status);
-	if (!r)
-		return MHD_NO;
-	if (status == 503) {
-		char ra[16];
-
-		snprintf(ra, sizeof(ra), "%u", req->srv->cfg.retry_after);
-		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, ra);
-	}
-	rc = MHD_queue_response(req->conn, (unsigned)status, r);
-	MHD_destroy_response(r);
-	return rc;
-}
 
 static enum MHD_Result serve_metrics(struct request *req)
 {

@@ -627,6 +627,8 @@ static int parse_exec(struct jctx *c, struct jgroup *g, json_t *j)
 	env = json_object_get(ex, "env");
 	if (env && parse_env(c, g, env) < 0)
 		return -1;
+	if (!env && !(g->env = arena_alloc(c->a, sizeof(char *))))
+		return joom(c);
 	return parse_args(c, g, name ? name : g->name,
 			  args ? args : group_args);
 }

@@ -19,6 +19,7 @@ void proto_limits_default(struct proto_limits *l)
 	l->max_groups = 256;
 	l->max_instances = 10000;
 	l->max_devices = 64;
+	l->max_channels = 1000000;
 }
 
 static void where_group(struct jctx *c, const struct jgroup *g)
@@ -837,13 +838,33 @@ static int build_instances(struct jctx *c, struct proto_plan *plan)
 	return 0;
 }
 
+/* Refuse a plan too big to hold before allocating it. */
+static int check_channels(struct jctx *c)
+{
+	size_t i, total = 0;
+
+	for (i = 0; i < c->ng; i++) {
+		const struct jgroup *g = &c->g[i];
+		size_t per = g->nslots + pipes_out(c, g) + pipes_in(c, i);
+
+		if (per && g->ninst > (c->lim.max_channels - total) / per)
+			return jerr(c, PROTO_ETOOLARGE,
+				    "job needs more than %zu channels (pipes "
+				    "between instances included; group \"%s\" "
+				    "alone has %zu x %zu)", c->lim.max_channels,
+				    g->name, g->ninst, per);
+		total += g->ninst * per;
+	}
+	return 0;
+}
+
 int job_build(struct jctx *c, struct proto_plan *plan)
 {
 	size_t i, total;
 
 	if (resolve_names(c) < 0 || check_cycles(c) < 0 ||
 	    count_instances(c, &total) < 0 || check_name_clash(c) < 0 ||
-	    wire_zvm(c) < 0 || check_groups(c) < 0)
+	    wire_zvm(c) < 0 || check_groups(c) < 0 || check_channels(c) < 0)
 		return -1;
 	plan->ngroups = c->ng;
 	plan->groups = arena_alloc(c->a, c->ng * sizeof(char *));
@@ -881,6 +902,8 @@ int proto_job_plan(const char *json, size_t len, const char *account,
 		c.lim.max_instances = def.max_instances;
 	if (!c.lim.max_devices)
 		c.lim.max_devices = def.max_devices;
+	if (!c.lim.max_channels)
+		c.lim.max_channels = def.max_channels;
 	if (!account || job_name_problem(account, false, false))
 		return proto_error_set(err, PROTO_EBADJOB,
 				       "requesting account \"%.64s\" is not a "

@@ -118,6 +118,9 @@ struct proto_limits {
 	size_t max_groups;        /* default 256 */
 	size_t max_instances;     /* after expansion; default 10000 (0 = default) */
 	size_t max_devices;       /* per group; default 64 */
+	size_t max_channels;      /* all instances' channels, pipes included;
+				   * default 1000000 (a self-connected group of
+				   * N has N*N: this bounds a plan's memory) */
 };
 
 /* A listing, produced by the store and owned by the plan code after return. */
@@ -131,7 +134,9 @@ struct proto_names {
  * the names of containers in `account` (container == NULL) or objects in
  * `account/container`, that begin with `prefix`. A missing container is
  * PROTO_ENOTFOUND; a refused listing is PROTO_EFORBIDDEN. Each name in
- * out->v is malloc'd, as is out->v; proto frees them.
+ * out->v is malloc'd, as is out->v; proto frees them (also after an
+ * error). The prefix is the pattern's text before its first `*`; proto
+ * matches the names against the whole pattern itself.
  */
 struct proto_store {
 	int (*list)(void *ctx, const char *account, const char *container,
@@ -194,9 +199,9 @@ struct proto_instance {
 	size_t group;        /* index into the job's groups */
 	enum proto_exec_kind exec_kind;
 	char *exec_path;
-	char **argv;         /* argv[0] = exec.name or group name */
+	char **argv;         /* argv[0] = exec.name or group name; NULL-ended */
 	size_t argc;
-	char **env;          /* "KEY=VALUE", sorted by key */
+	char **env;          /* "KEY=VALUE", sorted by key; NULL-ended */
 	size_t nenv;
 	struct proto_channel *channels; /* stdin, stdout, stderr, then the rest */
 	size_t nchannels;

@@ -51,10 +51,10 @@ static const int allow_always[] = {
 	SCMP_SYS(uname), SCMP_SYS(getrandom), SCMP_SYS(clock_gettime),
 	SCMP_SYS(clock_getres), SCMP_SYS(gettimeofday), SCMP_SYS(time),
 	SCMP_SYS(nanosleep), SCMP_SYS(clock_nanosleep), SCMP_SYS(sched_yield),
-	SCMP_SYS(getcpu), SCMP_SYS(futex),
+	SCMP_SYS(futex),
 	SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(select), SCMP_SYS(pselect6),
 	SCMP_SYS(getcwd), SCMP_SYS(getrusage), SCMP_SYS(times),
-	SCMP_SYS(sysinfo), SCMP_SYS(umask), SCMP_SYS(fsync),
+	SCMP_SYS(umask), SCMP_SYS(fsync),
 	SCMP_SYS(fdatasync), SCMP_SYS(pause), SCMP_SYS(alarm),
 	SCMP_SYS(getitimer), SCMP_SYS(setitimer),
 };
@@ -66,8 +66,10 @@ static const int notify_always[] = {
 	SCMP_SYS(kill), SCMP_SYS(tkill), SCMP_SYS(tgkill),
 };
 
-/* Everything not listed is refused with EPERM (the default action): new
- * processes and threads, exec, sockets, ptrace and process_vm_*, mount
+/* Everything not listed is refused with EPERM (the default action) —
+ * sysinfo and getcpu too: they describe the host (load, memory, uptime,
+ * which CPU), a channel between tenants and a source of nondeterminism.
+ * And: new processes and threads, exec, sockets, ptrace and process_vm_*, mount
  * and namespaces, bpf, io_uring, userfaultfd, perf_event_open, keyctl,
  * modules, pipes, memfd, identity and limits, writes to the file system.
  * Listing them would only lengthen the filter, and the kernel pays for

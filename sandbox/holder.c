@@ -36,12 +36,33 @@ struct holder_args {
 	int ctl_r, status_w;
 };
 
-static const char *const holder_steps[] = {
-	"close fds", "unshare namespaces", "make mounts private",
-	"mount tmpfs root", "chdir to new root", "pivot_root",
-	"detach old root", "chdir /", "remount root read-only",
-	"sethostname",
+/* Steps 2-6 above, as system calls: {what, nr, args}. */
+struct holder_step {
+	const char *what;
+	long nr;
+	long a[6];
 };
+
+#define ROOT_OPTS "size=4k,nr_inodes=4,mode=0555"
+#define STR(s) ((long)(s))
+
+static const struct holder_step holder_steps[] = {
+	{"unshare namespaces", SYS_unshare, {SB_HOLDER_NS}},
+	{"make mounts private", SYS_mount, {0, STR("/"), 0, MS_REC | MS_PRIVATE}},
+	{"mount tmpfs root", SYS_mount,
+	 {STR("zerovm"), STR("/tmp"), STR("tmpfs"),
+	  MS_NOSUID | MS_NODEV | MS_NOEXEC, STR(ROOT_OPTS)}},
+	{"chdir to new root", SYS_chdir, {STR("/tmp")}},
+	{"pivot_root", SYS_pivot_root, {STR("."), STR(".")}},
+	{"detach old root", SYS_umount2, {STR("."), MNT_DETACH}},
+	{"chdir /", SYS_chdir, {STR("/")}},
+	{"remount root read-only", SYS_mount,
+	 {0, STR("/"), 0,
+	  MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC}},
+	{"sethostname", SYS_sethostname, {STR("zerovm"), 6}},
+};
+
+#define HOLDER_NSTEPS (long)(sizeof(holder_steps) / sizeof(holder_steps[0]))
 
 SB_CHILD_CODE static void holder_close_others(int a, int b)
 {
@@ -59,52 +80,18 @@ SB_CHILD_CODE static int holder_main(void *p)
 	/* Copied: the parent's frame is gone once it has read our status. */
 	const int ctl_r = ((struct holder_args *)p)->ctl_r;
 	const int status_w = ((struct holder_args *)p)->status_w;
-	static const char root_opts[] = "size=4k,nr_inodes=4,mode=0555";
-	int step = 0;
-	long r;
+	long step, r = 0;
 	char c;
 
 	holder_close_others(ctl_r, status_w);
-	step = 1;
-	r = sb_raw(SYS_unshare, SB_HOLDER_NS, 0, 0, 0, 0, 0);
-	if (r < 0)
-		goto fail;
-	step = 2;
-	r = sb_raw(SYS_mount, 0, (long)"/", 0, MS_REC | MS_PRIVATE, 0, 0);
-	if (r < 0)
-		goto fail;
-	step = 3;
-	r = sb_raw(SYS_mount, (long)"zerovm", (long)"/tmp", (long)"tmpfs",
-		   MS_NOSUID | MS_NODEV | MS_NOEXEC, (long)root_opts, 0);
-	if (r < 0)
-		goto fail;
-	step = 4;
-	r = sb_raw(SYS_chdir, (long)"/tmp", 0, 0, 0, 0, 0);
-	if (r < 0)
-		goto fail;
-	step = 5;
-	r = sb_raw(SYS_pivot_root, (long)".", (long)".", 0, 0, 0, 0);
-	if (r < 0)
-		goto fail;
-	step = 6;
-	r = sb_raw(SYS_umount2, (long)".", MNT_DETACH, 0, 0, 0, 0);
-	if (r < 0)
-		goto fail;
-	step = 7;
-	r = sb_raw(SYS_chdir, (long)"/", 0, 0, 0, 0, 0);
-	if (r < 0)
-		goto fail;
-	step = 8;
-	r = sb_raw(SYS_mount, 0, (long)"/", 0,
-		   MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV |
-			   MS_NOEXEC,
-		   0, 0);
-	if (r < 0)
-		goto fail;
-	step = 9;
-	r = sb_raw(SYS_sethostname, (long)"zerovm", 6, 0, 0, 0, 0);
-	if (r < 0)
-		goto fail;
+	for (step = 0; step < HOLDER_NSTEPS; step++) {
+		const struct holder_step *h = &holder_steps[step];
+
+		r = sb_raw(h->nr, h->a[0], h->a[1], h->a[2], h->a[3], h->a[4],
+			   h->a[5]);
+		if (r < 0)
+			goto fail;
+	}
 	r = 0;
 	sb_raw(SYS_write, status_w, (long)&r, sizeof(r), 0, 0, 0);
 	while (sb_raw(SYS_read, ctl_r, (long)&c, 1, 0, 0, 0) == -EINTR)
@@ -112,7 +99,7 @@ SB_CHILD_CODE static int holder_main(void *p)
 	sb_raw(SYS_exit, 0, 0, 0, 0, 0, 0);
 	return 0;
 fail:
-	r = (long)step << 16 | -r;
+	r = step << 16 | -r;
 	sb_raw(SYS_write, status_w, (long)&r, sizeof(r), 0, 0, 0);
 	sb_raw(SYS_exit, 1, 0, 0, 0, 0, 0);
 	return 1;
@@ -176,10 +163,11 @@ static int holder_start(struct sandbox_error *err)
 	close(status[1]);
 	status[1] = -1;
 	if (read(status[0], &res, sizeof(res)) != sizeof(res) || res != 0) {
-		int step = res > 0 ? (int)(res >> 16) : 0;
+		long step = res > 0 ? res >> 16 : 0;
 
 		sb_error(err, "namespace holder: %s: %s (run as root?)",
-			 holder_steps[step], strerror((int)(res & 0xffff)));
+			 step < HOLDER_NSTEPS ? holder_steps[step].what : "start",
+			 strerror((int)(res & 0xffff)));
 		siginfo_t si;
 		waitid(P_PIDFD, pidfd, &si, WEXITED);
 		close(pidfd);

@@ -109,6 +109,11 @@ static int sb_drive(struct sandbox *sb)
 			r = sandbox_service(sb);
 			if (r < 0)
 				return r;
+		} else if (r > 0 && p[1].revents) {
+			/* POLLHUP: the program is exiting, and the listener would
+			 * stay ready until the pidfd is: stop watching it, or we
+			 * spin on the CPU the exit needs. */
+			p[1].fd = -1;
 		}
 	}
 }

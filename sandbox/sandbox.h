@@ -7,7 +7,10 @@
  *   sandbox_pidfd()        poll it: readable when the program has exited
  *   sandbox_notify_fd()    poll it: readable when the program waits in a
  *                          mediated system call (open of a channel alias,
- *                          I/O on a metered channel); call sandbox_service()
+ *                          I/O on a metered channel); call sandbox_service().
+ *                          POLLHUP (before the pidfd is ready) means the
+ *                          program is exiting: stop polling this fd, or the
+ *                          loop spins until the pidfd fires.
  *   sandbox_kill()         end it early (timeout, client gone), with a reason
  *   sandbox_wait()         reap and fill the report
  *   sandbox_free()         release everything

@@ -14,7 +14,8 @@
  *      (close-on-exec), everything else closed
  *   4. rlimits: AS = memory, CPU, CORE = 0, NOFILE, FSIZE
  *   5. setsid; groups, gid and uid to 65534 (drops every capability)
- *   6. no_new_privs; unblock signals
+ *   6. no_new_privs; SIGKILL when the spawning thread dies; unblock
+ *      signals
  *   7. seccomp filter with a user-notification listener; send the
  *      listener to the parent over the spawn socket (SCM_RIGHTS)
  *   8. execveat(n, "", AT_EMPTY_PATH) — the filter allows execveat and
@@ -49,18 +50,19 @@
 enum spawn_step {
 	STEP_NONE, STEP_SETNS, STEP_CHDIR, STEP_DUP, STEP_MOVE, STEP_CLOSE,
 	STEP_RLIMIT, STEP_SETSID, STEP_SETGROUPS, STEP_SETGID, STEP_SETUID,
-	STEP_NNP, STEP_SECCOMP, STEP_SEND, STEP_EXEC,
+	STEP_NNP, STEP_PDEATHSIG, STEP_SECCOMP, STEP_SEND, STEP_EXEC,
 };
 
 static const char *const step_names[] = {
 	"", "setns into the holder's namespaces", "chdir /",
 	"duplicating channel fds", "moving channel fds", "close_range",
 	"setrlimit", "setsid", "setgroups", "setresgid", "setresuid",
-	"no_new_privs", "installing the seccomp filter",
+	"no_new_privs", "parent-death signal", "installing the seccomp filter",
 	"sending the seccomp listener", "execveat",
 };
 
 struct spawn_args {
+	pid_t parent;           /* our pid, for the parent-death check */
 	int holder_pidfd;
 	const int *chan_fds;
 	int *tmp;               /* n + 2 scratch slots */
@@ -124,6 +126,14 @@ SB_CHILD_CODE static int spawn_child(void *p)
 	TRY(STEP_SETGID, sb_raw(SYS_setresgid, SB_GID, SB_GID, SB_GID, 0, 0, 0));
 	TRY(STEP_SETUID, sb_raw(SYS_setresuid, SB_UID, SB_UID, SB_UID, 0, 0, 0));
 	TRY(STEP_NNP, sb_raw(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0));
+	/* The program dies with its supervisor's thread (set after the uid
+	 * change, which clears it); if that is already gone, stop here. */
+	TRY(STEP_PDEATHSIG, sb_raw(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0, 0));
+	if (sb_raw(SYS_getppid, 0, 0, 0, 0, 0, 0) != a->parent) {
+		r = -ESRCH;
+		a->fail_step = STEP_PDEATHSIG;
+		goto fail;
+	}
 	sb_raw(SYS_rt_sigprocmask, SIG_SETMASK, (long)&none, 0, 8, 0, 0);
 	TRY(STEP_SECCOMP, *a->msg_fd = sb_raw(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
 					      SECCOMP_FILTER_FLAG_NEW_LISTENER,
@@ -361,6 +371,7 @@ int sandbox_spawn(const struct sandbox_spec *spec, struct sandbox **out,
 	a.envp = spec->envp ? spec->envp : no_env;
 	args_limits(&a, spec, sb);
 	exec_reads(spec->prog_fd, sb->base);
+	a.parent = getpid();
 	if (spawn_run(sb, spec, &a, err) < 0)
 		goto fail;
 	free(fds);

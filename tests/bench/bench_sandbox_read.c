@@ -18,26 +18,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_sandbox.h"
 #include "sandbox.h"
 
 #define GIB (1LL << 30)
 
 extern char **environ;
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 static void file_make(const char *path)
 {
@@ -66,7 +52,7 @@ static double run_plain(const char *reader, int in, int devnull)
 {
 	char *argv[] = {(char *)reader, "readall", "0", NULL};
 	posix_spawn_file_actions_t fa;
-	double t0 = now_s();
+	double t0 = bench_now();
 	pid_t pid;
 	int status;
 
@@ -80,20 +66,14 @@ static double run_plain(const char *reader, int in, int devnull)
 		exit(1);
 	}
 	posix_spawn_file_actions_destroy(&fa);
-	return now_s() - t0;
+	return bench_now() - t0;
 }
 
 static double run_sandbox(int prog_fd, int in, int devnull, bool metered)
 {
 	const char *argv[] = {"sbtest", "readall", "0", NULL};
-	struct sandbox_channel ch[3] = {
-		{.alias = "/dev/stdin", .fd = in, .gets = metered ? GIB : SANDBOX_UNBOUNDED,
-		 .get_size = SANDBOX_UNBOUNDED},
-		{.alias = "/dev/stdout", .fd = devnull, .puts = SANDBOX_UNBOUNDED,
-		 .put_size = SANDBOX_UNBOUNDED},
-		{.alias = "/dev/stderr", .fd = devnull, .puts = SANDBOX_UNBOUNDED,
-		 .put_size = SANDBOX_UNBOUNDED},
-	};
+	struct sandbox_channel ch[3];
+	bench_std_channels(ch, in, devnull, metered ? GIB : SANDBOX_UNBOUNDED);
 	struct sandbox_spec spec = {.prog_fd = prog_fd, .argv = argv,
 				    .channels = ch, .nchannels = 3};
 	struct sandbox_report rep;
@@ -102,12 +82,12 @@ static double run_sandbox(int prog_fd, int in, int devnull, bool metered)
 	double t0;
 
 	lseek(in, 0, SEEK_SET);
-	t0 = now_s();
+	t0 = bench_now();
 	if (sandbox_run(&spec, &sb, &rep, &err) < 0) {
 		fprintf(stderr, "bench: %s\n", err.msg);
 		exit(1);
 	}
-	double t = now_s() - t0;
+	double t = bench_now() - t0;
 	if (rep.end != SANDBOX_END_EXIT || rep.exit_code != 0 ||
 	    rep.rbytes != (uint64_t)GIB) {
 		fprintf(stderr, "bench: sandboxed reader: %s, %llu bytes\n",
@@ -120,7 +100,7 @@ static double run_sandbox(int prog_fd, int in, int devnull, bool metered)
 
 static void row(const char *name, double *v, int n, double base)
 {
-	qsort(v, n, sizeof(*v), cmp);
+	qsort(v, n, sizeof(*v), bench_cmp);
 	printf("| %-8s | %7.3f | %7.0f | %5.2fx |\n", name, v[n / 2],
 	       1024 / v[n / 2], base / v[n / 2]);
 }
@@ -149,13 +129,13 @@ int main(int argc, char **argv)
 		d[i] = run_sandbox(prog_fd, in, devnull, false);
 		m[i] = run_sandbox(prog_fd, in, devnull, true);
 	}
-	qsort(p, runs, sizeof(*p), cmp);
+	double base = bench_median(p, runs);
 	printf("reading 1 GiB (%s) through stdin, 64 KiB reads, median of %d\n\n",
 	       path, runs);
 	printf("| how      | seconds |   MiB/s | speed |\n");
 	printf("|----------|--------:|--------:|------:|\n");
-	row("plain", p, runs, p[runs / 2]);
-	row("direct", d, runs, p[runs / 2]);
-	row("metered", m, runs, p[runs / 2]);
+	row("plain", p, runs, base);
+	row("direct", d, runs, base);
+	row("metered", m, runs, base);
 	return 0;
 }

@@ -4,59 +4,43 @@
  *   sandbox     sandbox_spawn + sandbox_wait (library, this process)
  *   fork+exec   posix_spawn of the same binary, waitpid
  *   bwrap       posix_spawn of bwrap --unshare-all ... HELLO
- * Prints median and p90 (microseconds) and the ratios to fork+exec.
+ * Prints median and p90 wall time and the median CPU time (ours plus the
+ * children's, user + system) in microseconds, and the ratios to
+ * fork+exec. CPU time barely moves when the machine is busy; wall time on
+ * a shared 2-core machine does.
  */
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_sandbox.h"
 #include "sandbox.h"
 
 extern char **environ;
 
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static double run_sandbox(int prog_fd, int devnull)
 {
 	const char *argv[] = {"hello", NULL};
-	struct sandbox_channel ch[3] = {
-		{.alias = "/dev/stdin", .fd = devnull, .gets = SANDBOX_UNBOUNDED,
-		 .get_size = SANDBOX_UNBOUNDED},
-		{.alias = "/dev/stdout", .fd = devnull, .puts = SANDBOX_UNBOUNDED,
-		 .put_size = SANDBOX_UNBOUNDED},
-		{.alias = "/dev/stderr", .fd = devnull, .puts = SANDBOX_UNBOUNDED,
-		 .put_size = SANDBOX_UNBOUNDED},
-	};
+	struct sandbox_channel ch[3];
+	bench_std_channels(ch, devnull, devnull, SANDBOX_UNBOUNDED);
 	struct sandbox_spec spec = {.prog_fd = prog_fd, .argv = argv,
 				    .channels = ch, .nchannels = 3};
 	struct sandbox_report rep;
 	struct sandbox_error err;
 	struct sandbox *sb;
-	double t0 = now_us();
+	double t0 = (bench_now() * 1e6);
 
 	if (sandbox_spawn(&spec, &sb, &err) < 0 || sandbox_wait(sb, &rep) < 0) {
 		fprintf(stderr, "bench: sandbox: %s\n", err.msg);
 		exit(1);
 	}
-	double t = now_us() - t0;
+	double t = (bench_now() * 1e6) - t0;
 	if (rep.end != SANDBOX_END_EXIT || rep.exit_code != 0) {
 		fprintf(stderr, "bench: sandboxed hello failed: %s\n", rep.message);
 		exit(1);
@@ -67,7 +51,7 @@ static double run_sandbox(int prog_fd, int devnull)
 
 static double run_plain(char *const argv[], posix_spawn_file_actions_t *fa)
 {
-	double t0 = now_us();
+	double t0 = (bench_now() * 1e6);
 	pid_t pid;
 	int status;
 
@@ -77,15 +61,35 @@ static double run_plain(char *const argv[], posix_spawn_file_actions_t *fa)
 		fprintf(stderr, "bench: %s failed\n", argv[0]);
 		exit(1);
 	}
-	return now_us() - t0;
+	return (bench_now() * 1e6) - t0;
 }
 
-static void row(const char *name, double *v, int n, double base)
+/* CPU microseconds used so far by us and our reaped children. */
+static double cpu_us(void)
 {
-	qsort(v, n, sizeof(*v), cmp);
-	double med = v[n / 2], p90 = v[n * 9 / 10];
-	printf("| %-10s | %8.0f | %8.0f | %5.2fx |\n", name, med, p90,
-	       base > 0 ? med / base : 1.0);
+	struct rusage self, kids;
+	double t = 0;
+
+	getrusage(RUSAGE_SELF, &self);
+	getrusage(RUSAGE_CHILDREN, &kids);
+	const struct timeval *tv[4] = {&self.ru_utime, &self.ru_stime,
+				       &kids.ru_utime, &kids.ru_stime};
+	for (int i = 0; i < 4; i++)
+		t += tv[i]->tv_sec * 1e6 + tv[i]->tv_usec;
+	return t;
+}
+
+struct series {
+	double *wall, *cpu;
+};
+
+static void row(const char *name, struct series *v, int n,
+		const struct series *base)
+{
+	double cpu = bench_median(v->cpu, n);
+	double med = bench_median(v->wall, n), p90 = v->wall[n * 9 / 10];
+	printf("| %-10s | %8.0f | %8.0f | %5.2fx | %8.0f | %5.2fx |\n", name,
+	       med, p90, med / base->wall[0], cpu, cpu / base->cpu[0]);
 }
 
 int main(int argc, char **argv)
@@ -102,8 +106,9 @@ int main(int argc, char **argv)
 	char *bwrap[] = {"/usr/bin/bwrap", "--unshare-all", "--ro-bind",
 			 (char *)hello, "/hello", "/hello", NULL};
 	bool have_bwrap = access(bwrap[0], X_OK) == 0;
-	double *s = calloc(n, sizeof(double)), *p = calloc(n, sizeof(double));
-	double *b = calloc(n, sizeof(double));
+	struct series s = {calloc(n, sizeof(double)), calloc(n, sizeof(double))};
+	struct series p = {calloc(n, sizeof(double)), calloc(n, sizeof(double))};
+	struct series b = {calloc(n, sizeof(double)), calloc(n, sizeof(double))};
 	posix_spawn_file_actions_t fa;
 
 	if (prog_fd < 0 || devnull < 0) {
@@ -117,19 +122,28 @@ int main(int argc, char **argv)
 	run_sandbox(prog_fd, devnull); /* namespaces + filter cache warm */
 	int nb = have_bwrap ? n / 10 : 0;
 	for (int i = 0; i < n; i++) {
-		s[i] = run_sandbox(prog_fd, devnull);
-		p[i] = run_plain(plain, &fa);
-		if (i < nb)
-			b[i] = run_plain(bwrap, &fa);
+		double c0 = cpu_us();
+		s.wall[i] = run_sandbox(prog_fd, devnull);
+		double c1 = cpu_us();
+		p.wall[i] = run_plain(plain, &fa);
+		double c2 = cpu_us();
+		s.cpu[i] = c1 - c0;
+		p.cpu[i] = c2 - c1;
+		if (i < nb) {
+			b.wall[i] = run_plain(bwrap, &fa);
+			b.cpu[i] = cpu_us() - c2;
+		}
 	}
-	qsort(p, n, sizeof(*p), cmp);
-	double base = p[n / 2];
-	printf("start-to-exit of %s, %d runs (bwrap: %d), microseconds\n\n", hello, n, nb);
-	printf("| how        |   median |      p90 | ratio |\n");
-	printf("|------------|---------:|---------:|------:|\n");
-	row("fork+exec", p, n, base);
-	row("sandbox", s, n, base);
+	/* The base's medians first: row() compares against them. */
+	struct series base = {(double[]){bench_median(p.wall, n)},
+			      (double[]){bench_median(p.cpu, n)}};
+	printf("start-to-exit of %s, %d runs (bwrap: %d), microseconds\n\n",
+	       hello, n, nb);
+	printf("| how        | wall p50 | wall p90 | ratio |  CPU p50 | ratio |\n");
+	printf("|------------|---------:|---------:|------:|---------:|------:|\n");
+	row("fork+exec", &p, n, &base);
+	row("sandbox", &s, n, &base);
 	if (nb)
-		row("bwrap", b, nb, base);
+		row("bwrap", &b, nb, &base);
 	return 0;
 }

@@ -378,6 +378,11 @@ def case_busy(d):
 
 
 def case_nonzero_exit(d):
+    d.put("bin/junk", "not a program\n")
+    s, h, body = d.job([group("junk", "junk")])
+    check(s == 500, "a program that cannot start: %d %r" % (s, body))
+    check(nexe(h, "Status")[0].startswith("ZeroVM did not run"),
+          "status %r" % h["X-Nexe-Status"])
     s, h, body = d.job([group("fail", "exitcode", "3 oops")])
     check(s == 500, "status %d" % s)
     check(body == b"oops\n", "body %r" % body)

@@ -519,8 +519,7 @@ def case_capabilities():
               (status, body, dict(h)))
         check(d.stop() == 0, "zvmd exited %d" % d.proc.returncode)
     # One capability less and the sandbox cannot start a program: the
-    # set is not larger than the test can tell. (zvsh: zvmd answers a
-    # program that cannot start by hanging, see deploy-spawn_failure.)
+    # set is not larger than the test can tell.
     less = "-all," + ",".join("+" + c for c in caps if c != "sys_chroot")
     p = run(["setpriv", "--bounding-set", less, "--no-new-privs", ZVSH,
              os.environ["ZVMD_PROG_HELLO"]], ok=False, timeout=60)
@@ -530,8 +529,7 @@ def case_capabilities():
 
 def case_spawn_failure():
     """A program that cannot start (not an ELF file) is an answered job
-    (an error status), not a request that never ends. Known bug: zvmd
-    never answers (registered as an expected failure)."""
+    (an error status), not a request that never ends."""
     with Daemon() as d:
         d.wait_listening()
         with open(os.path.join(d.root, "acct", "bin", "junk"), "w") as f:

@@ -136,6 +136,7 @@ static long probe(const char *name)
 	if (!strcmp(name, "process_vm_readv")) return syscall(SYS_process_vm_readv, 1, 0, 0, 0, 0, 0);
 	if (!strcmp(name, "getsid1")) return syscall(SYS_getsid, 1);
 	if (!strcmp(name, "getsidself")) return syscall(SYS_getsid, 0) == getpid() ? 0 : -1;
+	if (!strcmp(name, "sysinfo")) { char b[256]; return syscall(SYS_sysinfo, b); }
 	if (!strcmp(name, "setfl")) return syscall(SYS_fcntl, 0, F_SETFL, O_NONBLOCK);
 	if (!strcmp(name, "getdents")) return syscall(SYS_getdents64, 0, path, 0);
 	errno = EINVAL;

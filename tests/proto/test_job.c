@@ -566,6 +566,22 @@ Test(job, limits_defaults)
 	cr_expect_eq(l.max_instances, 10000);
 	cr_expect_eq(l.max_groups, 256);
 	cr_expect_eq(l.max_devices, 64);
+	cr_expect_eq(l.max_channels, 1000000);
+}
+
+Test(job, channel_limit_bounds_all_to_all)
+{
+	const char *job = J([{"name": "s", "count": 5000,
+		"exec": {"path": "swift://~/bin/sort"}, "connect": ["s"]}]);
+	struct proto_plan *p = NULL;
+	struct proto_error err = { 0 };
+
+	cr_assert_eq(proto_job_plan(job, strlen(job), "acct", NULL, 0, NULL,
+				    &store, &p, &err), -1);
+	cr_expect_eq(err.kind, PROTO_ETOOLARGE);
+	cr_expect_str_eq(err.msg, "job needs more than 1000000 channels (pipes "
+			 "between instances included; group \"s\" alone has "
+			 "5000 x 10001)");
 }
 
 /* ------------------------------------------------------------ errors */
@@ -775,6 +791,46 @@ static struct bad_job bad_jobs[] = {
 	{ "[" G("a", DEV("{\"name\": \"image\", \"path\": \"file://x.tar\"}"))
 	  "]", PROTO_EBADJOB, "group \"a\": devices[0]: image: a file:// path "
 	  "must name a system image (file://<image>:<path>)" },
+	{ "[{\"name\": \"a\", \"exec\": {\"path\": \"swift://~/bin/wc\", "
+	  "\"name\": \"\"}}]", PROTO_EBADJOB, "group \"a\": exec: name: is empty" },
+	{ "[{\"name\": \"a\", \"exec\": {\"path\": \"file://bin/../x\"}}]",
+	  PROTO_EBADJOB, "group \"a\": exec: path \"file://bin/../x\": expected "
+	  "file://[image:]path with a relative path and no '.', '..' or empty "
+	  "segments" },
+	{ "[" G("a", ", \"location\": 7") "]", PROTO_EBADJOB,
+	  "group \"a\": location: must be a string, got an integer" },
+	{ "[" G("a", ", \"attach\": [\"x\"]") "]", PROTO_EBADJOB,
+	  "group \"a\": attach: must be a string, got an array" },
+	{ "[" G("a", DEV("{\"name\": \"stdout\", \"meta\": {\"a b\": \"v\"}}"))
+	  "]", PROTO_EBADJOB, "group \"a\": devices[0]: meta: name \"a b\" must "
+	  "be 1..128 characters without ':', blanks or control characters" },
+	{ "[" G("a", DEV("{\"name\": \"stdout\", \"meta\": []}")) "]",
+	  PROTO_EBADJOB, "group \"a\": devices[0]: meta: must be an object, got "
+	  "an array" },
+	{ "[" G("a", DEV("{\"name\": \"debug\"}")) "]", PROTO_EBADJOB,
+	  "group \"a\": devices[0]: device \"debug\" needs a path" },
+	{ "[" G("a", DEV("{\"name\": \"stdout\", \"path\": \"zvm://z:stdin\"}"))
+	  "]", PROTO_EBADJOB, "group \"a\": devices[0]: path \"zvm://z:stdin\": "
+	  "no group named \"z\"" },
+	{ "[" G("a", DEV("{\"name\": \"stdout\", \"path\": \"zvm://b:stdin\"}"))
+	  "," G("b", DEV("{\"name\": \"stdin\"}")) "]", PROTO_EBADJOB,
+	  "group \"a\": devices[0]: path \"zvm://b:stdin\": group \"b\" already "
+	  "declares device \"stdin\"" },
+	{ "[" G("a", DEV("{\"name\": \"stdout\", \"path\": \"zvm://c:x\"}"))
+	  "," G("b", DEV("{\"name\": \"stdout\", \"path\": \"zvm://c:x\"}"))
+	  "," G("c", "") "]", PROTO_EBADJOB, "group \"b\": devices[0]: path "
+	  "\"zvm://c:x\": /dev/x of group \"c\" is fed twice" },
+	{ "[" G("a", DEV("{\"name\": \"stdout\", \"path\": \"zvm://b:stderr\"}"))
+	  "," G("b", "") "]", PROTO_EBADJOB, "group \"a\": devices[0]: path "
+	  "\"zvm://b:stderr\": a pipe can feed stdin or a new device, not an "
+	  "output" },
+	{ "[" G("a", DEV("{\"name\": \"stdout\", \"path\": \"zvm://a:x\"}"))
+	  "]", PROTO_EBADJOB, "group \"a\": devices[0]: path \"zvm://a:x\": a "
+	  "group cannot pipe into itself" },
+	{ "[" G("a", DEV("{\"name\": \"stdout\", \"path\": \"zvm://b:in/x\"}"))
+	  "," G("b", "") "]", PROTO_EBADJOB, "group \"a\": devices[0]: path "
+	  "\"zvm://b:in/x\": device must be a name under /dev/ outside /dev/in/ "
+	  "and /dev/out/" },
 	{ "[" G("a", DEV("{\"name\": \"stdin\", \"path\": \"swift://~/in/a\\u0001\"}"))
 	  "]", PROTO_EBADJOB, "group \"a\": devices[0]: path: must not contain "
 	  "control characters" },
@@ -878,6 +934,16 @@ Test(job, listing_called_once_per_container)
 	proto_plan_free(p);
 }
 
+Test(job, output_star_in_container_takes_instance_name)
+{
+	struct proto_plan *p = plan_ok(J([{"name": "w", "count": 2,
+		"exec": {"path": "swift://~/bin/wc"},
+		"devices": [{"name": "output", "path": "swift://~/out-*/x"}]}]));
+
+	cr_expect_str_eq(chan(&p->inst[1], "/dev/output")->path, "acct/out-w-2/x");
+	proto_plan_free(p);
+}
+
 Test(job, single_instance_output_star_takes_bare_name)
 {
 	struct proto_plan *p = plan_ok(J([{"name": "solo",
@@ -906,4 +972,18 @@ Test(job, capture_that_makes_a_bad_container_is_refused)
 	cr_expect_str_eq(err.msg, "group \"g\": devices[1]: path \"swift://~/*/o\" "
 			 "for instance \"g-1\" gives container \"d/e\" and object "
 			 "\"o\": a name must not contain '/'");
+}
+
+Test(job, argv_and_env_are_null_terminated)
+{
+	struct proto_plan *p = plan_ok(J([{"name": "a", "exec": {
+		"path": "swift://~/bin/wc", "args": "x", "env": {"K": "v"}}}]));
+
+	cr_expect_null(p->inst[0].argv[p->inst[0].argc]);
+	cr_expect_null(p->inst[0].env[p->inst[0].nenv]);
+	proto_plan_free(p);
+	p = plan_ok(J([{"name": "a", "exec": {"path": "swift://~/bin/wc"}}]));
+	cr_assert_not_null(p->inst[0].env);
+	cr_expect_null(p->inst[0].env[0]);
+	proto_plan_free(p);
 }

@@ -34,6 +34,13 @@ chmod 600 "$tmp/text"
 "$ZVSH" "$tmp/text" 2>"$tmp/err"; check "zvsh program not executable" 125 $?
 grep -q "chmod" "$tmp/err"; check "zvsh says chmod" 0 $?
 
+# the program dies with its supervisor
+"$ZVSH" "$SBTEST" spin "zvm-orphan-$$" & zpid=$!
+for _ in $(seq 50); do pgrep -f "zvm-orphan-$$" >/dev/null && break; sleep 0.1; done
+kill -9 "$zpid"; wait "$zpid" 2>/dev/null
+for _ in $(seq 50); do pgrep -f "zvm-orphan-$$" >/dev/null || break; sleep 0.1; done
+check "program dies with zvsh" 1 "$(pgrep -f "zvm-orphan-$$" >/dev/null; echo $?)"
+
 # zvsh: channels from arguments; stdin passes through
 printf 'first\n' >"$tmp/a.txt"
 printf 'second\n' >"$tmp/b.txt"

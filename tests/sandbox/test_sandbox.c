@@ -89,6 +89,15 @@ static struct sandbox_channel *run_add(struct run *r, const char *alias, int fd,
 	return c;
 }
 
+/* A readable, unlimited (direct) channel holding `data`. */
+static void run_add_in(struct run *r, const char *alias, const char *data,
+		       enum sandbox_access type)
+{
+	struct sandbox_channel *c = run_add(r, alias, memfd_with(data), type);
+
+	c->gets = c->get_size = U;
+}
+
 static void run_go(struct run *r, const char *name, ...)
 {
 	va_list ap;
@@ -173,11 +182,9 @@ Test(programs, cat_stdin_direct)
 Test(programs, cat_musl_by_path)
 {
 	struct run r;
-	struct sandbox_channel *c;
 
 	run_init(&r, "");
-	c = run_add(&r, "/dev/input", memfd_with("via path\n"), SANDBOX_RGET_SPUT);
-	c->gets = c->get_size = U;
+	run_add_in(&r, "/dev/input", "via path\n", SANDBOX_RGET_SPUT);
 	run_go(&r, "cat-musl", "/dev/input", NULL);
 	cr_assert_eq(r.rc, 0, "%s", r.err.msg);
 	cr_assert_eq(r.rep.exit_code, 0);
@@ -209,11 +216,9 @@ Test(programs, exit_codes)
 Test(channels, fds_are_the_channels_only)
 {
 	struct run r;
-	struct sandbox_channel *c;
 
 	run_init(&r, "");
-	c = run_add(&r, "/dev/input", memfd_with("x"), SANDBOX_SGET_SPUT);
-	c->gets = c->get_size = U;
+	run_add_in(&r, "/dev/input", "x", SANDBOX_SGET_SPUT);
 	run_go(&r, "sbtest", "fds", NULL);
 	cr_assert_str_eq(out(&r), "OK 0 1 2 3\n");
 	run_free(&r);
@@ -222,43 +227,39 @@ Test(channels, fds_are_the_channels_only)
 Test(channels, dev_channels_lists_fd_and_alias)
 {
 	struct run r;
-	struct sandbox_channel *c;
 
 	run_init(&r, "");
-	c = run_add(&r, "/dev/in/map-2", memfd_with("x"), SANDBOX_SGET_SPUT);
-	c->gets = c->get_size = U;
+	run_add_in(&r, "/dev/in/map-2", "x", SANDBOX_SGET_SPUT);
 	run_go(&r, "cat", "/dev/channels", NULL);
 	cr_assert_str_eq(out(&r), "0 /dev/stdin\n1 /dev/stdout\n2 /dev/stderr\n"
 				  "3 /dev/in/map-2\n");
 	run_free(&r);
 }
 
-Test(channels, open_by_alias_and_refusals)
+/* sbtest CMD A B with the std channels prints `expect`. */
+static void expect_out(const char *cmd, const char *a, const char *b,
+		       const char *expect)
 {
 	struct run r;
 
-	cr_assert_str_eq(sbtest(&r, "open", "/dev/stdin", "r"), "OK 5\n");
+	cr_expect_str_eq(sbtest(&r, cmd, a, b), expect, "sbtest %s %s %s", cmd,
+			 a ? a : "", b ? b : "");
 	run_free(&r);
-	cr_assert_str_eq(sbtest(&r, "open", "/dev/stdin", "w"), "ERR EACCES\n");
-	run_free(&r);
-	cr_assert_str_eq(sbtest(&r, "open", "/dev/stdout", "r"), "ERR EACCES\n");
-	run_free(&r);
-	cr_assert_str_eq(sbtest(&r, "open", "/dev/../dev//stdout", "w"), "OK 5\n");
-	run_free(&r);
-	cr_assert_str_eq(sbtest(&r, "open", "/etc/passwd", "r"), "ERR ENOENT\n");
-	run_free(&r);
-	cr_assert_str_eq(sbtest(&r, "open", "/dev/channels", "w"), "ERR EACCES\n");
-	run_free(&r);
-	cr_assert_str_eq(sbtest(&r, "stat", "/dev/stdin", NULL), "OK 0\n");
-	run_free(&r);
-	cr_assert_str_eq(sbtest(&r, "stat", "/", NULL), "ERR ENOENT\n");
-	run_free(&r);
-	cr_assert_str_eq(sbtest(&r, "access", "/dev/stdout", "w"), "OK 0\n");
-	run_free(&r);
-	cr_assert_str_eq(sbtest(&r, "access", "/dev/stdout", "r"), "ERR EACCES\n");
-	run_free(&r);
-	cr_assert_str_eq(sbtest(&r, "access", "/bin/sh", "x"), "ERR ENOENT\n");
-	run_free(&r);
+}
+
+Test(channels, open_by_alias_and_refusals)
+{
+	expect_out("open", "/dev/stdin", "r", "OK 5\n");
+	expect_out("open", "/dev/stdin", "w", "ERR EACCES\n");
+	expect_out("open", "/dev/stdout", "r", "ERR EACCES\n");
+	expect_out("open", "/dev/../dev//stdout", "w", "OK 5\n");
+	expect_out("open", "/etc/passwd", "r", "ERR ENOENT\n");
+	expect_out("open", "/dev/channels", "w", "ERR EACCES\n");
+	expect_out("stat", "/dev/stdin", NULL, "OK 0\n");
+	expect_out("stat", "/", NULL, "ERR ENOENT\n");
+	expect_out("access", "/dev/stdout", "w", "OK 0\n");
+	expect_out("access", "/dev/stdout", "r", "ERR EACCES\n");
+	expect_out("access", "/bin/sh", "x", "ERR ENOENT\n");
 }
 
 Test(channels, direction_holds_even_on_an_rdwr_fd)
@@ -287,10 +288,8 @@ Test(channels, many_channels_by_fd_and_path)
 	run_init(&r, "");
 	for (int i = 0; i < 250; i++) {
 		snprintf(aliases[i], sizeof(aliases[i]), "/dev/in/map-%d", i + 1);
-		struct sandbox_channel *c = run_add(&r, aliases[i],
-						    memfd_with(i == 249 ? "last\n" : "x"),
-						    SANDBOX_SGET_SPUT);
-		c->gets = c->get_size = U;
+		run_add_in(&r, aliases[i], i == 249 ? "last\n" : "x",
+			   SANDBOX_SGET_SPUT);
 	}
 	run_go(&r, "cat", "/dev/in/map-250", NULL);
 	cr_assert_eq(r.rc, 0, "%s", r.err.msg);
@@ -478,8 +477,7 @@ Test(limits, sequential_and_random_access)
 	run_free(&r);
 	/* direct sequential: pread refused too */
 	run_init(&r, "");
-	c = run_add(&r, "/dev/seq", memfd_with("0123456789"), SANDBOX_SGET_SPUT);
-	c->gets = c->get_size = U;
+	run_add_in(&r, "/dev/seq", "0123456789", SANDBOX_SGET_SPUT);
 	run_go(&r, "sbtest", "pread", "3", "2", NULL);
 	cr_assert_str_eq(out(&r), "ERR ESPIPE\n");
 	run_free(&r);
@@ -607,20 +605,13 @@ Test(limits, network_channels_count_apart)
 
 Test(isolation, identity_and_environment)
 {
-	struct run r;
-
-	cr_assert_str_eq(sbtest(&r, "uid", NULL, NULL), "OK 65534 65534 65534 65534\n");
-	run_free(&r);
-	cr_assert_str_eq(sbtest(&r, "env", NULL, NULL), "OK 0\n");
-	run_free(&r);
+	expect_out("uid", NULL, NULL, "OK 65534 65534 65534 65534\n");
+	expect_out("env", NULL, NULL, "OK 0\n");
 }
 
 static void denied(const char *call, const char *expect)
 {
-	struct run r;
-
-	cr_expect_str_eq(sbtest(&r, "sys", call, NULL), expect, "%s", call);
-	run_free(&r);
+	expect_out("sys", call, NULL, expect);
 }
 
 Test(isolation, dangerous_calls_are_refused)
@@ -630,7 +621,7 @@ Test(isolation, dangerous_calls_are_refused)
 		"unshare", "setns", "chroot", "bpf", "io_uring_setup",
 		"userfaultfd", "perf_event_open", "keyctl", "memfd_create",
 		"pipe", "execve", "execveat", "kill1", "killparent", "killall",
-		"setuid0", "setrlimit", "process_vm_readv", "getdents",
+		"setuid0", "setrlimit", "process_vm_readv", "getdents", "sysinfo",
 	};
 	for (size_t i = 0; i < sizeof(eperm) / sizeof(eperm[0]); i++)
 		denied(eperm[i], "ERR EPERM\n");
@@ -667,9 +658,12 @@ static void *service_thread(void *arg)
 	struct pollfd pf[2] = {{.fd = sandbox_pidfd(sb), .events = POLLIN},
 			       {.fd = sandbox_notify_fd(sb), .events = POLLIN}};
 
-	while (poll(pf, 2, -1) >= 0 && !pf[0].revents)
+	while (poll(pf, 2, -1) >= 0 && !pf[0].revents) {
 		if ((pf[1].revents & POLLIN) && sandbox_service(sb) < 0)
 			break;
+		if (pf[1].revents & POLLHUP)
+			pf[1].fd = -1; /* exiting: the pidfd comes next */
+	}
 	return NULL;
 }
 
