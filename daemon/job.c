@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -281,6 +283,45 @@ static int pipes_make(struct zvmd_job *job, struct proto_error *err)
 	return 0;
 }
 
+/*
+ * The sandbox runs programs as nobody, who needs the execute bit. Objects
+ * carry no mode (a Swift .data file, a file copied in with 0644): such a
+ * program is copied into a sealed memfd, which is executable by anyone.
+ */
+static int program_executable(int *fd, const char *path,
+			      struct proto_error *err)
+{
+	struct stat sb;
+	int mfd;
+	off_t off = 0;
+
+	if (fstat(*fd, &sb))
+		return proto_error_set(err, PROTO_EINTERNAL, "program %s: %s",
+				       path, strerror(errno));
+	if (sb.st_mode & S_IXOTH)
+		return 0;
+	mfd = memfd_create("program", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (mfd < 0)
+		return proto_error_set(err, PROTO_EINTERNAL, "memfd: %s",
+				       strerror(errno));
+	while (off < sb.st_size) {
+		ssize_t n = sendfile(mfd, *fd, &off, (size_t)(sb.st_size - off));
+
+		if (n <= 0) {
+			close(mfd);
+			return proto_error_set(err, PROTO_EINTERNAL,
+					       "copying program %s: %s", path,
+					       n < 0 ? strerror(errno) :
+					       "file shrank");
+		}
+	}
+	fcntl(mfd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK |
+	      F_SEAL_SEAL);
+	close(*fd);
+	*fd = mfd;
+	return 0;
+}
+
 static int program_open(struct zvmd_job *job, struct inst *in,
 			struct proto_error *err)
 {
@@ -300,7 +341,7 @@ static int program_open(struct zvmd_job *job, struct inst *in,
 					in->pi->name);
 		return -1;
 	}
-	return 0;
+	return program_executable(&in->prog_fd, in->pi->exec_path, err);
 }
 
 static void inst_close_fds(struct inst *in, bool keep_spool)

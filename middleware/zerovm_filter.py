@@ -229,8 +229,9 @@ class ZerovmFilter(object):
         try:
             headers = self._forward_headers(req)
             chunked = req.content_length is None
-            path = req.environ.get('RAW_PATH_INFO') or \
-                urllib.parse.quote(req.environ['PATH_INFO'])
+            # PATH_INFO is a WSGI string: the request's bytes as latin-1.
+            path = req.environ.get('RAW_PATH_INFO') or urllib.parse.quote(
+                req.environ['PATH_INFO'].encode('latin-1'))
             if req.query_string:
                 path += '?' + req.query_string
             conn.putrequest('POST', path, skip_accept_encoding=True)

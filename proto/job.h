@@ -65,6 +65,7 @@ struct jgroup {
 	size_t nenv;
 	struct jdev *devs;
 	size_t ndev;
+	const char *list;      /* "devices" or the old name "file_list" */
 	int64_t count;
 	const char **connect_names;
 	size_t *connect;

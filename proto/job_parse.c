@@ -469,6 +469,7 @@ static int parse_devices(struct jctx *c, struct jgroup *g, json_t *j)
 	size_t i;
 
 	g->wild_dev = -1;
+	g->list = list;
 	if (devs && legacy)
 		return jerr(c, PROTO_EBADJOB, "give \"devices\" or its old "
 			    "name \"file_list\", not both");

@@ -29,8 +29,8 @@ static void where_group(struct jctx *c, const struct jgroup *g)
 
 static void where_dev(struct jctx *c, const struct jgroup *g, size_t di)
 {
-	snprintf(c->where, sizeof(c->where), "group \"%s\": devices[%zu]",
-		 g->name, di);
+	snprintf(c->where, sizeof(c->where), "group \"%s\": %s[%zu]",
+		 g->name, g->list, di);
 }
 
 static long group_find(const struct jctx *c, const char *name)

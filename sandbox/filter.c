@@ -62,7 +62,6 @@ static const int allow_always[] = {
 static const int notify_always[] = {
 	SCMP_SYS(open), SCMP_SYS(openat), SCMP_SYS(openat2), SCMP_SYS(creat),
 	SCMP_SYS(stat), SCMP_SYS(lstat), SCMP_SYS(access), SCMP_SYS(faccessat), SCMP_SYS(faccessat2),
-	SCMP_SYS(close), SCMP_SYS(dup), SCMP_SYS(dup2), SCMP_SYS(dup3),
 	SCMP_SYS(kill), SCMP_SYS(tkill), SCMP_SYS(tgkill),
 };
 
@@ -143,11 +142,13 @@ static bool fd_direct(char cls, int bits)
 }
 
 /* ALLOW `nr` on the fds whose class has one of `bits`, NOTIFY on every
- * other fd. Everything past the last direct fd is one ">=" rule, and
- * without any direct fd the call is simply mediated: the kernel pays for
- * every instruction at attach time. */
+ * other fd the program can have (below `nfds`, its RLIMIT_NOFILE), EBADF
+ * for numbers no fd can have — no round trip for an fd scan. The mediated
+ * run past the last direct fd is one range, and without any direct fd
+ * there are no per-fd rules at all: the kernel pays for every instruction
+ * at attach time. */
 static int add_fd_rules(scmp_filter_ctx ctx, int nr, int bits,
-			const char *layout)
+			const char *layout, size_t nfds)
 {
 	size_t end = 0;
 	int rc;
@@ -155,9 +156,13 @@ static int add_fd_rules(scmp_filter_ctx ctx, int nr, int bits,
 	for (size_t i = 0; layout[i]; i++)
 		if (fd_direct(layout[i], bits))
 			end = i + 1;
-	rc = end == 0 ? seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, nr, 0)
-		      : seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, nr, 1,
-					 SCMP_A0(SCMP_CMP_GE, end));
+	/* libseccomp tests ">=" rules on one argument from the highest
+	 * value down, so these two split the numbers at nfds. */
+	rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EBADF), nr, 1,
+			      SCMP_A0(SCMP_CMP_GE, nfds));
+	if (rc == 0)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, nr, 1,
+				      SCMP_A0(SCMP_CMP_GE, end));
 	for (size_t i = 0; rc == 0 && i < end;) {
 		bool allow = fd_direct(layout[i], bits);
 		size_t j = i;
@@ -262,8 +267,15 @@ static int filter_build(const char *layout, struct sock_fprog *out,
 	rc = rc ? rc : add_list(ctx, SCMP_ACT_ALLOW, allow_always, N(allow_always));
 	rc = rc ? rc : add_list(ctx, SCMP_ACT_NOTIFY, notify_always, N(notify_always));
 	rc = rc ? rc : add_list(ctx, SCMP_ACT_ERRNO(ENOSYS), deny_enosys, N(deny_enosys));
+	/* fd table calls: tracked below the fd limit, EBADF above it */
+	static const int fd_calls[] = {SCMP_SYS(close), SCMP_SYS(dup),
+				       SCMP_SYS(dup2), SCMP_SYS(dup3)};
+	size_t nfds = strlen(layout) + SB_FD_SLACK;
 	for (size_t i = 0; rc == 0 && i < N(io_rules); i++)
-		rc = add_fd_rules(ctx, io_rules[i].nr, io_rules[i].bits, layout);
+		rc = add_fd_rules(ctx, io_rules[i].nr, io_rules[i].bits, layout,
+				  nfds);
+	for (size_t i = 0; rc == 0 && i < N(fd_calls); i++)
+		rc = add_fd_rules(ctx, fd_calls[i], 0, layout, nfds);
 	rc = rc ? rc : add_special(ctx, (int)strlen(layout) - 2);
 	if (rc) {
 		sb_error(err, "building the seccomp filter: %s", strerror(-rc));

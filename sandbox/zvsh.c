@@ -221,15 +221,17 @@ int main(int argc, char **argv)
 		return ZVSH_FAILED;
 	}
 	std_channels(&z);
+	z.argv = NULL;
+	code = ZVSH_FAILED;
 	if (args_map(&z, argc - optind, argv + optind) < 0)
-		return ZVSH_FAILED;
+		goto out;
 	spec.argv = z.argv;
 	spec.channels = z.ch;
 	spec.nchannels = z.n;
 	spec.timeout_ms = secs * 1000;
 	if (sandbox_run(&spec, &sb, &rep, &err) < 0) {
 		fprintf(stderr, "zvsh: %s\n", err.msg);
-		return ZVSH_FAILED;
+		goto out;
 	}
 	if (verbose)
 		report_print(&rep);
@@ -239,6 +241,7 @@ int main(int argc, char **argv)
 	if (rep.end == SANDBOX_END_TIMEOUT)
 		fprintf(stderr, "zvsh: session timeout after %" PRIu64 " s\n", secs);
 	sandbox_free(sb);
+out:
 	for (size_t i = 3; i < z.n; i++) {
 		close(z.ch[i].fd);
 		free(z.alias[i]);

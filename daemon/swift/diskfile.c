@@ -3,12 +3,12 @@
  * read its metadata, as swift/obj/diskfile.py does for replication
  * policies.
  *
- * A hash directory holds files named by normalised timestamps, which sort
- * as strings ("1700000000.12345" or with "_<hex offset>"):
+ * A hash directory holds files named by timestamps: a fixed-width
+ * "1700000000.12345", then an optional "_<hex offset>":
  *   <ts>.data   the object (body = bytes, metadata in xattrs)
  *   <ts>.ts     a tombstone: deleted at ts
- *   <ts>[-<ctype delta>].meta   a POST's metadata
- *   <ts>#<frag>[#d].data        an erasure-coded fragment
+ *   <ts>[+|-<hex ctype delta>].meta   a POST's metadata (Swift writes "+0")
+ *   <ts>#<frag>[#d].data              an erasure-coded fragment
  */
 #include "swift.h"
 
@@ -146,17 +146,42 @@ typedef struct ondisk {
 	char data_t[256], ts_t[256], meta_t[256];  /* their timestamps */
 } ondisk;
 
-/* The timestamp of a file name: up to the extension, '-' or '#'. */
+/* The timestamp of a file name: up to the extension, '+', '-' or '#'. */
 static void name_timestamp(const char *name, size_t stem, char *out,
 			   size_t outlen)
 {
-	size_t n = strcspn(name, "-#");
+	size_t n = strcspn(name, "+-#");
 	if (n > stem)
 		n = stem;
 	if (n >= outlen)
 		n = outlen - 1;
 	memcpy(out, name, n);
 	out[n] = 0;
+}
+
+/* A Swift timestamp: 16 characters of digits and '.', then an optional
+ * "_" and a hex offset. Anything else is not an object file. */
+static bool timestamp_valid(const char *t)
+{
+	size_t base = strspn(t, "0123456789.");
+	if (base != 16 || strchr(t, '.') != t + 10)
+		return false;
+	if (!t[16])
+		return true;
+	return t[16] == '_' && t[17] && strlen(t + 17) <= 16 &&
+	       strspn(t + 17, "0123456789abcdef") == strlen(t + 17);
+}
+
+/* Order two valid timestamps: the fixed-width part as text, then the
+ * offset as a number (.meta names write it without leading zeros). */
+static int timestamp_cmp(const char *a, const char *b)
+{
+	int c = strncmp(a, b, 16);
+	if (c)
+		return c;
+	unsigned long long oa = a[16] ? strtoull(a + 17, NULL, 16) : 0;
+	unsigned long long ob = b[16] ? strtoull(b + 17, NULL, 16) : 0;
+	return (oa > ob) - (oa < ob);
 }
 
 static void ondisk_consider(ondisk *od, const char *name)
@@ -166,6 +191,8 @@ static void ondisk_consider(ondisk *od, const char *name)
 		return;
 	char t[256];
 	name_timestamp(name, (size_t)(dot - name), t, sizeof t);
+	if (!timestamp_valid(t))
+		return;
 	char *best = NULL, *best_t = NULL;
 	if (strcmp(dot, ".data") == 0)
 		best = od->data, best_t = od->data_t;
@@ -173,7 +200,7 @@ static void ondisk_consider(ondisk *od, const char *name)
 		best = od->ts, best_t = od->ts_t;
 	else if (strcmp(dot, ".meta") == 0)
 		best = od->meta, best_t = od->meta_t;
-	if (best && strcmp(t, best_t) > 0) {
+	if (best && (!best_t[0] || timestamp_cmp(t, best_t) > 0)) {
 		strcpy(best, name);
 		strcpy(best_t, t);
 	}
@@ -194,10 +221,10 @@ static int ondisk_scan(const char *dir, ondisk *od, swift_error *err)
 	if (!od->data[0])
 		return swift_error_set(err, ENOENT, "%s: no .data file%s", dir,
 				       od->ts[0] ? " (object deleted)" : "");
-	if (od->ts[0] && strcmp(od->ts_t, od->data_t) >= 0)
+	if (od->ts[0] && timestamp_cmp(od->ts_t, od->data_t) >= 0)
 		return swift_error_set(err, ENOENT, "%s: object deleted at %s "
 				       "(tombstone %s)", dir, od->ts_t, od->ts);
-	if (strcmp(od->meta_t, od->data_t) <= 0)
+	if (!od->meta[0] || timestamp_cmp(od->meta_t, od->data_t) <= 0)
 		od->meta[0] = 0;
 	return 0;
 }
@@ -247,7 +274,8 @@ static int meta_merge(swift_meta *data, swift_meta *meta,
 	*merged = (swift_meta){0};
 	const swift_meta_item *ctt = swift_meta_get(meta,
 						    "Content-Type-Timestamp");
-	bool data_ctype = !ctt || strcmp(data_t, ctt->value) > 0;
+	bool data_ctype = !ctt || !timestamp_valid(ctt->value) ||
+			  timestamp_cmp(data_t, ctt->value) > 0;
 	meta_drop(meta, "name");
 	for (size_t i = 0; i < data->nitems; i++) {
 		const char *k = data->items[i].key;

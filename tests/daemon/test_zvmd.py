@@ -209,6 +209,12 @@ def case_hello(d):
     check(nexe(h, "Validation") == ["0"], "validation")
     check(len(h["X-Nexe-Cdr-Line"].split(", ")) == 3, "cdr line %r" %
           h["X-Nexe-Cdr-Line"])
+    # A program object without the execute bit runs all the same.
+    shutil.copy(PROGRAMS["exitcode"], d.path("bin/noexec"))
+    os.chmod(d.path("bin/noexec"), 0o644)
+    status, h, body = d.job([group("x", "noexec", "0 ran")])
+    check(status == 200 and body == b"ran\n", "mode 0644 program: %d %r %r"
+          % (status, body, h.get("X-Nexe-Status")))
     # An undeclared stdout is /dev/null.
     status, h, body = d.job([group("hello", "hello", devices=[])])
     check(status == 200 and body == b"", "undeclared stdout: %d %r" %

@@ -9,7 +9,9 @@ installed for /usr/bin/python3, proxy-server.conf applied, loaded by
 paste.deploy, reverted), check_config (a good file and bad ones, each with
 its message), readiness (sd_notify READY/RELOADING/STOPPING under a fake
 NOTIFY_SOCKET), capabilities (a job under the unit's capability bounding
-set), logs (one line per job, level, no secrets).
+set), logs (one line per job, level, no secrets), spawn_failure (a program
+that cannot start gets an answer), cluster (the installed filter and proxy
+configuration in a real swift-proxy-server in front of zvmd).
 
 Environment (set by meson): ZEROVM_SRC, ZEROVM_BUILD, ZEROVM_PREFIX,
 ZEROVM_BINDIR, ZEROVM_UNITDIR, ZEROVM_CONFDIR, ZEROVM_BINS (installed
@@ -529,7 +531,8 @@ def case_capabilities():
 
 def case_spawn_failure():
     """A program that cannot start (not an ELF file) is an answered job
-    (an error status), not a request that never ends."""
+    (an error status), not a request that never ends (zvmd used to
+    leave the connection suspended for good)."""
     with Daemon() as d:
         d.wait_listening()
         with open(os.path.join(d.root, "acct", "bin", "junk"), "w") as f:

@@ -809,6 +809,9 @@ static struct bad_job bad_jobs[] = {
 	  "an array" },
 	{ "[" G("a", DEV("{\"name\": \"debug\"}")) "]", PROTO_EBADJOB,
 	  "group \"a\": devices[0]: device \"debug\" needs a path" },
+	{ "[" G("a", ", \"file_list\": [{\"device\": \"stdin\", \"path\": "
+		 "\"swift://~/in/*.zip\"}]") "]", PROTO_ENOTFOUND,
+	  "group \"a\": file_list[0]: No objects found in path swift://~/in/*.zip" },
 	{ "[" G("a", DEV("{\"name\": \"stdout\", \"path\": \"zvm://z:stdin\"}"))
 	  "]", PROTO_EBADJOB, "group \"a\": devices[0]: path \"zvm://z:stdin\": "
 	  "no group named \"z\"" },

@@ -260,6 +260,10 @@ Test(channels, open_by_alias_and_refusals)
 	expect_out("access", "/dev/stdout", "w", "OK 0\n");
 	expect_out("access", "/dev/stdout", "r", "ERR EACCES\n");
 	expect_out("access", "/bin/sh", "x", "ERR ENOENT\n");
+	/* numbers past the fd limit: refused by the filter itself */
+	expect_out("readall", "5000", NULL, "ERR EBADF after 0\n");
+	expect_out("dup2", "0", "5000", "ERR EBADF\n");
+	expect_out("readall", "60", NULL, "ERR EBADF after 0\n");
 }
 
 Test(channels, direction_holds_even_on_an_rdwr_fd)

@@ -54,7 +54,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 MIDDLEWARE_DIR = os.path.join(HERE, '..', '..', 'middleware')
 NS_MARK = 'ZVM_CLUSTER_IN_NAMESPACE'
 NODE_IPS = ('127.0.0.2', '127.0.0.3', '127.0.0.4')
-START_TIMEOUT = 60
+START_TIMEOUT = 120
 
 
 def free_port(ip):

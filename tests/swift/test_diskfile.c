@@ -212,8 +212,13 @@ Test(diskfile, current_data_and_meta)
 	char *data = add_file(dir, "1700000000.12345.data", "hello",
 			      "swift_py3.pickle", true);
 	free(add_file(dir, "1650000000.00000.ts", "", NULL, true));
-	char *meta = add_file(dir, "1700000001.00000.meta", "",
+	/* not Swift's names: ignored */
+	free(add_file(dir, "zzzz.data", "", NULL, true));
+	free(add_file(dir, ".data", "", NULL, true));
+	free(add_file(dir, "1800000000.00000_0g.ts", "", NULL, true));
+	char *meta = add_file(dir, "1700000001.00000+0.meta", "",
 			      "post_meta.pickle", true);
+	free(add_file(dir, "1700000000.99999-a.meta", "", "slo.pickle", true));
 	swift_object obj;
 	swift_error err = {0};
 	cr_assert_eq(swift_object_open(dir, NULL, 1.7e9, &obj, &err), 0, "%s",
@@ -303,6 +308,30 @@ Test(diskfile, corrupt)
 		      "bad_global.pickle", true));
 	cr_expect_eq(swift_object_open(dir, NULL, 0, &obj, &err), -1);
 	cr_expect(strstr(err.msg, ".data: metadata pickle"), "%s", err.msg);
+	rm_rf(dir);
+}
+
+/* Offsets order by value: "_a" (10) is older than "_10" (16) although it
+ * sorts after it as text; .meta names write offsets without padding. */
+Test(diskfile, timestamp_offsets)
+{
+	char *dir = make_dir();
+	char *data = add_file(dir, "1700000000.12345_0000000000000010.data",
+			      "hello", "swift_py3.pickle", true);
+	free(add_file(dir, "1700000000.12345_a.meta", "", "post_meta.pickle",
+		      true));
+	free(add_file(dir, "1700000000.12345_f.ts", "", NULL, true));
+	swift_object obj;
+	swift_error err = {0};
+	cr_assert_eq(swift_object_open(dir, NULL, 0, &obj, &err), 0, "%s",
+		     err.msg);
+	cr_expect_str_eq(obj.data_path, data);
+	cr_expect_null(obj.meta_path);
+	swift_object_free(&obj);
+	free(add_file(dir, "1700000000.12345_11.ts", "", NULL, true));
+	cr_expect_eq(swift_object_open(dir, NULL, 0, &obj, &err), -1);
+	cr_expect_eq(err.code, ENOENT);
+	free(data);
 	rm_rf(dir);
 }
 

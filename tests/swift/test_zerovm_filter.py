@@ -113,6 +113,14 @@ class FilterTest(unittest.TestCase):
         self.assertEqual(got['headers']['Content-Type'], 'application/json')
         self.assertEqual(got['headers']['X-Trans-Id'], 'tx123')
 
+    def test_non_ascii_path(self):
+        f = self.make()
+        req = job_request(path='/v1/AUTH_test/c/%C3%A9t%C3%A9')
+        resp = req.get_response(f)
+        self.assertEqual(resp.status_int, 200)
+        self.assertEqual(self.coord.requests[0]['path'],
+                         '/v1/AUTH_test/c/%C3%A9t%C3%A9')
+
     def test_chunked_request_body(self):
         f = self.make()
         resp = job_request(chunked=True).get_response(f)
