@@ -889,10 +889,13 @@ void zvmd_job_cancel(struct zvmd_job *job, const char *why)
 static void on_client(uv_poll_t *h, int status, int events)
 {
 	struct zvmd_job *job = h->data;
+	uv_os_fd_t fd;
 	char c;
 	ssize_t n;
 
-	n = recv(h->io_watcher.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (uv_fileno((uv_handle_t *)h, &fd))
+		return;
+	n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
 	if (status < 0 || (events & UV_DISCONNECT) || n == 0 ||
 	    (n < 0 && errno != EAGAIN && errno != EINTR)) {
 		uv_poll_stop(h);

@@ -442,6 +442,20 @@ void zvmd_server_job_gone(struct zvmd_server *srv)
 		server_stop(srv);
 }
 
+/* Killed instances are reaped within moments; answers that still have
+ * not gone out this long after the kill (a client that reads nothing)
+ * do not hold the exit. */
+#define DRAIN_FORCE_MS 10000
+
+static void on_drain_force(uv_timer_t *t)
+{
+	struct zvmd_server *srv = t->data;
+
+	zvmd_log(ZVMD_LOG_WARNING, "msg=\"drain forced\" live_jobs=%u",
+		 srv->live_jobs);
+	server_stop(srv);
+}
+
 static void on_grace(uv_timer_t *t)
 {
 	struct zvmd_server *srv = t->data;
@@ -452,6 +466,7 @@ static void on_grace(uv_timer_t *t)
 	 * the list until they have been reaped. */
 	for (struct zvmd_job *j = srv->running; j; j = zvmd_job_next(j))
 		zvmd_job_cancel(j, "daemon shutting down");
+	uv_timer_start(&srv->grace_timer, on_drain_force, DRAIN_FORCE_MS, 0);
 }
 
 static void on_term(uv_signal_t *h, int signum)

@@ -27,6 +27,10 @@ EXTRA="bubblewrap busybox-static hyperfine"
 SWIFT="swift swift-proxy swift-account swift-container swift-object
 	python3-swiftclient memcached systemd"
 
+# The deploy suite also uses systemd-analyze (systemd, above), setpriv
+# (util-linux, essential) and paste.deploy (python3-pastedeploy, a
+# dependency of swift-proxy).
+
 apt-get update
 # shellcheck disable=SC2086
 apt-get install -y --no-install-recommends $BUILD $TEST $EXTRA $SWIFT

@@ -34,7 +34,7 @@ while [ $# -gt 0 ]; do
 	--no-start) start=0; shift ;;
 	--no-build) build=0; shift ;;
 	--uninstall) action=uninstall; shift ;;
-	-h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
 	*) die "unknown option '$1' (see --help)" ;;
 	esac
 done

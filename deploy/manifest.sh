@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # manifest.sh — what an install script added, so that --uninstall removes
 # exactly that. Sourced by install-storage-node.sh and install-proxy-node.sh.
 #

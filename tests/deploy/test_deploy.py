@@ -10,7 +10,8 @@ paste.deploy, reverted), check_config (a good file and bad ones, each with
 its message), readiness (sd_notify READY/RELOADING/STOPPING under a fake
 NOTIFY_SOCKET), capabilities (a job under the unit's capability bounding
 set), logs (one line per job, level, no secrets), spawn_failure (a program
-that cannot start gets an answer), cluster (the installed filter and proxy
+that cannot start gets an answer), metrics_documented (every metric of
+GET /metrics is in deploy/README.md), cluster (the installed filter and proxy
 configuration in a real swift-proxy-server in front of zvmd).
 
 Environment (set by meson): ZEROVM_SRC, ZEROVM_BUILD, ZEROVM_PREFIX,
@@ -585,6 +586,21 @@ def case_logs():
           "reload error without file:line: key:\n" + log)
 
 
+def case_metrics_documented():
+    """Every metric GET /metrics exports has a row in deploy/README.md."""
+    with Daemon() as d:
+        d.wait_listening()
+        check(d.job()[0] == 200, "job")
+        status, _, body = d.request("GET", "/metrics")
+        check(status == 200, "GET /metrics: %d" % status)
+        check(d.stop() == 0, "zvmd exited %d" % d.proc.returncode)
+    names = re.findall(r"^# TYPE (\S+) ", body.decode(), re.M)
+    check(len(names) >= 10, "too few metrics: %r" % names)
+    doc = open(os.path.join(SRC, "deploy/README.md")).read()
+    missing = [n for n in names if "`%s" % n not in doc]
+    check(not missing, "metrics not in deploy/README.md: %s" % missing)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -676,6 +692,7 @@ CASES = {
     "capabilities": case_capabilities,
     "logs": case_logs,
     "spawn_failure": case_spawn_failure,
+    "metrics_documented": case_metrics_documented,
     "cluster": case_cluster,
     "cluster_inner": case_cluster_inner,
 }

@@ -12,22 +12,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "fixture.h"
 #include "swift.h"
-
-static unsigned char *read_fixture(const char *name, size_t *len)
-{
-	char *path;
-	const char *dir = getenv("SWIFT_FIXTURES");
-	cr_assert(dir, "SWIFT_FIXTURES is not set");
-	cr_assert(asprintf(&path, "%s/%s", dir, name) > 0);
-	FILE *f = fopen(path, "rb");
-	cr_assert(f, "cannot open %s", path);
-	unsigned char *buf = malloc(1 << 20);
-	*len = fread(buf, 1, 1 << 20, f);
-	fclose(f);
-	free(path);
-	return buf;
-}
 
 static const char *get(const swift_meta *m, const char *key)
 {
@@ -140,11 +126,7 @@ Test(pickle, random_damage)
 	unsigned char *buf = read_fixture("swift_py3.pickle", &len);
 	unsigned seed = 12345;
 	for (int round = 0; round < 20000; round++) {
-		unsigned char *copy = malloc(len);
-		memcpy(copy, buf, len);
-		int changes = 1 + rand_r(&seed) % 4;
-		for (int i = 0; i < changes; i++)
-			copy[rand_r(&seed) % len] = (unsigned char)rand_r(&seed);
+		unsigned char *copy = damaged_copy(buf, len, &seed, 4);
 		size_t cut = rand_r(&seed) % 4 ? len : rand_r(&seed) % len;
 		swift_meta m;
 		swift_error err = {0};

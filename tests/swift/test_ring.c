@@ -10,16 +10,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "fixture.h"
 #include "swift.h"
-
-static char *fixture(const char *name)
-{
-	char *p;
-	const char *dir = getenv("SWIFT_FIXTURES");
-	cr_assert(dir, "SWIFT_FIXTURES is not set");
-	cr_assert(asprintf(&p, "%s/%s", dir, name) > 0);
-	return p;
-}
 
 static swift_conf load_conf(void)
 {
@@ -191,13 +183,10 @@ Test(ring, truncated)
 /* The gzip layer too: a cut or damaged compressed file is an error. */
 Test(ring, damaged_gzip)
 {
-	char *src = fixture("three.ring.gz");
-	FILE *f = fopen(src, "rb");
-	cr_assert(f);
-	unsigned char gz[4096];
-	size_t len = fread(gz, 1, sizeof gz, f);
-	fclose(f);
-	free(src);
+	size_t len;
+	unsigned char *gz = read_fixture("three.ring.gz", &len);
+	cr_assert_lt(len, 4096);
+	FILE *f;
 	char path[] = "/tmp/zvm-ring-gz-XXXXXX";
 	int fd = mkstemp(path);
 	cr_assert(fd >= 0);
@@ -219,6 +208,7 @@ Test(ring, damaged_gzip)
 		cr_expect(strstr(err.msg, path), "%s", err.msg);
 	}
 	unlink(path);
+	free(gz);
 }
 
 /* Seeded random damage to the decompressed ring: refused or loaded, never
@@ -230,11 +220,7 @@ Test(ring, random_damage)
 	unsigned char *buf = ring_bytes("frac.ring.gz", &len);
 	unsigned seed = 777;
 	for (int round = 0; round < 600; round++) {
-		unsigned char *copy = malloc(len);
-		memcpy(copy, buf, len);
-		int changes = 1 + rand_r(&seed) % 3;
-		for (int i = 0; i < changes; i++)
-			copy[rand_r(&seed) % len] = (unsigned char)rand_r(&seed);
+		unsigned char *copy = damaged_copy(buf, len, &seed, 3);
 		char *path = write_gz(copy, len);
 		swift_ring *ring = NULL;
 		swift_error err = {0};
