@@ -20,6 +20,9 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from harness import Failure, check, wait_for  # noqa: E402
+
 ZVMD = os.environ["ZVMD"]
 BOOKS = os.environ["ZVMD_BOOKS"]
 PROGRAMS = {k[len("ZVMD_PROG_"):].lower(): v for k, v in os.environ.items()
@@ -27,23 +30,7 @@ PROGRAMS = {k[len("ZVMD_PROG_"):].lower(): v for k, v in os.environ.items()
 ACCT = "acct"
 
 
-class Failure(Exception):
-    pass
 
-
-def check(cond, what):
-    if not cond:
-        raise Failure(what)
-
-
-def wait_for(pred, what, timeout=30.0):
-    """Poll pred() until true; the timeout only bounds a hang."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return
-        time.sleep(0.02)
-    raise Failure("timed out waiting for " + what)
 
 
 class Daemon:

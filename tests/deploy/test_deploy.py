@@ -31,6 +31,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from harness import Failure, check, wait_for  # noqa: E402
+
 SRC = os.environ["ZEROVM_SRC"]
 BUILD = os.environ["ZEROVM_BUILD"]
 PREFIX = os.environ["ZEROVM_PREFIX"]
@@ -43,13 +46,6 @@ ZVSH = os.environ.get("ZVSH")
 PY = "/usr/bin/python3"
 
 
-class Failure(Exception):
-    pass
-
-
-def check(cond, what):
-    if not cond:
-        raise Failure(what)
 
 
 def run(cmd, env=None, ok=True, **kw):
@@ -62,15 +58,6 @@ def run(cmd, env=None, ok=True, **kw):
                                                 p.stdout, p.stderr))
     return p
 
-
-def wait_for(pred, what, timeout=30.0):
-    """Poll pred(); the timeout only bounds a hang."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return
-        time.sleep(0.02)
-    raise Failure("timed out waiting for " + what)
 
 
 def tree(root):
