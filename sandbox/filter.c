@@ -47,10 +47,7 @@ static const int allow_always[] = {
 	SCMP_SYS(getuid), SCMP_SYS(geteuid), SCMP_SYS(getgid),
 	SCMP_SYS(getegid), SCMP_SYS(getresuid), SCMP_SYS(getresgid),
 	SCMP_SYS(getgroups), SCMP_SYS(getpgrp), SCMP_SYS(arch_prctl), SCMP_SYS(set_tid_address), SCMP_SYS(set_robust_list),
-	SCMP_SYS(rseq), SCMP_SYS(getrlimit),
-	SCMP_SYS(uname), SCMP_SYS(getrandom), SCMP_SYS(clock_gettime),
-	SCMP_SYS(clock_getres), SCMP_SYS(gettimeofday), SCMP_SYS(time),
-	SCMP_SYS(nanosleep), SCMP_SYS(clock_nanosleep), SCMP_SYS(sched_yield),
+	SCMP_SYS(rseq), SCMP_SYS(getrlimit), SCMP_SYS(sched_yield),
 	SCMP_SYS(futex),
 	SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(select), SCMP_SYS(pselect6),
 	SCMP_SYS(getcwd), SCMP_SYS(getrusage), SCMP_SYS(times),
@@ -245,7 +242,7 @@ static int add_special(scmp_filter_ctx ctx, int nchan)
 	return rc;
 }
 
-static int filter_build(const char *layout, struct sock_fprog *out,
+static int filter_build(const char *layout, bool det, struct sock_fprog *out,
 			struct sandbox_error *err)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
@@ -266,6 +263,10 @@ static int filter_build(const char *layout, struct sock_fprog *out,
 	rc = rc ? rc : seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
 	rc = rc ? rc : add_list(ctx, SCMP_ACT_ALLOW, allow_always, N(allow_always));
 	rc = rc ? rc : add_list(ctx, SCMP_ACT_NOTIFY, notify_always, N(notify_always));
+	/* clocks, sleeps, getrandom, uname: the host's, or the
+	 * supervisor's deterministic answers (determinism.c) */
+	rc = rc ? rc : add_list(ctx, det ? SCMP_ACT_NOTIFY : SCMP_ACT_ALLOW,
+				sb_det_calls, sb_det_ncalls);
 	rc = rc ? rc : add_list(ctx, SCMP_ACT_ERRNO(ENOSYS), deny_enosys, N(deny_enosys));
 	/* fd table calls: tracked below the fd limit, EBADF above it */
 	static const int fd_calls[] = {SCMP_SYS(close), SCMP_SYS(dup),
@@ -308,6 +309,7 @@ fail:
 /* One cached entry: a daemon spawns the same shapes over and over. */
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *cache_layout;
+static bool cache_det;
 static struct sock_fprog cache_prog;
 
 static int fprog_copy(const struct sock_fprog *from, struct sock_fprog *to)
@@ -322,17 +324,18 @@ static int fprog_copy(const struct sock_fprog *from, struct sock_fprog *to)
 	return 0;
 }
 
-int sb_filter_get(const char *layout, struct sock_fprog *out,
+int sb_filter_get(const char *layout, bool det, struct sock_fprog *out,
 		  struct sandbox_error *err)
 {
 	struct sock_fprog fresh;
 	int rc = 0;
 
 	pthread_mutex_lock(&cache_lock);
-	if (!cache_layout || strcmp(cache_layout, layout) != 0) {
+	if (!cache_layout || cache_det != det ||
+	    strcmp(cache_layout, layout) != 0) {
 		char *copy = strdup(layout);
 
-		if (!copy || filter_build(layout, &fresh, err) < 0) {
+		if (!copy || filter_build(layout, det, &fresh, err) < 0) {
 			if (!copy)
 				sb_error(err, "out of memory");
 			free(copy);
@@ -342,6 +345,7 @@ int sb_filter_get(const char *layout, struct sock_fprog *out,
 		free(cache_layout);
 		free(cache_prog.filter);
 		cache_layout = copy;
+		cache_det = det;
 		cache_prog = fresh;
 	}
 	if (fprog_copy(&cache_prog, out) < 0) {

@@ -8,6 +8,8 @@
  *   channel.c  the supervisor's view of channels and of the program's fds
  *   notify.c   sandbox_service(): answers mediated system calls
  *   report.c   kill, wait, report, free, run
+ *   determinism.c  virtual clock, seeded random stream, fixed uname, the
+ *              auxv patch (only when spec->deterministic)
  */
 #ifndef ZEROVM_SANDBOX_INTERNAL_H
 #define ZEROVM_SANDBOX_INTERNAL_H
@@ -75,7 +77,7 @@ enum sb_fdbits {
 
 /* BPF for a layout (a string of fd classes, one per fd). The result
  * is malloc'd (filter->filter too); free with sb_filter_free. */
-int sb_filter_get(const char *layout, struct sock_fprog *out,
+int sb_filter_get(const char *layout, bool det, struct sock_fprog *out,
 		  struct sandbox_error *err);
 void sb_filter_free(struct sock_fprog *f);
 
@@ -99,6 +101,7 @@ struct sb_chan {
  * and sendmsg through on exactly these numbers, so after exec they stay
  * closed for good — nothing is ever placed there. */
 #define SB_FDT_RESERVED (-3)
+#define SB_FDT_RANDOM (-4)   /* /dev/urandom in deterministic mode */
 
 struct sandbox {
 	pid_t pid;
@@ -119,6 +122,12 @@ struct sandbox {
 	bool waited;
 	char *iobuf;        /* transfer buffer for mediated I/O */
 	size_t niobuf;
+	/* determinism.c; all zero when off */
+	bool det;
+	uint64_t epoch_ns;  /* virtual CLOCK_REALTIME at start */
+	uint64_t vclock_ns; /* virtual time elapsed since start */
+	unsigned char key[32]; /* SHA-256 of the seed */
+	uint64_t rnd_pos;   /* bytes of the random stream handed out */
 };
 
 int sb_chans_init(struct sandbox *sb, const struct sandbox_spec *spec,
@@ -135,6 +144,27 @@ bool sb_fdt_allowed(const struct sandbox *sb, int entry, int fd);
 int sb_channels_open(struct sandbox *sb);
 
 /* ------------------------------------------------------------ notify.c */
+
+/* The program's memory (it is stopped in the call being answered). */
+ssize_t sb_mem_read(const struct sandbox *sb, void *buf, size_t len,
+		    uint64_t addr);
+int sb_mem_write(const struct sandbox *sb, uint64_t addr, const void *buf,
+		 size_t len);
+
+/* ------------------------------------------------------- determinism.c */
+
+/* The calls the filter sends to the supervisor in deterministic mode
+ * instead of letting them through (clocks, sleeps, getrandom, uname). */
+extern const int sb_det_calls[];
+extern const size_t sb_det_ncalls;
+void sb_det_init(struct sandbox *sb, const struct sandbox_spec *spec);
+/* Answer one of sb_det_calls: the result or -errno. */
+long sb_det_answer(struct sandbox *sb, int nr, const __u64 args[6]);
+/* The next `len` bytes of the random stream. */
+void sb_det_random(struct sandbox *sb, unsigned char *out, size_t len);
+/* At the program's exec stop (it is ptrace-stopped, nothing of it has
+ * run): hide the vDSO and fill AT_RANDOM from the stream. 0 or -errno. */
+int sb_det_patch_auxv(struct sandbox *sb);
 
 /* ------------------------------------------------------------ report.c */
 

@@ -14,6 +14,8 @@
  *   read/write/...  on mediated fds: we do the I/O on our dup of the same
  *                   open file description, count it, digest it, and answer
  *                   EDQUOT past a limit
+ *   deterministic   clocks, sleeps, getrandom, uname (determinism.c);
+ *                   /dev/urandom and /dev/random read the seeded stream
  *
  * Reading the program's memory is race-free: it has one thread, blocked in
  * the call we are answering, and no memory shared with anyone.
@@ -53,7 +55,7 @@ static struct answer ans_cont(void) { return (struct answer){.cont = true}; }
 
 /* ------------------------------------------------------ program memory */
 
-static ssize_t mem_read(const struct sandbox *sb, void *buf, size_t len,
+ssize_t sb_mem_read(const struct sandbox *sb, void *buf, size_t len,
 			uint64_t addr)
 {
 	struct iovec l = {buf, len}, r = {(void *)addr, len};
@@ -61,7 +63,7 @@ static ssize_t mem_read(const struct sandbox *sb, void *buf, size_t len,
 	return process_vm_readv(sb->pid, &l, 1, &r, 1, 0);
 }
 
-static int mem_write(const struct sandbox *sb, uint64_t addr,
+int sb_mem_write(const struct sandbox *sb, uint64_t addr,
 		     const void *buf, size_t len)
 {
 	struct iovec l = {(void *)buf, len}, r = {(void *)addr, len};
@@ -79,7 +81,7 @@ static int mem_path(const struct sandbox *sb, uint64_t addr, char *out)
 	while (got < PATH_MAX) {
 		size_t page = 4096 - ((addr + got) & 4095);
 		size_t want = page < PATH_MAX - got ? page : PATH_MAX - got;
-		ssize_t r = mem_read(sb, out + got, want, addr + got);
+		ssize_t r = sb_mem_read(sb, out + got, want, addr + got);
 
 		if (r <= 0)
 			return -EFAULT;
@@ -230,6 +232,11 @@ static struct answer do_open(struct sandbox *sb, uint64_t id, int dirfd,
 		if (acc != O_RDONLY)
 			return ans_err(EACCES);
 		entry = SB_FDT_CHANNELS;
+	} else if (sb->det && (strcmp(path, "/dev/urandom") == 0 ||
+			       strcmp(path, "/dev/random") == 0)) {
+		if (acc != O_RDONLY)
+			return ans_err(EACCES);
+		entry = SB_FDT_RANDOM;
 	} else {
 		long c = sb_chan_find(sb, path);
 
@@ -245,7 +252,11 @@ static struct answer do_open(struct sandbox *sb, uint64_t id, int dirfd,
 	int target = sb_fdt_place(sb, entry, 0);
 	if (target < 0)
 		return ans_err(EMFILE);
-	src = entry >= 0 ? sb->ch[entry].fd : sb_channels_open(sb);
+	/* The random device is a placeholder (a character device like the
+	 * real one): every read of it comes to us, its number is mediated. */
+	src = entry >= 0		? sb->ch[entry].fd
+	      : entry == SB_FDT_RANDOM ? open("/dev/null", O_RDONLY | O_CLOEXEC)
+					: sb_channels_open(sb);
 	if (src < 0)
 		return ans_err(ENOMEM);
 	struct answer a = fd_install(sb, id, src, target, entry,
@@ -262,7 +273,7 @@ static struct answer on_openat2(struct sandbox *sb, const struct seccomp_notif *
 
 	if (size < sizeof(uint64_t))
 		return ans_err(EINVAL);
-	if (mem_read(sb, &how, sizeof(how.flags), n->data.args[2]) !=
+	if (sb_mem_read(sb, &how, sizeof(how.flags), n->data.args[2]) !=
 	    sizeof(how.flags))
 		return ans_err(EFAULT);
 	return do_open(sb, n->id, (int)n->data.args[0], n->data.args[1],
@@ -301,7 +312,7 @@ static struct answer do_stat(struct sandbox *sb, int dirfd, uint64_t path_addr,
 
 	if (rc < 0)
 		return ans_err(-rc);
-	rc = fstat(fd, &st) < 0 ? -errno : mem_write(sb, buf, &st, sizeof(st));
+	rc = fstat(fd, &st) < 0 ? -errno : sb_mem_write(sb, buf, &st, sizeof(st));
 	if (owned)
 		close(fd);
 	return rc < 0 ? ans_err(-rc) : ans_val(0);
@@ -319,7 +330,7 @@ static struct answer on_statx(struct sandbox *sb, const struct seccomp_notif *n)
 		return ans_err(-rc);
 	rc = statx(fd, "", AT_EMPTY_PATH, (unsigned)a[3], &stx) < 0
 		     ? -errno
-		     : mem_write(sb, a[4], &stx, sizeof(stx));
+		     : sb_mem_write(sb, a[4], &stx, sizeof(stx));
 	if (owned)
 		close(fd);
 	return rc < 0 ? ans_err(-rc) : ans_val(0);
@@ -383,7 +394,7 @@ static int iov_load(struct sandbox *sb, struct io_call *io, uint64_t addr,
 	if (cnt > IOV_MAX_SB)
 		return -EINVAL;
 	io->niov = (int)cnt;
-	if (cnt && mem_read(sb, io->iov, cnt * sizeof(struct iovec), addr) !=
+	if (cnt && sb_mem_read(sb, io->iov, cnt * sizeof(struct iovec), addr) !=
 			   (ssize_t)(cnt * sizeof(struct iovec)))
 		return -EFAULT;
 	return 0;
@@ -558,6 +569,29 @@ static long io_write(struct sandbox *sb, int src, struct sb_chan *c,
 	return (long)done;
 }
 
+/* A read of the deterministic /dev/urandom: the next bytes of the seeded
+ * stream. */
+static struct answer random_io(struct sandbox *sb, struct io_call *io)
+{
+	struct iovec rem[IOV_MAX_SB];
+	size_t want;
+	int r;
+
+	if (io->kind == IO_WRITE)
+		return ans_err(EBADF);
+	if (io->kind == IO_SEEK || io->positional)
+		return ans_err(ESPIPE);
+	if ((r = iobuf_ensure(sb)) < 0)
+		return ans_err(-r);
+	want = iov_total(io) < sb->niobuf ? iov_total(io) : sb->niobuf;
+	sb_det_random(sb, (unsigned char *)sb->iobuf, want);
+	int n = iov_slice(io, 0, want, rem);
+	struct iovec l = {sb->iobuf, want};
+	if (want && process_vm_writev(sb->pid, &l, 1, rem, n, 0) != (ssize_t)want)
+		return ans_err(EFAULT);
+	return ans_val((long)want);
+}
+
 static struct answer on_io(struct sandbox *sb, const struct seccomp_notif *n)
 {
 	struct io_call io;
@@ -570,6 +604,8 @@ static struct answer on_io(struct sandbox *sb, const struct seccomp_notif *n)
 		return ans_err(EBADF);
 	if (io_decode(sb, n, &io) < 0)
 		return ans_err(EFAULT);
+	if (entry == SB_FDT_RANDOM)
+		return random_io(sb, &io);
 	if (io.kind == IO_READ && c && !c->readable)
 		return ans_err(EBADF);
 	if (io.kind == IO_WRITE && (!c || !c->writable))
@@ -666,6 +702,13 @@ static struct answer dispatch(struct sandbox *sb, const struct seccomp_notif *n)
 	case SYS_dup: return fd_dup(sb, n->id, a[0], 0, false, false);
 	case SYS_dup2: case SYS_dup3: return on_dup23(sb, n);
 	case SYS_fcntl: return on_fcntl(sb, n);
+	case SYS_clock_gettime: case SYS_clock_getres: case SYS_gettimeofday:
+	case SYS_time: case SYS_nanosleep: case SYS_clock_nanosleep:
+	case SYS_getrandom: case SYS_uname: {
+		long r = sb_det_answer(sb, n->data.nr, a);
+
+		return r < 0 ? ans_err((int)-r) : ans_val(r);
+	}
 	default: return on_io(sb, n);
 	}
 }

@@ -68,7 +68,19 @@ struct sandbox_spec {
 	uint64_t cpu_seconds;        /* RLIMIT_CPU; 0 = none */
 	uint64_t timeout_ms;         /* wall clock, enforced by sandbox_run();
 				      * loop users enforce it with sandbox_kill */
+	/* Same program, channel contents, argv and envp => same outputs
+	 * (README.md "Determinism" lists what is fixed and what is not).
+	 * false in a zero-initialised spec; the CLIs turn it on. */
+	bool deterministic;
+	uint64_t epoch_ns;           /* virtual CLOCK_REALTIME at start, ns since
+				      * 1970; 0 = SANDBOX_EPOCH_NS */
+	const unsigned char *seed;   /* of the random stream (getrandom, AT_RANDOM,
+				      * /dev/urandom); any length, may be empty */
+	size_t seed_len;
 };
+
+/* 2014-01-01T00:00:00Z, the default start of the virtual clock. */
+#define SANDBOX_EPOCH_NS 1388534400000000000ULL
 
 enum sandbox_end {
 	SANDBOX_END_EXIT = 0,    /* the program exited (any code) */

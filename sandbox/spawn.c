@@ -16,6 +16,11 @@
  *   5. setsid; groups, gid and uid to 65534 (drops every capability)
  *   6. no_new_privs; SIGKILL when the spawning thread dies; unblock
  *      signals
+ *   6b. deterministic mode only: no address randomisation
+ *      (personality ADDR_NO_RANDOMIZE), rdtsc/rdtscp fault (PR_SET_TSC:
+ *      SIGSEGV), PTRACE_TRACEME so that the exec stops before the program
+ *      runs: the spawning thread patches its auxv (determinism.c) and
+ *      detaches
  *   7. seccomp filter with a user-notification listener; send the
  *      listener to the parent over the spawn socket (SCM_RIGHTS)
  *   8. execveat(n, "", AT_EMPTY_PATH) — the filter allows execveat and
@@ -34,7 +39,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <elf.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -50,14 +57,17 @@
 enum spawn_step {
 	STEP_NONE, STEP_SETNS, STEP_CHDIR, STEP_DUP, STEP_MOVE, STEP_CLOSE,
 	STEP_RLIMIT, STEP_SETSID, STEP_SETGROUPS, STEP_SETGID, STEP_SETUID,
-	STEP_NNP, STEP_PDEATHSIG, STEP_SECCOMP, STEP_SEND, STEP_EXEC,
+	STEP_NNP, STEP_PDEATHSIG, STEP_PERSONALITY, STEP_TSC, STEP_TRACEME,
+	STEP_SECCOMP, STEP_SEND, STEP_EXEC,
 };
 
 static const char *const step_names[] = {
 	"", "setns into the holder's namespaces", "chdir /",
 	"duplicating channel fds", "moving channel fds", "close_range",
 	"setrlimit", "setsid", "setgroups", "setresgid", "setresuid",
-	"no_new_privs", "parent-death signal", "installing the seccomp filter",
+	"no_new_privs", "parent-death signal",
+	"personality ADDR_NO_RANDOMIZE", "prctl PR_SET_TSC", "PTRACE_TRACEME",
+	"installing the seccomp filter",
 	"sending the seccomp listener", "execveat",
 };
 
@@ -74,6 +84,7 @@ struct spawn_args {
 	int lim_res[5];
 	const struct sock_fprog *prog;
 	const char *const *argv, *const *envp;
+	bool det;               /* spec->deterministic */
 	/* written by the child */
 	int fail_step, fail_errno;
 };
@@ -135,6 +146,13 @@ SB_CHILD_CODE static int spawn_child(void *p)
 		goto fail;
 	}
 	sb_raw(SYS_rt_sigprocmask, SIG_SETMASK, (long)&none, 0, 8, 0, 0);
+	if (a->det) {
+		TRY(STEP_PERSONALITY, sb_raw(SYS_personality, ADDR_NO_RANDOMIZE,
+					     0, 0, 0, 0, 0));
+		TRY(STEP_TSC, sb_raw(SYS_prctl, PR_SET_TSC, PR_TSC_SIGSEGV, 0, 0,
+				     0, 0));
+		TRY(STEP_TRACEME, sb_raw(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0, 0, 0));
+	}
 	TRY(STEP_SECCOMP, *a->msg_fd = sb_raw(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
 					      SECCOMP_FILTER_FLAG_NEW_LISTENER,
 					      (long)a->prog, 0, 0, 0));
@@ -252,6 +270,34 @@ static void child_error(const struct spawn_args *a, const struct sandbox_spec *s
 		sb_error(err, "sandbox setup: the child died");
 }
 
+/* Deterministic mode: the program traced itself (PTRACE_TRACEME), so its
+ * exec stopped it with SIGTRAP before its first instruction. Patch its
+ * auxv and let it go without the signal. */
+static int exec_stop(struct sandbox *sb, struct sandbox_error *err)
+{
+	siginfo_t si;
+	int r;
+
+	do {
+		memset(&si, 0, sizeof(si));
+		r = waitid(P_PIDFD, sb->pidfd, &si, WEXITED | WSTOPPED);
+	} while (r < 0 && errno == EINTR);
+	if (r < 0 || si.si_code != CLD_TRAPPED) {
+		sb_error(err, "deterministic start: the program did not stop "
+			 "after exec (%s)", r < 0 ? strerror(errno) : "it died");
+		return -1;
+	}
+	r = sb_det_patch_auxv(sb);
+	if (ptrace(PTRACE_DETACH, sb->pid, NULL, NULL) < 0 && r == 0)
+		r = -errno;
+	if (r < 0) {
+		sb_error(err, "deterministic start: patching the program's auxv: %s",
+			 strerror(-r));
+		return -1;
+	}
+	return 0;
+}
+
 /* Clone the child; it has exec'd (or failed) when clone returns. */
 static int spawn_run(struct sandbox *sb, const struct sandbox_spec *spec,
 		     struct spawn_args *a, struct sandbox_error *err)
@@ -305,6 +351,8 @@ static int spawn_run(struct sandbox *sb, const struct sandbox_spec *spec,
 		child_error(a, spec, err);
 		goto fail;
 	}
+	if (a->det && exec_stop(sb, err) < 0)
+		goto fail;
 	sb->notify_fd = listener_recv(sock[0]);
 	if (sb->notify_fd < 0) {
 		sb_error(err, "sandbox setup: no seccomp listener from the child");
@@ -350,10 +398,11 @@ int sandbox_spawn(const struct sandbox_spec *spec, struct sandbox **out,
 		return -1;
 	}
 	sb->pidfd = sb->notify_fd = sb->channels_memfd = -1;
+	sb_det_init(sb, spec);
 	if (sb_chans_init(sb, spec, err) < 0)
 		goto fail;
 	a.holder_pidfd = sb_holder_pidfd(err);
-	if (a.holder_pidfd < 0 || sb_filter_get(sb->layout, &prog, err) < 0)
+	if (a.holder_pidfd < 0 || sb_filter_get(sb->layout, sb->det, &prog, err) < 0)
 		goto fail;
 	fds = malloc((2 * sb->nch + 2) * sizeof(int));
 	if (!fds) {
@@ -369,6 +418,7 @@ int sandbox_spawn(const struct sandbox_spec *spec, struct sandbox **out,
 	a.prog = &prog;
 	a.argv = spec->argv;
 	a.envp = spec->envp ? spec->envp : no_env;
+	a.det = sb->det;
 	args_limits(&a, spec, sb);
 	exec_reads(spec->prog_fd, sb->base);
 	a.parent = getpid();

@@ -38,7 +38,7 @@ enum zerovm_exit {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: zerovm [-t SECONDS] MANIFEST\n"
+		"usage: zerovm [-t SECONDS] [-N] MANIFEST\n"
 		"Run the program a ZeroVM manifest (Version = %s) describes in the\n"
 		"zerovm sandbox and print the six ZeroVM report lines on stdout:\n"
 		"validation, daemon flag, return code, etags, accounting\n"
@@ -49,6 +49,9 @@ static void usage(FILE *f)
 		"files created or truncated). /dev/stdin, /dev/stdout, /dev/stderr as\n"
 		"uris are zerovm's own standard streams.\n"
 		"  -t SECONDS  override the manifest's Timeout\n"
+		"  -N, --nondeterministic  the host's clocks, randomness, uname and\n"
+		"              address randomisation (default: deterministic, the same\n"
+		"              inputs give the same outputs; sandbox/README.md)\n"
 		"Exit status:\n"
 		"   0  the program exited 0\n"
 		"   1  the program exited non-zero (the report has its code)\n"
@@ -210,7 +213,7 @@ static void run_free(struct run *x)
 	proto_manifest_free(x->m);
 }
 
-static int run_sandbox(struct run *x, long timeout)
+static int run_sandbox(struct run *x, long timeout, bool det)
 {
 	struct sandbox_spec spec = {
 		.prog_fd = x->prog_fd,
@@ -220,6 +223,7 @@ static int run_sandbox(struct run *x, long timeout)
 		.nchannels = x->m->nchannels,
 		.memory = (uint64_t)x->m->memory,
 		.timeout_ms = (uint64_t)(timeout >= 0 ? timeout : x->m->timeout) * 1000,
+		.deterministic = det,
 	};
 	struct sandbox_report rep;
 	struct sandbox_error err;
@@ -246,13 +250,16 @@ int main(int argc, char **argv)
 	struct proto_error perr;
 	char msg[768];
 	long timeout = -1;
+	bool det = true;
 	size_t len;
 	char *text, *end;
 	int opt, code;
 
-	static const struct option longopts[] = {{"help", no_argument, 0, 'h'},
-						 {0, 0, 0, 0}};
-	while ((opt = getopt_long(argc, argv, "t:h", longopts, NULL)) != -1) {
+	static const struct option longopts[] = {
+		{"help", no_argument, 0, 'h'},
+		{"nondeterministic", no_argument, 0, 'N'},
+		{0, 0, 0, 0}};
+	while ((opt = getopt_long(argc, argv, "t:Nh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 't':
 			errno = 0;
@@ -263,6 +270,7 @@ int main(int argc, char **argv)
 				return ZEROVM_USAGE;
 			}
 			break;
+		case 'N': det = false; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return ZEROVM_USAGE;
 		}
@@ -292,7 +300,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "zerovm: %s\n", msg);
 		report_failure(msg);
 	} else {
-		code = run_sandbox(&x, timeout);
+		code = run_sandbox(&x, timeout, det);
 	}
 	run_free(&x);
 	return code;

@@ -33,7 +33,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: zvsh [-t SECONDS] [-m MEMORY] [-v] [--] PROG [ARG | @FILE | @NAME=FILE]...\n"
+		"usage: zvsh [-t SECONDS] [-m MEMORY] [-N] [-v] [--] PROG [ARG | @FILE | @NAME=FILE]...\n"
 		"Run the static x86-64 program PROG in the zerovm sandbox.\n"
 		"  @FILE       map FILE to channel /dev/<n>.<basename> (n counts @FILE\n"
 		"              arguments from 1) and pass that path as the argument\n"
@@ -43,6 +43,9 @@ static void usage(FILE *f)
 		"  as a writable channel. stdin/stdout/stderr are passed through.\n"
 		"  -t SECONDS  wall-clock timeout (default: none)\n"
 		"  -m MEMORY   address-space limit, bytes or with K/M/G (default 1G)\n"
+		"  -N          nondeterministic: the host's clocks, randomness, uname\n"
+		"              and address randomisation (default: deterministic, the\n"
+		"              same inputs give the same outputs; sandbox/README.md)\n"
 		"  -v          print the sandbox report to stderr at the end\n"
 		"Exit: the program's code; 128+N when killed by signal N; %d on\n"
 		"timeout; %d when the sandbox failed (the message says why).\n",
@@ -183,7 +186,7 @@ static void report_print(const struct sandbox_report *r)
 
 int main(int argc, char **argv)
 {
-	struct sandbox_spec spec = {0};
+	struct sandbox_spec spec = {.deterministic = true};
 	struct sandbox_report rep;
 	struct sandbox_error err = {{0}};
 	struct sandbox *sb;
@@ -192,7 +195,7 @@ int main(int argc, char **argv)
 	uint64_t secs = 0;
 	int opt, code;
 
-	while ((opt = getopt(argc, argv, "+t:m:vh")) != -1) {
+	while ((opt = getopt(argc, argv, "+t:m:Nvh")) != -1) {
 		switch (opt) {
 		case 't':
 			if (parse_size(optarg, &secs) < 0 || strpbrk(optarg, "kKmMgG")) {
@@ -206,6 +209,7 @@ int main(int argc, char **argv)
 				return ZVSH_FAILED;
 			}
 			break;
+		case 'N': spec.deterministic = false; break;
 		case 'v': verbose = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return ZVSH_FAILED;

@@ -1,0 +1,289 @@
+/*
+ * determinism.c — what a deterministic sandbox answers instead of the host
+ * (README.md "Determinism"):
+ *
+ *   clocks      a virtual clock: CLOCK_REALTIME-like clocks read
+ *               epoch + t, the others t; t starts at 0 and advances 1 µs
+ *               per read; sleeping advances it by the time asked for and
+ *               returns at once
+ *   random      one stream per sandbox: block i is SHA-256(key || i as
+ *               8 little-endian bytes), key = SHA-256(seed); AT_RANDOM takes
+ *               its first 16 bytes, then getrandom and reads of
+ *               /dev/urandom and /dev/random take the next ones in call order
+ *   uname       fixed strings
+ *   vDSO        hidden: its auxv entry becomes AT_IGNORE at the exec stop,
+ *               so libc makes real (filtered, answered) clock calls
+ *
+ * The rest (address layout, no TSC) is set up by the spawn child (spawn.c).
+ */
+#include <elf.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/random.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/user.h>
+#include <sys/utsname.h>
+#include <time.h>
+
+#include "internal.h"
+
+#define TICK_NS 1000ULL            /* what one clock read costs */
+#define NS 1000000000ULL
+#define AUXV_MAX 64                 /* entries; the kernel writes ~25 */
+#define ARGS_MAX (1 << 20)          /* argv + envp pointers we walk */
+
+const int sb_det_calls[] = {
+	SYS_clock_gettime, SYS_clock_getres, SYS_gettimeofday, SYS_time,
+	SYS_nanosleep, SYS_clock_nanosleep, SYS_getrandom, SYS_uname,
+};
+const size_t sb_det_ncalls = sizeof(sb_det_calls) / sizeof(sb_det_calls[0]);
+
+void sb_det_init(struct sandbox *sb, const struct sandbox_spec *spec)
+{
+	sb->det = spec->deterministic;
+	if (!sb->det)
+		return;
+	sb->epoch_ns = spec->epoch_ns ? spec->epoch_ns : SANDBOX_EPOCH_NS;
+	EVP_Digest(spec->seed ? spec->seed : (const unsigned char *)"",
+		   spec->seed ? spec->seed_len : 0, sb->key, NULL, EVP_sha256(),
+		   NULL);
+}
+
+/* ------------------------------------------------------------- random */
+
+void sb_det_random(struct sandbox *sb, unsigned char *out, size_t len)
+{
+	while (len) {
+		unsigned char in[40], block[32];
+		uint64_t i = sb->rnd_pos / 32;
+		size_t skip = sb->rnd_pos % 32, take = 32 - skip;
+
+		memcpy(in, sb->key, 32);
+		for (int b = 0; b < 8; b++)
+			in[32 + b] = (unsigned char)(i >> (8 * b));
+		EVP_Digest(in, sizeof(in), block, NULL, EVP_sha256(), NULL);
+		if (take > len)
+			take = len;
+		memcpy(out, block + skip, take);
+		out += take;
+		len -= take;
+		sb->rnd_pos += take;
+	}
+}
+
+static long det_getrandom(struct sandbox *sb, uint64_t addr, uint64_t len,
+			  uint64_t flags)
+{
+	unsigned char buf[4096];
+	uint64_t done = 0;
+
+	if (flags & ~(uint64_t)(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE))
+		return -EINVAL;
+	if (len > 33554431) /* the kernel's cap per call */
+		len = 33554431;
+	while (done < len) {
+		size_t n = len - done < sizeof(buf) ? len - done : sizeof(buf);
+
+		sb_det_random(sb, buf, n);
+		if (sb_mem_write(sb, addr + done, buf, n) < 0)
+			return done ? (long)done : -EFAULT;
+		done += n;
+	}
+	return (long)done;
+}
+
+/* ------------------------------------------------------------- clocks */
+
+static bool clock_realtime(uint64_t id)
+{
+	return id == CLOCK_REALTIME || id == CLOCK_REALTIME_COARSE ||
+	       id == CLOCK_REALTIME_ALARM || id == CLOCK_TAI;
+}
+
+static bool clock_known(uint64_t id)
+{
+	return id <= CLOCK_BOOTTIME_ALARM || id == CLOCK_TAI;
+}
+
+/* Nanoseconds on clock `id` now (without advancing). */
+static uint64_t clock_now(const struct sandbox *sb, uint64_t id)
+{
+	return sb->vclock_ns + (clock_realtime(id) ? sb->epoch_ns : 0);
+}
+
+static int ts_write(struct sandbox *sb, uint64_t addr, uint64_t ns)
+{
+	struct timespec ts = {.tv_sec = (time_t)(ns / NS),
+			      .tv_nsec = (long)(ns % NS)};
+
+	return sb_mem_write(sb, addr, &ts, sizeof(ts));
+}
+
+static long ts_read(struct sandbox *sb, uint64_t addr, uint64_t *ns)
+{
+	struct timespec ts;
+
+	if (sb_mem_read(sb, &ts, sizeof(ts), addr) != sizeof(ts))
+		return -EFAULT;
+	if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= (long)NS)
+		return -EINVAL;
+	*ns = (uint64_t)ts.tv_sec * NS + (uint64_t)ts.tv_nsec;
+	return 0;
+}
+
+static long det_gettime(struct sandbox *sb, uint64_t id, uint64_t addr)
+{
+	if (!clock_known(id))
+		return -EINVAL;
+	sb->vclock_ns += TICK_NS;
+	return ts_write(sb, addr, clock_now(sb, id));
+}
+
+static long det_getres(struct sandbox *sb, uint64_t id, uint64_t addr)
+{
+	if (!clock_known(id))
+		return -EINVAL;
+	return addr ? ts_write(sb, addr, TICK_NS) : 0;
+}
+
+static long det_gettimeofday(struct sandbox *sb, uint64_t tv, uint64_t tz)
+{
+	struct timezone utc = {0, 0};
+	uint64_t ns;
+
+	sb->vclock_ns += TICK_NS;
+	ns = clock_now(sb, CLOCK_REALTIME);
+	if (tv) {
+		struct timeval v = {.tv_sec = (time_t)(ns / NS),
+				    .tv_usec = (suseconds_t)(ns % NS / 1000)};
+		if (sb_mem_write(sb, tv, &v, sizeof(v)) < 0)
+			return -EFAULT;
+	}
+	if (tz && sb_mem_write(sb, tz, &utc, sizeof(utc)) < 0)
+		return -EFAULT;
+	return 0;
+}
+
+static long det_time(struct sandbox *sb, uint64_t addr)
+{
+	time_t t;
+
+	sb->vclock_ns += TICK_NS;
+	t = (time_t)(clock_now(sb, CLOCK_REALTIME) / NS);
+	if (addr && sb_mem_write(sb, addr, &t, sizeof(t)) < 0)
+		return -EFAULT;
+	return (long)t;
+}
+
+/* Sleeping moves the clock to the wake-up time and returns at once. */
+static long det_sleep(struct sandbox *sb, uint64_t id, uint64_t flags,
+		      uint64_t req)
+{
+	uint64_t ns, now;
+	long rc;
+
+	if (!clock_known(id))
+		return -EINVAL;
+	rc = ts_read(sb, req, &ns);
+	if (rc < 0)
+		return rc;
+	now = clock_now(sb, id);
+	if (flags & TIMER_ABSTIME)
+		sb->vclock_ns += ns > now ? ns - now : 0;
+	else
+		sb->vclock_ns += ns;
+	return 0;
+}
+
+/* -------------------------------------------------------------- uname */
+
+static long det_uname(struct sandbox *sb, uint64_t addr)
+{
+	struct utsname u;
+
+	memset(&u, 0, sizeof(u));
+	strcpy(u.sysname, "Linux");
+	strcpy(u.nodename, "zerovm");
+	strcpy(u.release, "6.0.0-zerovm");
+	strcpy(u.version, "#1");
+	strcpy(u.machine, "x86_64");
+	strcpy(u.domainname, "(none)");
+	return sb_mem_write(sb, addr, &u, sizeof(u));
+}
+
+long sb_det_answer(struct sandbox *sb, int nr, const __u64 a[6])
+{
+	switch (nr) {
+	case SYS_clock_gettime: return det_gettime(sb, a[0], a[1]);
+	case SYS_clock_getres: return det_getres(sb, a[0], a[1]);
+	case SYS_gettimeofday: return det_gettimeofday(sb, a[0], a[1]);
+	case SYS_time: return det_time(sb, a[0]);
+	case SYS_nanosleep: return det_sleep(sb, CLOCK_MONOTONIC, 0, a[0]);
+	case SYS_clock_nanosleep: return det_sleep(sb, a[0], a[1], a[2]);
+	case SYS_getrandom: return det_getrandom(sb, a[0], a[1], a[2]);
+	case SYS_uname: return det_uname(sb, a[0]);
+	default: return -ENOSYS;
+	}
+}
+
+/* --------------------------------------------------------------- auxv */
+
+static int word_at(struct sandbox *sb, uint64_t addr, uint64_t *out)
+{
+	return sb_mem_read(sb, out, sizeof(*out), addr) == sizeof(*out)
+		       ? 0 : -EFAULT;
+}
+
+/* The auxv of a program stopped right after exec: past argc, argv,
+ * NULL, envp, NULL on its initial stack. */
+static int auxv_find(struct sandbox *sb, uint64_t *out)
+{
+	struct user_regs_struct regs;
+	uint64_t p, argc, w = 1;
+
+	if (ptrace(PTRACE_GETREGS, sb->pid, NULL, &regs) < 0)
+		return -errno;
+	p = regs.rsp;
+	if (word_at(sb, p, &argc) < 0 || argc > ARGS_MAX)
+		return -EFAULT;
+	p += (argc + 2) * 8;
+	for (size_t n = 0; w != 0; n++, p += 8)
+		if (n > ARGS_MAX || word_at(sb, p, &w) < 0)
+			return -EFAULT;
+	*out = p;
+	return 0;
+}
+
+int sb_det_patch_auxv(struct sandbox *sb)
+{
+	Elf64_auxv_t aux[AUXV_MAX];
+	uint64_t at = 0;
+	size_t n, max;
+	ssize_t got;
+	int rc = auxv_find(sb, &at);
+
+	if (rc < 0)
+		return rc;
+	/* The strings above the auxv may end the stack within the buffer. */
+	got = sb_mem_read(sb, aux, sizeof(aux), at);
+	if (got <= 0)
+		return -EFAULT;
+	max = (size_t)got / sizeof(aux[0]);
+	for (n = 0; n < max && aux[n].a_type != AT_NULL; n++) {
+		if (aux[n].a_type == AT_SYSINFO_EHDR) {
+			aux[n].a_type = AT_IGNORE;
+			aux[n].a_un.a_val = 0;
+		} else if (aux[n].a_type == AT_RANDOM) {
+			unsigned char r[16];
+
+			sb_det_random(sb, r, sizeof(r));
+			if (sb_mem_write(sb, aux[n].a_un.a_val, r, sizeof(r)) < 0)
+				return -EFAULT;
+		}
+	}
+	if (n == max)
+		return -E2BIG;
+	return sb_mem_write(sb, at, aux, n * sizeof(aux[0]));
+}

@@ -1,0 +1,206 @@
+/*
+ * Deterministic mode (sandbox/README.md "Determinism"): tests/programs/
+ * detprobe prints clocks, randomness, uname, addresses, pid; two runs with
+ * the same spec must print the same, except the pid line.
+ */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "sandbox.h"
+
+#define U SANDBOX_UNBOUNDED
+
+struct probe {
+	const char *prog;          /* PROG_* variable */
+	const char *arg1, *arg2;
+	bool det;
+	uint64_t epoch_ns;
+	const char *seed;
+	char out[8192];            /* stdout without the pid line */
+	struct sandbox_report rep;
+};
+
+/* Drop the "pid ..." line: the program's pid is the host's (README). */
+static void drop_pid(char *s)
+{
+	char *p = strstr(s, "\npid ");
+
+	if (p) {
+		char *end = strchr(p + 1, '\n');
+		memmove(p, end ? end : p + strlen(p), strlen(end ? end : p) + 1);
+	}
+}
+
+static void probe_run(struct probe *p)
+{
+	const char *path = getenv(p->prog);
+	const char *argv[] = {"detprobe", p->arg1, p->arg2, NULL};
+	const char *envp[] = {"A=1", "LANG=C", NULL};
+	int out = memfd_create("out", MFD_CLOEXEC);
+	int in = memfd_create("in", MFD_CLOEXEC);
+	struct sandbox_channel ch[3] = {
+		{"/dev/stdin", in, 0, false, false, U, U, 0, 0},
+		{"/dev/stdout", out, 0, false, false, 0, 0, U, U},
+		{"/dev/stderr", out, 0, false, false, 0, 0, U, U},
+	};
+	struct sandbox_spec spec = {
+		.argv = argv, .envp = envp, .channels = ch, .nchannels = 3,
+		.deterministic = p->det, .epoch_ns = p->epoch_ns,
+		.seed = (const unsigned char *)p->seed,
+		.seed_len = p->seed ? strlen(p->seed) : 0,
+	};
+	struct sandbox_error err;
+	struct sandbox *sb;
+	ssize_t n;
+
+	cr_assert(path, "%s is not set", p->prog);
+	cr_assert(out >= 0 && in >= 0);
+	spec.prog_fd = open(path, O_RDONLY | O_CLOEXEC);
+	cr_assert(spec.prog_fd >= 0, "%s", path);
+	cr_assert_eq(sandbox_run(&spec, &sb, &p->rep, &err), 0, "%s", err.msg);
+	n = pread(out, p->out, sizeof(p->out) - 1, 0);
+	cr_assert(n >= 0);
+	p->out[n] = '\0';
+	drop_pid(p->out);
+	sandbox_free(sb);
+	close(spec.prog_fd);
+	close(out);
+	close(in);
+}
+
+static void assert_twice_same(const char *prog)
+{
+	struct probe a = {.prog = prog, .det = true};
+	struct probe b = {.prog = prog, .det = true};
+
+	probe_run(&a);
+	probe_run(&b);
+	cr_assert_eq(a.rep.end, SANDBOX_END_EXIT);
+	cr_assert_eq(a.rep.exit_code, 0, "%s", a.out);
+	cr_assert_str_eq(a.out, b.out);
+	cr_assert(strstr(a.out, "clock realtime 0 1388534400.000001000"), "%s", a.out);
+	cr_assert(strstr(a.out, "uname Linux|zerovm|6.0.0-zerovm|#1|x86_64"), "%s", a.out);
+}
+
+Test(determinism, two_runs_print_the_same)
+{
+	assert_twice_same("PROG_detprobe");
+}
+
+Test(determinism, musl_two_runs_print_the_same)
+{
+	assert_twice_same("PROG_detprobe_musl");
+}
+
+Test(determinism, probe_sees_no_vdso_and_the_seeded_stream)
+{
+	struct probe a = {.prog = "PROG_detprobe", .det = true};
+
+	probe_run(&a);
+	cr_assert(strstr(a.out, "vdso absent"), "%s", a.out);
+	cr_assert(strstr(a.out, "urandom fd ok read 32"), "%s", a.out);
+	cr_assert(strstr(a.out, "getrandom 32"), "%s", a.out);
+}
+
+Test(determinism, off_differs_from_on)
+{
+	struct probe on = {.prog = "PROG_detprobe", .det = true};
+	struct probe off = {.prog = "PROG_detprobe"};
+	struct probe off2 = {.prog = "PROG_detprobe"};
+
+	probe_run(&on);
+	probe_run(&off);
+	probe_run(&off2);
+	cr_assert_eq(off.rep.exit_code, 0, "%s", off.out);
+	cr_assert_str_neq(on.out, off.out);
+	/* host randomness and clocks: two plain runs differ too */
+	cr_assert_str_neq(off.out, off2.out);
+	cr_assert(strstr(off.out, "vdso present"), "%s", off.out);
+}
+
+/* The line that starts with `prefix`. */
+static char *line(const char *out, const char *prefix)
+{
+	static char buf[256];
+	const char *p = out;
+
+	while (p && strncmp(p, prefix, strlen(prefix)) != 0)
+		if ((p = strchr(p, '\n')))
+			p++;
+	cr_assert(p, "no '%s' in %s", prefix, out);
+	snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(p, "\n"), p);
+	return buf;
+}
+
+Test(determinism, the_seed_decides_the_random_bytes)
+{
+	struct probe a = {.prog = "PROG_detprobe", .det = true, .seed = "one"};
+	struct probe b = {.prog = "PROG_detprobe", .det = true, .seed = "one"};
+	struct probe c = {.prog = "PROG_detprobe", .det = true, .seed = "two"};
+	char ra[256], rc[256];
+
+	probe_run(&a);
+	probe_run(&b);
+	probe_run(&c);
+	cr_assert_str_eq(a.out, b.out);
+	snprintf(ra, sizeof(ra), "%s", line(a.out, "at_random"));
+	snprintf(rc, sizeof(rc), "%s", line(c.out, "at_random"));
+	cr_assert_str_neq(ra, rc);
+	snprintf(ra, sizeof(ra), "%s", line(a.out, "getrandom"));
+	snprintf(rc, sizeof(rc), "%s", line(c.out, "getrandom"));
+	cr_assert_str_neq(ra, rc);
+}
+
+Test(determinism, the_epoch_is_the_start_of_realtime)
+{
+	struct probe a = {.prog = "PROG_detprobe", .det = true,
+			  .epoch_ns = 1000000000000000000ULL};
+
+	probe_run(&a);
+	cr_assert_str_eq(line(a.out, "clock realtime "),
+			 "clock realtime 0 1000000000.000001000 res 0.000001000");
+	cr_assert_str_eq(line(a.out, "clock monotonic "),
+			 "clock monotonic 0 0.000002000 res 0.000001000");
+	cr_assert_str_eq(line(a.out, "time "), "time 1000000000");
+}
+
+/* The virtual clock advances by the sleep; no wall time is asserted. */
+Test(determinism, sleeping_advances_the_virtual_clock)
+{
+	struct probe a = {.prog = "PROG_detprobe", .arg1 = "sleep", .arg2 = "10",
+			  .det = true};
+
+	probe_run(&a);
+	cr_assert_eq(a.rep.exit_code, 0, "%s", a.out);
+	cr_assert_str_eq(a.out, "slept 10\n");
+}
+
+Test(determinism, rdtsc_faults)
+{
+	struct probe on = {.prog = "PROG_detprobe", .arg1 = "tsc", .det = true};
+	struct probe off = {.prog = "PROG_detprobe", .arg1 = "tsc"};
+
+	probe_run(&on);
+	cr_assert_eq(on.rep.end, SANDBOX_END_SIGNAL);
+	cr_assert_eq(on.rep.signal, 11);
+	probe_run(&off);
+	cr_assert_eq(off.rep.end, SANDBOX_END_EXIT);
+	cr_assert(strncmp(off.out, "tsc ", 4) == 0, "%s", off.out);
+}
+
+Test(determinism, static_pie_runs)
+{
+	struct probe a = {.prog = "PROG_hello_pie", .det = true};
+	struct probe b = {.prog = "PROG_hello_pie", .det = true};
+
+	probe_run(&a);
+	probe_run(&b);
+	cr_assert_eq(a.rep.exit_code, 0);
+	cr_assert_str_eq(a.out, "hello, world\n");
+	cr_assert_str_eq(a.out, b.out);
+}
