@@ -204,3 +204,37 @@ Test(determinism, static_pie_runs)
 	cr_assert_str_eq(a.out, "hello, world\n");
 	cr_assert_str_eq(a.out, b.out);
 }
+
+/* Bad pointers, ids and flags get the kernel's errors; an absolute sleep
+ * lands on its time; a sleep of LLONG_MAX seconds stops the clock at its
+ * end instead of wrapping; CPU times are the virtual clock's. */
+Test(determinism, edge_cases_answer_like_the_kernel)
+{
+	struct probe a = {.prog = "PROG_detprobe", .arg1 = "edge", .det = true};
+
+	probe_run(&a);
+	cr_assert_eq(a.rep.exit_code, 0, "%s", a.out);
+	cr_assert_str_eq(a.out, "gettime_badptr -1 14\n"
+				"gettime_badid -1 22\n"
+				"getrandom_badptr -1 14\n"
+				"getrandom_badflags -1 22\n"
+				"sleep_badns -1 22\n"
+				"sleep_abs 0 5\n"
+				"sleep_huge 0 positive 1 stopped 1\n"
+				"times 1\n"
+				"getrusage 0 1\n");
+}
+
+Test(determinism, an_epoch_past_2100_is_refused)
+{
+	const char *argv[] = {"detprobe", NULL};
+	struct sandbox_spec spec = {.prog_fd = 0, .argv = argv,
+				    .deterministic = true,
+				    .epoch_ns = SANDBOX_EPOCH_MAX_NS + 1};
+	struct sandbox_error err;
+	struct sandbox *sb;
+
+	cr_assert_eq(sandbox_spawn(&spec, &sb, &err), -1);
+	cr_assert(strstr(err.msg, "epoch_ns"), "%s", err.msg);
+	cr_assert_null(sb);
+}
