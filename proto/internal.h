@@ -42,6 +42,7 @@ int strv_push(char ***v, size_t *n, size_t *cap, char *s);
 /* Plan memory: everything allocated here is freed by arena_free. */
 struct proto_arena *arena_new(void);
 void arena_free(struct proto_arena *a);
+size_t arena_bytes(const struct proto_arena *a); /* memory it holds */
 void *arena_alloc(struct proto_arena *a, size_t n); /* zeroed */
 /* Concatenate the strings given, up to a NULL. */
 char *arena_cat(struct proto_arena *a, ...) __attribute__((sentinel));

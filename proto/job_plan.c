@@ -933,6 +933,11 @@ fail:
 	return -1;
 }
 
+size_t proto_plan_bytes(const struct proto_plan *plan)
+{
+	return plan ? arena_bytes(plan->arena) : 0;
+}
+
 void proto_plan_free(struct proto_plan *plan)
 {
 	if (!plan)

@@ -235,6 +235,8 @@ int proto_job_plan(const char *json, size_t len, const char *account,
 		   const struct proto_store *store,
 		   struct proto_plan **out, struct proto_error *err);
 void proto_plan_free(struct proto_plan *plan);
+/* Bytes of memory a plan holds (its arena), for limits and benchmarks. */
+size_t proto_plan_bytes(const struct proto_plan *plan);
 
 /* Split a command line like ZeroCloud (shell-like quoting). */
 int proto_args_split(const char *line, char ***argv, size_t *argc,

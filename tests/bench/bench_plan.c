@@ -71,7 +71,7 @@ static int run_size(size_t n)
 	struct proto_plan *plan = NULL;
 	struct proto_error err;
 	double best = 1e9, first = 0;
-	size_t before, live = 0, chans = 0, i;
+	size_t live = 0, chans = 0, i;
 	struct rusage ru;
 
 	nobjects = n;
@@ -83,7 +83,6 @@ static int run_size(size_t n)
 	for (int r = 0; r < RUNS; r++) {
 		double t0;
 
-		before = mallinfo2().uordblks;
 		t0 = now_ms();
 		if (proto_job_plan(job, sizeof(job) - 1, "acct", NULL, 0, &lim,
 				   &store, &plan, &err) < 0) {
@@ -95,7 +94,7 @@ static int run_size(size_t n)
 			first = t0;
 		else if (t0 < best)
 			best = t0;
-		live = mallinfo2().uordblks - before;
+		live = proto_plan_bytes(plan);
 		chans = 0;
 		for (i = 0; i < plan->ninst; i++)
 			chans += plan->inst[i].nchannels;
