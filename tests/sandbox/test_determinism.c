@@ -5,6 +5,7 @@
  */
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -237,4 +238,29 @@ Test(determinism, an_epoch_past_2100_is_refused)
 	cr_assert_eq(sandbox_spawn(&spec, &sb, &err), -1);
 	cr_assert(strstr(err.msg, "epoch_ns"), "%s", err.msg);
 	cr_assert_null(sb);
+}
+
+/* The stream is the documented one: block i = SHA-256(SHA-256(seed) ||
+ * i as 8 little-endian bytes); AT_RANDOM is bytes 0-15, getrandom takes
+ * the next ones (glibc's start-up takes a few itself before main). */
+Test(determinism, the_stream_is_sha256_of_key_and_counter)
+{
+	struct probe a = {.prog = "PROG_detprobe", .det = true, .seed = "abc"};
+	unsigned char key[32], in[40], stream[128];
+	char hex[2 * sizeof(stream) + 1];
+
+	EVP_Digest("abc", 3, key, NULL, EVP_sha256(), NULL);
+	for (int i = 0; i < 4; i++) {
+		memcpy(in, key, 32);
+		memset(in + 32, 0, 8);
+		in[32] = (unsigned char)i;
+		EVP_Digest(in, sizeof(in), stream + 32 * i, NULL, EVP_sha256(), NULL);
+	}
+	for (size_t i = 0; i < sizeof(stream); i++)
+		sprintf(hex + 2 * i, "%02x", stream[i]);
+	probe_run(&a);
+	cr_assert_eq(strncmp(line(a.out, "at_random ") + strlen("at_random "),
+			     hex, 32), 0, "%s", a.out);
+	cr_assert(strstr(hex + 32, line(a.out, "getrandom ") +
+			 strlen("getrandom 32  ")), "%s", a.out);
 }
