@@ -10,6 +10,7 @@
  *               8 little-endian bytes), key = SHA-256(seed); AT_RANDOM takes
  *               its first 16 bytes, then getrandom and reads of
  *               /dev/urandom and /dev/random take the next ones in call order
+ *   CPU time    times() and getrusage() report t as user time, nothing else
  *   uname       fixed strings
  *   vDSO        hidden: its auxv entry becomes AT_IGNORE at the exec stop,
  *               so libc makes real (filtered, answered) clock calls
@@ -22,7 +23,9 @@
 #include <sys/ptrace.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
+#include <sys/resource.h>
 #include <sys/time.h>
+#include <sys/times.h>
 #include <sys/user.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -31,12 +34,16 @@
 
 #define TICK_NS 1000ULL            /* what one clock read costs */
 #define NS 1000000000ULL
+/* The virtual clock stops here (~160 years): epoch + t stays positive in
+ * every type the program sees. */
+#define VCLOCK_MAX ((uint64_t)INT64_MAX - SANDBOX_EPOCH_MAX_NS)
 #define AUXV_MAX 64                 /* entries; the kernel writes ~25 */
 #define ARGS_MAX (1 << 20)          /* argv + envp pointers we walk */
 
 const int sb_det_calls[] = {
 	SYS_clock_gettime, SYS_clock_getres, SYS_gettimeofday, SYS_time,
 	SYS_nanosleep, SYS_clock_nanosleep, SYS_getrandom, SYS_uname,
+	SYS_times, SYS_getrusage,
 };
 const size_t sb_det_ncalls = sizeof(sb_det_calls) / sizeof(sb_det_calls[0]);
 
@@ -107,6 +114,13 @@ static bool clock_known(uint64_t id)
 	return id <= CLOCK_BOOTTIME_ALARM || id == CLOCK_TAI;
 }
 
+/* Clocks only move forward, and stop at VCLOCK_MAX. */
+static void clock_advance(struct sandbox *sb, uint64_t ns)
+{
+	sb->vclock_ns = ns < VCLOCK_MAX - sb->vclock_ns ? sb->vclock_ns + ns
+							: VCLOCK_MAX;
+}
+
 /* Nanoseconds on clock `id` now (without advancing). */
 static uint64_t clock_now(const struct sandbox *sb, uint64_t id)
 {
@@ -129,7 +143,9 @@ static long ts_read(struct sandbox *sb, uint64_t addr, uint64_t *ns)
 		return -EFAULT;
 	if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= (long)NS)
 		return -EINVAL;
-	*ns = (uint64_t)ts.tv_sec * NS + (uint64_t)ts.tv_nsec;
+	*ns = (uint64_t)ts.tv_sec >= VCLOCK_MAX / NS
+		      ? VCLOCK_MAX
+		      : (uint64_t)ts.tv_sec * NS + (uint64_t)ts.tv_nsec;
 	return 0;
 }
 
@@ -137,7 +153,7 @@ static long det_gettime(struct sandbox *sb, uint64_t id, uint64_t addr)
 {
 	if (!clock_known(id))
 		return -EINVAL;
-	sb->vclock_ns += TICK_NS;
+	clock_advance(sb, TICK_NS);
 	return ts_write(sb, addr, clock_now(sb, id));
 }
 
@@ -153,7 +169,7 @@ static long det_gettimeofday(struct sandbox *sb, uint64_t tv, uint64_t tz)
 	struct timezone utc = {0, 0};
 	uint64_t ns;
 
-	sb->vclock_ns += TICK_NS;
+	clock_advance(sb, TICK_NS);
 	ns = clock_now(sb, CLOCK_REALTIME);
 	if (tv) {
 		struct timeval v = {.tv_sec = (time_t)(ns / NS),
@@ -170,7 +186,7 @@ static long det_time(struct sandbox *sb, uint64_t addr)
 {
 	time_t t;
 
-	sb->vclock_ns += TICK_NS;
+	clock_advance(sb, TICK_NS);
 	t = (time_t)(clock_now(sb, CLOCK_REALTIME) / NS);
 	if (addr && sb_mem_write(sb, addr, &t, sizeof(t)) < 0)
 		return -EFAULT;
@@ -190,11 +206,34 @@ static long det_sleep(struct sandbox *sb, uint64_t id, uint64_t flags,
 	if (rc < 0)
 		return rc;
 	now = clock_now(sb, id);
-	if (flags & TIMER_ABSTIME)
-		sb->vclock_ns += ns > now ? ns - now : 0;
-	else
-		sb->vclock_ns += ns;
+	clock_advance(sb, !(flags & TIMER_ABSTIME) ? ns : ns > now ? ns - now : 0);
 	return 0;
+}
+
+/* ----------------------------------------------------------- CPU time */
+
+static long det_times(struct sandbox *sb, uint64_t addr)
+{
+	struct tms t = {.tms_utime = (clock_t)(sb->vclock_ns / (NS / 100))};
+
+	if (addr && sb_mem_write(sb, addr, &t, sizeof(t)) < 0)
+		return -EFAULT;
+	return (long)t.tms_utime;
+}
+
+static long det_getrusage(struct sandbox *sb, uint64_t who, uint64_t addr)
+{
+	struct rusage ru;
+
+	if ((int)who != RUSAGE_SELF && (int)who != RUSAGE_CHILDREN &&
+	    (int)who != RUSAGE_THREAD)
+		return -EINVAL;
+	memset(&ru, 0, sizeof(ru));
+	if ((int)who != RUSAGE_CHILDREN) {
+		ru.ru_utime.tv_sec = (time_t)(sb->vclock_ns / NS);
+		ru.ru_utime.tv_usec = (suseconds_t)(sb->vclock_ns % NS / 1000);
+	}
+	return sb_mem_write(sb, addr, &ru, sizeof(ru));
 }
 
 /* -------------------------------------------------------------- uname */
@@ -224,6 +263,8 @@ long sb_det_answer(struct sandbox *sb, int nr, const __u64 a[6])
 	case SYS_clock_nanosleep: return det_sleep(sb, a[0], a[1], a[2]);
 	case SYS_getrandom: return det_getrandom(sb, a[0], a[1], a[2]);
 	case SYS_uname: return det_uname(sb, a[0]);
+	case SYS_times: return det_times(sb, a[0]);
+	case SYS_getrusage: return det_getrusage(sb, a[0], a[1]);
 	default: return -ENOSYS;
 	}
 }

@@ -50,7 +50,7 @@ static const int allow_always[] = {
 	SCMP_SYS(rseq), SCMP_SYS(getrlimit), SCMP_SYS(sched_yield),
 	SCMP_SYS(futex),
 	SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(select), SCMP_SYS(pselect6),
-	SCMP_SYS(getcwd), SCMP_SYS(getrusage), SCMP_SYS(times),
+	SCMP_SYS(getcwd),
 	SCMP_SYS(umask), SCMP_SYS(fsync),
 	SCMP_SYS(fdatasync), SCMP_SYS(pause), SCMP_SYS(alarm),
 	SCMP_SYS(getitimer), SCMP_SYS(setitimer),

@@ -14,7 +14,8 @@
  *   read/write/...  on mediated fds: we do the I/O on our dup of the same
  *                   open file description, count it, digest it, and answer
  *                   EDQUOT past a limit
- *   deterministic   clocks, sleeps, getrandom, uname (determinism.c);
+ *   deterministic   clocks, sleeps, CPU times, getrandom, uname
+ *                   (determinism.c);
  *                   /dev/urandom and /dev/random read the seeded stream
  *
  * Reading the program's memory is race-free: it has one thread, blocked in
@@ -704,7 +705,7 @@ static struct answer dispatch(struct sandbox *sb, const struct seccomp_notif *n)
 	case SYS_fcntl: return on_fcntl(sb, n);
 	case SYS_clock_gettime: case SYS_clock_getres: case SYS_gettimeofday:
 	case SYS_time: case SYS_nanosleep: case SYS_clock_nanosleep:
-	case SYS_getrandom: case SYS_uname: {
+	case SYS_getrandom: case SYS_uname: case SYS_times: case SYS_getrusage: {
 		long r = sb_det_answer(sb, n->data.nr, a);
 
 		return r < 0 ? ans_err((int)-r) : ans_val(r);

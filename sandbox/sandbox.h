@@ -79,8 +79,10 @@ struct sandbox_spec {
 	size_t seed_len;
 };
 
-/* 2014-01-01T00:00:00Z, the default start of the virtual clock. */
+/* 2014-01-01T00:00:00Z, the default start of the virtual clock; an
+ * epoch_ns past 2100-01-01T00:00:00Z is refused. */
 #define SANDBOX_EPOCH_NS 1388534400000000000ULL
+#define SANDBOX_EPOCH_MAX_NS 4102444800000000000ULL
 
 enum sandbox_end {
 	SANDBOX_END_EXIT = 0,    /* the program exited (any code) */

@@ -377,6 +377,11 @@ static int spec_check(const struct sandbox_spec *spec, struct sandbox_error *err
 		sb_error(err, "no program fd");
 		return -1;
 	}
+	if (spec->deterministic && spec->epoch_ns > SANDBOX_EPOCH_MAX_NS) {
+		sb_error(err, "epoch_ns %llu is past 2100-01-01 (SANDBOX_EPOCH_MAX_NS)",
+			 (unsigned long long)spec->epoch_ns);
+		return -1;
+	}
 	return 0;
 }
 

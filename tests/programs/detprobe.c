@@ -6,7 +6,15 @@
  *   detprobe           print the probe lines
  *   detprobe sleep S   print CLOCK_MONOTONIC, nanosleep S seconds, print it
  *   detprobe tsc       execute rdtsc (deterministic mode: SIGSEGV)
+ *   detprobe edge      bad arguments, absolute and huge sleeps, CPU times
+ *                      (deterministic mode only: with the vDSO a bad
+ *                      pointer would crash the program)
  */
+#include <errno.h>
+#include <limits.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/times.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -120,8 +128,46 @@ static int sleep_probe(const char *secs)
 	return 0;
 }
 
+static void edge(void)
+{
+	struct timespec ts = {0, -1}, t0, t1;
+	struct tms tm;
+	struct rusage ru;
+	long r;
+
+	r = syscall(SYS_clock_gettime, CLOCK_REALTIME, (void *)8);
+	printf("gettime_badptr %ld %d\n", r, r ? errno : 0);
+	r = syscall(SYS_clock_gettime, 12345, &t0);
+	printf("gettime_badid %ld %d\n", r, r ? errno : 0);
+	r = syscall(SYS_getrandom, (void *)8, 16, 0);
+	printf("getrandom_badptr %ld %d\n", r, r ? errno : 0);
+	r = syscall(SYS_getrandom, &t0, sizeof(t0), 0x100);
+	printf("getrandom_badflags %ld %d\n", r, r ? errno : 0);
+	r = syscall(SYS_nanosleep, &ts, NULL);
+	printf("sleep_badns %ld %d\n", r, r ? errno : 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ts = (struct timespec){t0.tv_sec + 5, t0.tv_nsec};
+	r = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	printf("sleep_abs %ld %lld\n", r, (long long)(t1.tv_sec - t0.tv_sec));
+	ts = (struct timespec){LLONG_MAX, 0};
+	r = nanosleep(&ts, NULL);
+	clock_gettime(CLOCK_REALTIME, &t0);
+	clock_gettime(CLOCK_REALTIME, &t1);
+	printf("sleep_huge %ld positive %d stopped %d\n", r, t0.tv_sec > 0,
+	       t0.tv_sec == t1.tv_sec && t0.tv_nsec == t1.tv_nsec);
+	r = (long)times(&tm);
+	printf("times %d\n", r == (long)tm.tms_utime && tm.tms_stime == 0);
+	r = getrusage(RUSAGE_SELF, &ru);
+	printf("getrusage %ld %d\n", r, ru.ru_stime.tv_sec == 0 && ru.ru_maxrss == 0);
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 2 && strcmp(argv[1], "edge") == 0) {
+		edge();
+		return 0;
+	}
 	if (argc == 3 && strcmp(argv[1], "sleep") == 0)
 		return sleep_probe(argv[2]);
 	if (argc == 2 && strcmp(argv[1], "tsc") == 0) {

@@ -1,8 +1,11 @@
 #!/bin/bash
-# zvsh is deterministic by default, -N turns it off (suite 'sandbox').
-# Usage: determinism-cli.sh ZVSH DETPROBE
+# zvsh and zerovm are deterministic by default, -N turns it off (suite
+# 'sandbox').
+# Usage: determinism-cli.sh ZVSH ZEROVM DETPROBE
 set -u
-ZVSH=$1 PROBE=$2
+ZVSH=$1 ZEROVM=$2 PROBE=$3
+tmp=$(mktemp -d /tmp/zvm-det.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
 fails=0
 
 check() { # check NAME EXPECTED ACTUAL
@@ -24,4 +27,21 @@ n=$(probe -N)
 [ "$a" != "$n" ]; check "zvsh -N differs" 0 $?
 echo "$n" | grep -q '^vdso present$'; check "zvsh -N keeps the vDSO" 0 $?
 "$ZVSH" "$PROBE" tsc >/dev/null; check "zvsh: rdtsc is SIGSEGV" 139 $?
+
+cat >"$tmp/m" <<EOM
+Version = 20130611
+Program = $PROBE
+Memory = 67108864, 0
+Timeout = 10
+Channel = /dev/null, /dev/stdin, 0, 0, 4294967296, 4294967296, 0, 0
+Channel = $tmp/stdout, /dev/stdout, 0, 0, 0, 0, 4294967296, 4294967296
+Channel = /dev/null, /dev/stderr, 0, 0, 0, 0, 4294967296, 4294967296
+CommandLine = detprobe
+EOM
+zprobe() { "$ZEROVM" "$@" "$tmp/m" >/dev/null && grep -v '^pid ' "$tmp/stdout"; }
+a=$(zprobe); b=$(zprobe)
+check "zerovm: two runs print the same" "$a" "$b"
+echo "$a" | grep -q '^vdso absent$'; check "zerovm: no vDSO" 0 $?
+n=$(zprobe --nondeterministic)
+echo "$n" | grep -q '^vdso present$'; check "zerovm --nondeterministic" 0 $?
 exit $((fails > 0))

@@ -5,6 +5,7 @@
  */
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,4 +204,63 @@ Test(determinism, static_pie_runs)
 	cr_assert_eq(a.rep.exit_code, 0);
 	cr_assert_str_eq(a.out, "hello, world\n");
 	cr_assert_str_eq(a.out, b.out);
+}
+
+/* Bad pointers, ids and flags get the kernel's errors; an absolute sleep
+ * lands on its time; a sleep of LLONG_MAX seconds stops the clock at its
+ * end instead of wrapping; CPU times are the virtual clock's. */
+Test(determinism, edge_cases_answer_like_the_kernel)
+{
+	struct probe a = {.prog = "PROG_detprobe", .arg1 = "edge", .det = true};
+
+	probe_run(&a);
+	cr_assert_eq(a.rep.exit_code, 0, "%s", a.out);
+	cr_assert_str_eq(a.out, "gettime_badptr -1 14\n"
+				"gettime_badid -1 22\n"
+				"getrandom_badptr -1 14\n"
+				"getrandom_badflags -1 22\n"
+				"sleep_badns -1 22\n"
+				"sleep_abs 0 5\n"
+				"sleep_huge 0 positive 1 stopped 1\n"
+				"times 1\n"
+				"getrusage 0 1\n");
+}
+
+Test(determinism, an_epoch_past_2100_is_refused)
+{
+	const char *argv[] = {"detprobe", NULL};
+	struct sandbox_spec spec = {.prog_fd = 0, .argv = argv,
+				    .deterministic = true,
+				    .epoch_ns = SANDBOX_EPOCH_MAX_NS + 1};
+	struct sandbox_error err;
+	struct sandbox *sb;
+
+	cr_assert_eq(sandbox_spawn(&spec, &sb, &err), -1);
+	cr_assert(strstr(err.msg, "epoch_ns"), "%s", err.msg);
+	cr_assert_null(sb);
+}
+
+/* The stream is the documented one: block i = SHA-256(SHA-256(seed) ||
+ * i as 8 little-endian bytes); AT_RANDOM is bytes 0-15, getrandom takes
+ * the next ones (glibc's start-up takes a few itself before main). */
+Test(determinism, the_stream_is_sha256_of_key_and_counter)
+{
+	struct probe a = {.prog = "PROG_detprobe", .det = true, .seed = "abc"};
+	unsigned char key[32], in[40], stream[128];
+	char hex[2 * sizeof(stream) + 1];
+
+	EVP_Digest("abc", 3, key, NULL, EVP_sha256(), NULL);
+	for (int i = 0; i < 4; i++) {
+		memcpy(in, key, 32);
+		memset(in + 32, 0, 8);
+		in[32] = (unsigned char)i;
+		EVP_Digest(in, sizeof(in), stream + 32 * i, NULL, EVP_sha256(), NULL);
+	}
+	for (size_t i = 0; i < sizeof(stream); i++)
+		sprintf(hex + 2 * i, "%02x", stream[i]);
+	probe_run(&a);
+	cr_assert_eq(strncmp(line(a.out, "at_random ") + strlen("at_random "),
+			     hex, 32), 0, "%s", a.out);
+	cr_assert(strstr(hex + 32, line(a.out, "getrandom ") +
+			 strlen("getrandom 32  ")), "%s", a.out);
 }
