@@ -92,7 +92,9 @@ static int local_open_read(struct zvmd_store *st, const char *path, int *fd,
 
 	if (!path_ok(path, 3))
 		return bad_path(path, err);
-	f = open_beneath(local(st)->rootfd, path, O_RDONLY, 0);
+	/* O_NONBLOCK: a FIFO planted in the store would block the open, and
+	 * with it the whole event loop; it is refused below as not a file. */
+	f = open_beneath(local(st)->rootfd, path, O_RDONLY | O_NONBLOCK, 0);
 	if (f < 0 && (errno == ENOENT || errno == ENOTDIR || errno == ELOOP ||
 		      errno == EXDEV))
 		return proto_error_set(err, PROTO_ENOTFOUND,
@@ -104,6 +106,11 @@ static int local_open_read(struct zvmd_store *st, const char *path, int *fd,
 		close(f);
 		return proto_error_set(err, PROTO_ENOTFOUND,
 				       "object %s not found (not a file)", path);
+	}
+	if (fcntl(f, F_SETFL, fcntl(f, F_GETFL) & ~O_NONBLOCK)) {
+		close(f);
+		return proto_error_set(err, PROTO_EINTERNAL, "object %s: %s",
+				       path, strerror(errno));
 	}
 	*fd = f;
 	return 0;

@@ -311,6 +311,22 @@ def case_traversal(d):
             {"name": "stdout", "path": name}])]))
         check(status in (400, 404, 422), "output %s: %r" %
               (name, out[:300]))
+    # A FIFO planted in the store: opening it for reading would block the
+    # event loop (it did, before the store opened with O_NONBLOCK).
+    os.mkfifo(d.path("data/fifo"))
+    for g in [group("cat", "cat", devices=[
+                 {"name": "stdin", "path": "swift://~/data/fifo"},
+                 {"name": "stdout"}]),
+              {"name": "x", "exec": {"path": "swift://~/data/fifo"},
+               "devices": [{"name": "stdout"}]}]:
+        status, out = raw(d, job_request([g]))
+        check(status == 404, "FIFO as input: %r" % out[:300])
+    # An output over a directory fails without leaving its temp file.
+    status, out = raw(d, job_request([group("cat", "cat", devices=[
+        {"name": "stdin", "path": "swift://~/data/ok.txt"},
+        {"name": "stdout", "path": "swift://~/out"}])]))
+    check(status in (400, 404, 500), "output over a container: %r" %
+          out[:300])
     # An output named like a planted symlink replaces the link itself (the
     # temp file is renamed over it), never writes through it.
     for name in ("link", "rel"):
