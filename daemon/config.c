@@ -30,6 +30,7 @@ void zvmd_config_default(struct zvmd_config *cfg)
 	cfg->max_output = 1ULL << 30;            /* zerovm_maxoutput */
 	cfg->job_timeout = 60;
 	cfg->drain_grace = 30;
+	cfg->client_timeout = 60;
 	snprintf(cfg->log_level, sizeof(cfg->log_level), "info");
 }
 
@@ -111,6 +112,7 @@ static const struct option options[] = {
 	OPT_Z("max_output", max_output),
 	OPT_U("job_timeout", job_timeout),
 	OPT_U("drain_grace", drain_grace),
+	OPT_U("client_timeout", client_timeout),
 	OPT_S("log_level", log_level),
 };
 
@@ -323,7 +325,7 @@ int zvmd_config_check(const struct zvmd_config *cfg, struct zvmd_error *err)
 		 sizeof(((struct zvmd_config *)0)->f) }
 		POS(max_job_size), POS(max_instances), POS(pool_size),
 		POS(instance_timeout), POS(instance_memory), POS(max_output),
-		POS(job_timeout), POS(retry_after),
+		POS(job_timeout), POS(retry_after), POS(client_timeout),
 #undef POS
 	};
 	struct sockaddr_in sa;

@@ -172,7 +172,9 @@ static void on_job_done(struct zvmd_job *job, void *arg)
 	}
 }
 
-/* "/v1/acct[/cont[/obj]]" -> account, or -1. */
+/* "/v1/acct[/cont[/obj]]" -> account, or -1. Only the account is used,
+ * but every segment must be a valid store name all the same: a path like
+ * /v1/acct/../../x is refused rather than silently read as /v1/acct. */
 static int parse_account(const char *url, char *acct, size_t cap)
 {
 	const char *p, *slash;
@@ -186,6 +188,15 @@ static int parse_account(const char *url, char *acct, size_t cap)
 	if (!zvmd_segment_ok(p, n) || n >= cap)
 		return -1;
 	snprintf(acct, cap, "%.*s", (int)n, p);
+	for (const char *c = url; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return -1;
+	while (slash) {
+		p = slash + 1;
+		slash = strchr(p, '/');
+		if (!zvmd_segment_ok(p, slash ? (size_t)(slash - p) : strlen(p)))
+			return -1;
+	}
 	return 0;
 }
 
@@ -529,9 +540,11 @@ static void on_hup(uv_signal_t *h, int signum)
 	}
 	if (strcmp(cfg.listen, srv->cfg.listen) ||
 	    strcmp(cfg.root, srv->cfg.root) ||
-	    strcmp(cfg.spool, srv->cfg.spool))
-		log_line("msg=\"listen, root and spool change on restart "
-			 "only\"");
+	    strcmp(cfg.spool, srv->cfg.spool) ||
+	    cfg.client_timeout != srv->cfg.client_timeout)
+		log_line("msg=\"listen, root, spool and client_timeout change "
+			 "on restart only\"");
+	cfg.client_timeout = srv->cfg.client_timeout;
 	memcpy(cfg.listen, srv->cfg.listen, sizeof(cfg.listen));
 	memcpy(cfg.root, srv->cfg.root, sizeof(cfg.root));
 	memcpy(cfg.spool, srv->cfg.spool, sizeof(cfg.spool));
@@ -562,6 +575,21 @@ static int write_port_file(const char *path, unsigned port,
 	return 0;
 }
 
+/* MHD's own decoding, except that a %00 does not cut the path short (the
+ * handler sees a C string: /v1/acct%00x would read as /v1/acct): it
+ * becomes a control byte, which parse_account() refuses. */
+static size_t unescape_uri(void *cls, struct MHD_Connection *c, char *uri)
+{
+	size_t n = MHD_http_unescape(uri);
+
+	(void)cls;
+	(void)c;
+	for (size_t i = 0; i < n; i++)
+		if (uri[i] == '\0')
+			uri[i] = 0x7f;
+	return n;
+}
+
 static int server_listen(struct zvmd_server *srv, struct zvmd_error *err)
 {
 	struct sockaddr_in sa;
@@ -579,6 +607,11 @@ static int server_listen(struct zvmd_server *srv, struct zvmd_error *err)
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
 		MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)4000,
+		/* A client that sends nothing for this long (slowloris, a
+		 * half-sent request, an idle keep-alive) loses its connection;
+		 * a running job's connection is suspended and never times out. */
+		MHD_OPTION_CONNECTION_TIMEOUT, srv->cfg.client_timeout,
+		MHD_OPTION_UNESCAPE_CALLBACK, unescape_uri, NULL,
 		MHD_OPTION_END);
 	if (!srv->mhd) {
 		snprintf(err->msg, sizeof(err->msg), "cannot listen on %s "

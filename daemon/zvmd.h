@@ -31,6 +31,7 @@ struct zvmd_config {
 	uint64_t max_output;        /* bytes per writable channel */
 	unsigned job_timeout;       /* seconds from start to the last exit */
 	unsigned drain_grace;       /* seconds SIGTERM waits for running jobs */
+	unsigned client_timeout;    /* seconds an idle or slow client is kept */
 	char log_level[16];         /* error, warning, info, debug */
 	/* Where each option was set, so that a bad value is reported as
 	 * file:line: key (line 0 = default or command line). Indexed like
