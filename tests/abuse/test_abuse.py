@@ -172,6 +172,39 @@ def case_slowloris(d):
     d.after_attack("slowloris")
 
 
+def case_slow_jobs(d):
+    """client_timeout (1 s) cuts idle clients, never a job's own client:
+    a job running, streaming or queued for longer keeps its connection."""
+    results = {}
+
+    def run(key, job, headers=b""):
+        req = job_request(job)
+        req = req.replace(b"\r\n\r\n", b"\r\n" + headers + b"\r\n", 1)
+        results[key] = raw(d, req, timeout=60)
+    threads = [threading.Thread(target=run, args=(
+        "spin", [group("spin", "spin")]))]
+    threads[0].start()
+    wait_for(lambda: d.metrics()["zvmd_slots_used"] == 1, "the spin job")
+    threads.append(threading.Thread(target=run, args=(
+        "queued", [group("hello", "hello")])))
+    threads.append(threading.Thread(target=run, args=(
+        "stream", [group("spin", "spin")], b"X-Zerovm-Stream: 1\r\n")))
+    for t in threads[1:]:
+        t.start()
+    for t in threads:
+        t.join()
+    status, out = results["spin"]
+    check(status == 500 and b"timeout" in out and
+          body_of(out) == b"spinning\n", "spin: %r" % out)
+    status, out = results["queued"]
+    check(status == 200 and body_of(out) == b"hello, world\n",
+          "queued hello: %r" % out)
+    status, out = results["stream"]
+    check(status == 200 and b"spinning\n" in out and b"timeout" in out,
+          "streamed spin: %r" % out)
+    d.after_attack("slow jobs")
+
+
 def case_big_headers(d):
     """Huge header lines and bodies beyond max_job_size."""
     line = b"X-Big: " + b"a" * (1 << 20) + b"\r\n"
@@ -384,6 +417,8 @@ def case_overload(d):
 
 CASES = {
     "slowloris": ({"client_timeout": 2}, case_slowloris),
+    "slow_jobs": ({"client_timeout": 1, "instance_timeout": 3,
+                   "pool_size": 1}, case_slow_jobs),
     "big_headers": ({"max_job_size": 4096}, case_big_headers),
     "bad_requests": ({}, case_bad_requests),
     "traversal": ({}, case_traversal),

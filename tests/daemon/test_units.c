@@ -188,6 +188,22 @@ Test(config, sizes_and_errors)
 	cr_assert(strstr(err.msg, "nope"), "%s", err.msg);
 }
 
+Test(config, client_timeout_is_positive)
+{
+	struct zvmd_config cfg;
+	struct zvmd_error err;
+
+	zvmd_config_default(&cfg);
+	cr_assert_eq(cfg.client_timeout, 60);
+	cr_assert(zvmd_config_set(&cfg, "root", "/tmp", &err) == 0);
+	cr_assert(zvmd_config_set(&cfg, "spool", "/tmp", &err) == 0);
+	cr_assert(zvmd_config_set(&cfg, "client_timeout", "5", &err) == 0);
+	cr_assert(zvmd_config_check(&cfg, &err) == 0, "%s", err.msg);
+	cr_assert(zvmd_config_set(&cfg, "client_timeout", "0", &err) == 0);
+	cr_assert(zvmd_config_check(&cfg, &err) == -1);
+	cr_assert(strstr(err.msg, "client_timeout"), "%s", err.msg);
+}
+
 Test(config, file_errors_name_the_line)
 {
 	char path[] = "/tmp/zvmd-conf-XXXXXX";
