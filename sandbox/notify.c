@@ -220,6 +220,21 @@ static struct answer fd_dup(struct sandbox *sb, uint64_t id, uint64_t oldarg,
 
 /* ---------------------------------------------------------------- open */
 
+/* The random devices exist only in deterministic mode (the seeded stream). */
+static bool is_random_dev(const struct sandbox *sb, const char *path)
+{
+	return sb->det && (strcmp(path, "/dev/urandom") == 0 ||
+			   strcmp(path, "/dev/random") == 0);
+}
+
+/* What the program holds for a random device: a placeholder (a character
+ * device like the real one); its fd number is mediated, so every read of
+ * it comes to us (random_io). */
+static int random_dev_open(void)
+{
+	return open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
 static struct answer do_open(struct sandbox *sb, uint64_t id, int dirfd,
 			     uint64_t path_addr, uint64_t flags)
 {
@@ -233,8 +248,7 @@ static struct answer do_open(struct sandbox *sb, uint64_t id, int dirfd,
 		if (acc != O_RDONLY)
 			return ans_err(EACCES);
 		entry = SB_FDT_CHANNELS;
-	} else if (sb->det && (strcmp(path, "/dev/urandom") == 0 ||
-			       strcmp(path, "/dev/random") == 0)) {
+	} else if (is_random_dev(sb, path)) {
 		if (acc != O_RDONLY)
 			return ans_err(EACCES);
 		entry = SB_FDT_RANDOM;
@@ -253,10 +267,8 @@ static struct answer do_open(struct sandbox *sb, uint64_t id, int dirfd,
 	int target = sb_fdt_place(sb, entry, 0);
 	if (target < 0)
 		return ans_err(EMFILE);
-	/* The random device is a placeholder (a character device like the
-	 * real one): every read of it comes to us, its number is mediated. */
 	src = entry >= 0		? sb->ch[entry].fd
-	      : entry == SB_FDT_RANDOM ? open("/dev/null", O_RDONLY | O_CLOEXEC)
+	      : entry == SB_FDT_RANDOM ? random_dev_open()
 					: sb_channels_open(sb);
 	if (src < 0)
 		return ans_err(ENOMEM);
@@ -292,8 +304,9 @@ static int stat_target(struct sandbox *sb, int dirfd, uint64_t path_addr,
 	*owned = false;
 	if (rc < 0)
 		return rc;
-	if (strcmp(path, "/dev/channels") == 0) {
-		*fd = sb_channels_open(sb);
+	if (strcmp(path, "/dev/channels") == 0 || is_random_dev(sb, path)) {
+		*fd = is_random_dev(sb, path) ? random_dev_open()
+					      : sb_channels_open(sb);
 		*owned = true;
 		return *fd < 0 ? -ENOMEM : 0;
 	}
@@ -345,7 +358,7 @@ static struct answer do_access(struct sandbox *sb, int dirfd, uint64_t path_addr
 
 	if (rc < 0)
 		return ans_err(-rc);
-	if (strcmp(path, "/dev/channels") == 0)
+	if (strcmp(path, "/dev/channels") == 0 || is_random_dev(sb, path))
 		return ans_err(mode & (W_OK | X_OK) ? EACCES : 0);
 	long c = sb_chan_find(sb, path);
 	if (c < 0)

@@ -77,6 +77,7 @@ static void randomness(void)
 		printf("getrandom %zd ", getrandom(buf, sizeof(buf), 0));
 		hex("", buf, sizeof(buf));
 	}
+	printf("urandom access %d\n", access("/dev/urandom", R_OK));
 	fd = open("/dev/urandom", O_RDONLY);
 	memset(buf, 0, sizeof(buf));
 	printf("urandom fd %s read %zd ", fd >= 0 ? "ok" : "failed",

@@ -105,6 +105,7 @@ Test(determinism, probe_sees_no_vdso_and_the_seeded_stream)
 	probe_run(&a);
 	cr_assert(strstr(a.out, "vdso absent"), "%s", a.out);
 	cr_assert(strstr(a.out, "urandom fd ok read 32"), "%s", a.out);
+	cr_assert(strstr(a.out, "urandom access 0\n"), "%s", a.out);
 	cr_assert(strstr(a.out, "getrandom 32"), "%s", a.out);
 }
 
