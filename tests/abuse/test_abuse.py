@@ -205,6 +205,25 @@ def case_slow_jobs(d):
     d.after_attack("slow jobs")
 
 
+def fd_count(d):
+    return len(os.listdir("/proc/%d/fd" % d.proc.pid))
+
+
+def case_stalled_reader(d):
+    """A client that asks for a 64 MiB answer and stops reading: zvmd
+    closes it after client_timeout and frees the spool file and socket."""
+    d.job([group("hello", "hello")])  # the spawn helper's fds now exist
+    before = fd_count(d)
+    s = connect(d)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.sendall(job_request([group("big", "bigout", str(64 << 20))]))
+    check(s.recv(64).startswith(b"HTTP/1.1 200"), "no answer")
+    wait_for(lambda: fd_count(d) <= before, "zvmd to drop the stalled reader",
+             timeout=60)
+    s.close()
+    d.after_attack("stalled reader")
+
+
 def case_big_headers(d):
     """Huge header lines and bodies beyond max_job_size."""
     line = b"X-Big: " + b"a" * (1 << 20) + b"\r\n"
@@ -435,6 +454,7 @@ CASES = {
     "slowloris": ({"client_timeout": 2}, case_slowloris),
     "slow_jobs": ({"client_timeout": 1, "instance_timeout": 3,
                    "pool_size": 1}, case_slow_jobs),
+    "stalled_reader": ({"client_timeout": 2}, case_stalled_reader),
     "big_headers": ({"max_job_size": 4096}, case_big_headers),
     "bad_requests": ({}, case_bad_requests),
     "traversal": ({}, case_traversal),
