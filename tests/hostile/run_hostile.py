@@ -619,8 +619,11 @@ class Victim:
             stderr=self.log)
         deadline = time.monotonic() + 10
         while True:
+            # Started = running the program and no longer traced: in
+            # deterministic mode the spawner holds the exec stop briefly.
             pids = [p for p in processes_matching(token, ())
-                    if p != self.zvsh.pid and self._exe_is_prog(p)]
+                    if p != self.zvsh.pid and self._exe_is_prog(p) and
+                    self._untraced(p)]
             if pids:
                 self.pid = pids[0]
                 break
@@ -630,6 +633,14 @@ class Victim:
                 raise Failure("the victim sandbox did not start")
             time.sleep(0.02)
         self.before = self._state()
+
+    @staticmethod
+    def _untraced(pid):
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                return "TracerPid:\t0\n" in f.read()
+        except OSError:
+            return False
 
     def _exe_is_prog(self, pid):
         try:
