@@ -32,6 +32,10 @@ import time
 ZEROVM = os.path.abspath(os.environ.get("ZEROVM", "zerovm"))
 ZVSH = os.path.abspath(os.environ.get("ZVSH", "zvsh"))
 HOSTILE_DIR = os.path.abspath(os.environ.get("HOSTILE_DIR", "."))
+# The CLIs run programs deterministically by default; zvmd does not. With
+# HOSTILE_NONDETERMINISTIC=1 every run passes -N, so the attacks also face
+# the filter the daemon uses.
+MODE = ["-N"] if os.environ.get("HOSTILE_NONDETERMINISTIC") else []
 UNBOUNDED = 4294967296
 MIB = 1 << 20
 MEMORY = 64 * MIB
@@ -444,7 +448,7 @@ class Run:
                                   self.channels,
                                   self.spec.get("memory", MEMORY),
                                   self._timeout()))
-        proc = self._spawn([ZEROVM, manifest], stdin=subprocess.DEVNULL,
+        proc = self._spawn([ZEROVM, *MODE, manifest], stdin=subprocess.DEVNULL,
                            stdout=subprocess.PIPE)
         self.stderr = self._read("stderr")
         self.sandbox_said = proc.stdout.decode(errors="replace") + \
@@ -460,7 +464,7 @@ class Run:
     def _run_zvsh(self):
         """The developer shell: stdio passed through (stdin may be a
         terminal), extra channels as @NAME=FILE after the arguments."""
-        cmd = [ZVSH, "-v", "-t", str(self._timeout()),
+        cmd = [ZVSH, *MODE, "-v", "-t", str(self._timeout()),
                "-m", str(self.spec.get("memory", MEMORY)), self.prog,
                *self.args]
         for c in self.channels[3:]:
@@ -511,7 +515,7 @@ class Run:
     def _run_zvsh_killed(self):
         """zvsh runs the program until it prints "spinning", then zvsh
         (the supervisor) is SIGKILLed; run() then looks for leftovers."""
-        cmd = [ZVSH, "-t", str(self._timeout()), self.prog, *self.args]
+        cmd = [ZVSH, *MODE, "-t", str(self._timeout()), self.prog, *self.args]
         # Files, not pipes: a surviving program would hold a pipe open.
         with open(os.path.join(self.dir, "stdout"), "wb") as out, \
              open(os.path.join(self.dir, "stderr"), "wb") as err:
@@ -610,13 +614,16 @@ class Victim:
         token = TOKEN_PREFIX + secrets.token_hex(8)
         self.log = open(os.path.join(workdir, "victim.log"), "wb")
         self.zvsh = subprocess.Popen(
-            [ZVSH, "-t", "60", self.prog, workdir, self.prog, token],
+            [ZVSH, *MODE, "-t", "60", self.prog, workdir, self.prog, token],
             cwd=workdir, stdin=subprocess.DEVNULL, stdout=self.log,
             stderr=self.log)
         deadline = time.monotonic() + 10
         while True:
+            # Started = running the program and no longer traced: in
+            # deterministic mode the spawner holds the exec stop briefly.
             pids = [p for p in processes_matching(token, ())
-                    if p != self.zvsh.pid and self._exe_is_prog(p)]
+                    if p != self.zvsh.pid and self._exe_is_prog(p) and
+                    self._untraced(p)]
             if pids:
                 self.pid = pids[0]
                 break
@@ -626,6 +633,14 @@ class Victim:
                 raise Failure("the victim sandbox did not start")
             time.sleep(0.02)
         self.before = self._state()
+
+    @staticmethod
+    def _untraced(pid):
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                return "TracerPid:\t0\n" in f.read()
+        except OSError:
+            return False
 
     def _exe_is_prog(self, pid):
         try:
