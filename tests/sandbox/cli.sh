@@ -3,18 +3,7 @@
 # Usage: cli.sh ZVSH ZEROVM HELLO CAT SBTEST
 set -u
 ZVSH=$1 ZEROVM=$2 HELLO=$3 CAT=$4 SBTEST=$5
-tmp=$(mktemp -d /tmp/zvm-cli.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-
-check() { # check NAME EXPECTED ACTUAL
-	if [ "$2" != "$3" ]; then
-		echo "FAIL $1: expected [$2], got [$3]"
-		fails=$((fails + 1))
-	else
-		echo "ok   $1"
-	fi
-}
+. "$(dirname "$0")/check.sh"
 
 # zvsh: exit codes
 "$ZVSH" "$HELLO" >"$tmp/out"; check "zvsh hello exit" 0 $?

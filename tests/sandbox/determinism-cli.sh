@@ -4,18 +4,7 @@
 # Usage: determinism-cli.sh ZVSH ZEROVM DETPROBE
 set -u
 ZVSH=$1 ZEROVM=$2 PROBE=$3
-tmp=$(mktemp -d /tmp/zvm-det.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-
-check() { # check NAME EXPECTED ACTUAL
-	if [ "$2" != "$3" ]; then
-		echo "FAIL $1: expected [$2], got [$3]"
-		fails=$((fails + 1))
-	else
-		echo "ok   $1"
-	fi
-}
+. "$(dirname "$0")/check.sh"
 
 probe() { "$ZVSH" "$@" "$PROBE" | grep -v '^pid '; }
 
