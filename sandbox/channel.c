@@ -100,18 +100,43 @@ static int chan_init(struct sb_chan *c, const struct sandbox_channel *s,
 	return 0;
 }
 
+/* qsort_r order for channel indexes: by alias, then by index. */
+static int alias_index_cmp(const void *a, const void *b, void *chans)
+{
+	const struct sandbox_channel *ch = chans;
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	int r = strcmp(ch[i].alias, ch[j].alias);
+
+	return r ? r : (i > j) - (i < j);
+}
+
+/*
+ * Sorted, not compared pairwise: a reducer can have 10 000 channels, and
+ * n² string compares would cost more than the spawn itself.
+ */
 static int chans_check_unique(const struct sandbox_spec *spec,
 			      struct sandbox_error *err)
 {
-	for (size_t i = 0; i < spec->nchannels; i++)
-		for (size_t j = 0; j < i; j++)
-			if (strcmp(spec->channels[i].alias,
-				   spec->channels[j].alias) == 0) {
-				sb_error(err, "channels %zu and %zu both use alias %s",
-					 j, i, spec->channels[i].alias);
-				return -1;
-			}
-	return 0;
+	size_t n = spec->nchannels, *ix = malloc(n * sizeof(*ix) + 1);
+	int rc = 0;
+
+	if (!ix) {
+		sb_error(err, "out of memory checking channel aliases");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		ix[i] = i;
+	qsort_r(ix, n, sizeof(*ix), alias_index_cmp,
+		(void *)spec->channels);
+	for (size_t k = 1; k < n && rc == 0; k++)
+		if (strcmp(spec->channels[ix[k - 1]].alias,
+			   spec->channels[ix[k]].alias) == 0) {
+			sb_error(err, "channels %zu and %zu both use alias %s",
+				 ix[k - 1], ix[k], spec->channels[ix[k]].alias);
+			rc = -1;
+		}
+	free(ix);
+	return rc;
 }
 
 /* What the kernel may do directly on this channel's fd (internal.h). */
