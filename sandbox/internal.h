@@ -109,6 +109,7 @@ struct sandbox {
 	int notify_fd;
 	struct sb_chan *ch;
 	size_t nch;
+	size_t *by_alias;        /* channel indexes sorted by alias */
 	struct sandbox_channel_stats *stats;
 	char *layout;       /* fd class per fd number of the filter */
 	size_t nlayout;
