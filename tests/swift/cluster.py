@@ -132,6 +132,7 @@ pool_size = {pool_size}
 queue_length = {queue_length}
 instance_timeout = 30
 job_timeout = 60
+drain_grace = 5
 log_level = info
 
 [cluster]
