@@ -13,6 +13,7 @@ import re
 import secrets
 import subprocess
 import sys
+import threading
 import time
 import unittest
 import urllib.parse
@@ -226,6 +227,7 @@ def read_secret(path):
 # ---- running a test module against one cluster ----------------------------
 
 CLUSTER = None        # the running cluster.Cluster while tests run
+NOT_STARTED = None    # why run_tests started no cluster
 PENDING_ENV = 'ZVM_CLUSTER_PENDING'
 
 
@@ -247,37 +249,64 @@ def programs_from_env():
             if k.startswith('ZVM_PROG_')}
 
 
+def runnable_cases():
+    """The cases of the __main__ module that are not skipped by a mark."""
+    def cases(suite):
+        for t in suite:
+            if isinstance(t, unittest.TestSuite):
+                yield from cases(t)
+            else:
+                yield t
+    suite = unittest.defaultTestLoader.loadTestsFromModule(
+        sys.modules['__main__'])
+    return [t for t in cases(suite) if not getattr(
+        getattr(t, t._testMethodName), '__unittest_skip__', False)]
+
+
 def run_tests(**session_kw):
     """The main of a cluster test module: one cluster (with a zvmd per node)
     for every case of the module, stopped whatever happens; the programs
-    are uploaded to both test accounts. Without zvmd cluster mode the
-    cluster is not started and every case skips, saying why."""
-    global CLUSTER
-    cluster.enter_namespace()
+    are uploaded to both test accounts. Without zvmd cluster mode, or when
+    every case is pending, no cluster is started and every case skips,
+    saying why. Exits 77 (meson's SKIP) when no case ran."""
+    global NOT_STARTED
     started = time.monotonic()
+    if not runnable_cases():
+        NOT_STARTED = 'every case is pending: no cluster started'
+        result = unittest.main(exit=False, verbosity=2).result
+    else:
+        cluster.enter_namespace()
+        result = run_with_cluster(session_kw)
+    print('%s: %.1fs with the cluster start' % (
+        os.path.basename(sys.argv[0]), time.monotonic() - started),
+        file=sys.stderr)
+    if not result.wasSuccessful():
+        return 1
+    skipped_cases = [t for t, _ in result.skipped
+                     if isinstance(t, unittest.TestCase)]
+    return 77 if result.testsRun == len(skipped_cases) else 0
+
+
+def run_with_cluster(session_kw):
+    global CLUSTER, NOT_STARTED
     with cluster.session(zvmd=os.environ['ZVMD'], zvmd_optional=True,
                          start_without_zvmd=False, **session_kw) as c:
-        if not c.zvmd_skip:
+        if c.zvmd_skip:
+            NOT_STARTED = 'zvmd cluster mode is not built yet: ' + \
+                c.zvmd_skip
+        else:
             for user, key in (('test:tester', 'testing'),
                               ('test2:tester2', 'testing2')):
                 upload_programs(Account(c.url, user, key),
                                 programs_from_env())
-        CLUSTER = c
+            CLUSTER = c
         try:
             result = unittest.main(exit=False, verbosity=2).result
         finally:
             CLUSTER = None
         if not result.wasSuccessful() and not c.zvmd_skip:
             sys.stderr.write(c.failure_logs())
-    print('%s: %.1fs with the cluster start' % (
-        os.path.basename(sys.argv[0]), time.monotonic() - started),
-        file=sys.stderr)
-    if not result.wasSuccessful():
-        return 1
-    # Nothing ran: meson's SKIP (77), so that it shows.
-    skipped_cases = [t for t, _ in result.skipped
-                     if isinstance(t, unittest.TestCase)]
-    return 77 if result.testsRun == len(skipped_cases) else 0
+    return result
 
 
 class ZvmdClusterCase(unittest.TestCase):
@@ -286,12 +315,11 @@ class ZvmdClusterCase(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
+        if NOT_STARTED:
+            raise unittest.SkipTest(NOT_STARTED)
         if CLUSTER is None:
             raise unittest.SkipTest('run the module as a script: it starts '
                                     'the cluster')
-        if CLUSTER.zvmd_skip:
-            raise unittest.SkipTest('zvmd cluster mode is not built yet: '
-                                    + CLUSTER.zvmd_skip)
         cls.c = CLUSTER
         cls.a = Account(CLUSTER.url, 'test:tester', 'testing')
         cls.b = Account(CLUSTER.url, 'test2:tester2', 'testing2')
@@ -312,6 +340,34 @@ class ZvmdClusterCase(unittest.TestCase):
     def other_ip(self, *ips):
         """A node IP that is none of ips."""
         return [z.ip for z in self.c.zvmds if z.ip not in ips][0]
+
+    # ---- jobs that run while something happens -----------------------------
+
+    def start_job(self, job, base=None, headers=None):
+        """Run a job in a thread; returns (thread, answer dict): answer
+        gets 'r' (status, headers, body) or 'error' (the exception)."""
+        answer = {}
+
+        def run():
+            try:
+                answer['r'] = self.a.job(job, base=base, headers=headers)
+            except (OSError, http.client.HTTPException) as e:
+                answer['error'] = e
+        t = threading.Thread(target=run)
+        t.start()
+        return t, answer
+
+    def wait_instance(self, ip, idle, job):
+        """Until a process not in idle runs below the zvmd of ip, while the
+        job (start_job's thread, answer) runs; those processes."""
+        t, answer = job
+        pid = self.c.zvmd_pid(self.zvmd_index(ip))
+        wait_for(lambda: set(descendants(pid)) - set(idle) or
+                 not t.is_alive(), 'an instance to start on ' + ip)
+        if not t.is_alive():
+            self.fail('the job ended before its instance ran on %s: %r'
+                      % (ip, answer))
+        return set(descendants(pid)) - set(idle)
 
     # ---- after a fault -----------------------------------------------------
 

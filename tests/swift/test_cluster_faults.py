@@ -14,7 +14,6 @@ pending run with ZVM_CLUSTER_PENDING=1.
 Run: meson test swift-cluster-faults (or as test_zvmd_cluster.py says).
 """
 
-import http.client
 import os
 import signal
 import socket
@@ -24,8 +23,7 @@ import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster_client import (  # noqa: E402
-    ZvmdClusterCase, descendants, group, pending, rss_kib, run_tests,
-    wait_for)
+    ZvmdClusterCase, group, pending, rss_kib, run_tests)
 
 POOL_SIZE = 2
 QUEUE_LENGTH = 2
@@ -63,29 +61,10 @@ class Faults(ZvmdClusterCase):
         worker = self.primaries('f/' + name)[0]
         return worker, self.zvmd_url(self.other_ip(worker))
 
-    def start_job(self, job, base=None, headers=None):
-        """Run a job in a thread; returns (thread, answer dict): answer
-        gets 'r' (status, headers, body) or 'error' (the exception)."""
-        answer = {}
-
-        def run():
-            try:
-                answer['r'] = self.a.job(job, base=base, headers=headers)
-            except (OSError, http.client.HTTPException) as e:
-                answer['error'] = e
-        t = threading.Thread(target=run)
-        t.start()
-        return t, answer
-
-    def wait_instance(self, ip):
-        """Until a process that was not there when idle runs below the
-        zvmd of ip; those processes."""
-        index = self.zvmd_index(ip)
-        idle = set(self.before[index]['procs'])
-        pid = self.c.zvmd_pid(index)
-        wait_for(lambda: set(descendants(pid)) - idle,
-                 'an instance to start on ' + ip)
-        return set(descendants(pid)) - idle
+    def wait_instance(self, ip, job):
+        """Until the job runs an instance on ip; its processes."""
+        return super().wait_instance(
+            ip, self.before[self.zvmd_index(ip)]['procs'], job)
 
     def assert_failed(self, answer, *names):
         """The job failed with a message naming one of names (a
@@ -111,14 +90,14 @@ class Faults(ZvmdClusterCase):
             self.a.put('f/mr%d.txt' % i, b'some words %d\n' % i)
         worker = self.primaries('f/mr0.txt')[0]
         coordinator = self.zvmd_url(self.other_ip(worker))
-        t, answer = self.start_job([
+        t, answer = job = self.start_job([
             group('map', 'spin', devices=[
                 {'name': 'stdin', 'path': 'swift://~/f/mr*.txt'}],
                 connect=['reduce']),
             group('reduce', 'wc_reduce', count=2, devices=[
                 {'name': 'stdout', 'path': 'swift://~/out/mr-*'}])],
             base=coordinator)
-        sandbox = self.wait_instance(worker)
+        sandbox = self.wait_instance(worker, job)
         index = self.zvmd_index(worker)
         try:
             self.c.zvmd_stop(index, signal.SIGKILL)
@@ -187,9 +166,9 @@ class Faults(ZvmdClusterCase):
         instance runs: the job fails naming the worker, the worker ends
         the instance, no output object."""
         worker, coordinator = self.placed_on('cut.txt')
-        t, answer = self.start_job(self.spin_job('cut.txt', 'cut'),
-                                   base=coordinator)
-        sandbox = self.wait_instance(worker)
+        t, answer = job = self.start_job(self.spin_job('cut.txt', 'cut'),
+                                         base=coordinator)
+        sandbox = self.wait_instance(worker, job)
         port = str(self.c.worker_port)
         for side in (['dst', worker, 'dport', '=', port],
                      ['src', worker, 'sport', '=', port]):
@@ -233,9 +212,9 @@ class Faults(ZvmdClusterCase):
         instance runs on another node: the worker ends it, no output
         object, the new coordinator runs jobs."""
         worker, coordinator = self.placed_on('restart.txt')
-        t, answer = self.start_job(self.spin_job('restart.txt', 'restart'),
-                                   base=coordinator)
-        sandbox = self.wait_instance(worker)
+        t, answer = job = self.start_job(
+            self.spin_job('restart.txt', 'restart'), base=coordinator)
+        sandbox = self.wait_instance(worker, job)
         index = self.zvmd_index(coordinator.split('//')[1].split(':')[0])
         self.c.zvmd_stop(index, signal.SIGKILL)
         self.c.zvmd_start(index)

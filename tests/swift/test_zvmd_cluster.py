@@ -169,7 +169,6 @@ class Jobs(ZvmdClusterCase):
         self.assertEqual(status, 200, body)
         self.assertEqual(self.a.get('out/acl.up')[2], b'SECRET WORDS\n')
 
-    @pending('needs the coordinator\'s 400 through the proxy')
     def test_bad_job(self):
         status, _, body = self.a.job([{'name': 'g'}])
         self.assertEqual(status, 400, body)
@@ -213,22 +212,16 @@ class Faults(ZvmdClusterCase):
         worker = self.primaries(name)[0]
         index = self.zvmd_index(worker)
         coordinator = self.zvmd_url(self.other_ip(worker))
-        idle = set(descendants(self.c.zvmd_pid(index)))
-        answer = {}
-
-        def run():
-            answer['r'] = self.a.job([group('spin', 'spin', devices=[
-                {'name': 'stdin', 'path': 'swift://~/' + name},
-                {'name': 'stdout', 'path': 'swift://~/out/killed'}])],
-                base=coordinator)
-        t = threading.Thread(target=run)
-        t.start()
-        wait_for(lambda: set(descendants(self.c.zvmd_pid(index))) - idle,
-                 'the instance to start on ' + worker)
-        sandbox = set(descendants(self.c.zvmd_pid(index))) - idle
+        idle = descendants(self.c.zvmd_pid(index))
+        t, answer = job = self.start_job([group('spin', 'spin', devices=[
+            {'name': 'stdin', 'path': 'swift://~/' + name},
+            {'name': 'stdout', 'path': 'swift://~/out/killed'}])],
+            base=coordinator)
+        sandbox = self.wait_instance(worker, idle, job)
         try:
             self.c.zvmd_stop(index, signal.SIGKILL)
             t.join(120)
+            self.assertNotIn('error', answer)
             status, h, body = answer['r']
             self.assertNotEqual(status, 200)
             self.assertIn(worker, (body.decode('utf-8', 'replace') +
