@@ -34,7 +34,6 @@ struct inst {
 	const struct proto_instance *pi;
 	int prog_fd;
 	int *fds;                   /* per channel; -1 once handed over */
-	size_t pipe_next;           /* where pipes_make() resumes its search */
 	bool *keep;                 /* spool fds stay open for the response */
 	struct out_obj *outs;
 	size_t nouts;
@@ -233,73 +232,27 @@ static int channel_open(struct zvmd_job *job, size_t i, size_t k,
 	return 0;
 }
 
-/* A pipe per edge: instance i's PIPE_OUT to j meets j's PIPE_IN from i. */
-/*
- * The reader end in `peer` of a pipe from instance `src` that has none
- * yet, or peer's channel count. A reducer's /dev/in channels come in
- * source order and sources are visited in order, so the search resumes
- * where the previous one ended: one pass over a 10 000-way fan-in instead
- * of one per mapper. It wraps around, so any other order is still found.
- */
-static size_t reader_find(struct inst *peer, size_t src)
-{
-	size_t n = peer->pi->nchannels;
-
-	for (size_t j = 0; j < n; j++) {
-		size_t m = (peer->pipe_next + j) % n;
-		const struct proto_channel *c = &peer->pi->channels[m];
-
-		if (c->kind == PROTO_CHAN_PIPE_IN && c->peer == src &&
-		    peer->fds[m] < 0) {
-			peer->pipe_next = m + 1;
-			return m;
-		}
-	}
-	return n;
-}
-
+/* A pipe per edge of the plan (proto_plan_edges: the pairing cluster
+ * workers use too, so a job pairs its pipes the same way everywhere). */
 static int pipes_make(struct zvmd_job *job, struct proto_error *err)
 {
-	for (size_t i = 0; i < job->ninst; i++) {
-		const struct proto_instance *pi = job->inst[i].pi;
+	struct proto_edge *e;
+	size_t n;
 
-		for (size_t k = 0; k < pi->nchannels; k++) {
-			const struct proto_channel *c = &pi->channels[k];
-			struct inst *peer;
-			size_t m;
-			int p[2];
+	if (proto_plan_edges(job->plan, &e, &n, err))
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		int p[2];
 
-			if (c->kind != PROTO_CHAN_PIPE_OUT)
-				continue;
-			if (c->peer >= job->ninst)
-				return proto_error_set(err, PROTO_EINTERNAL,
-						       "plan: %s has a pipe to "
-						       "instance %zu of %zu",
-						       pi->name, c->peer,
-						       job->ninst);
-			peer = &job->inst[c->peer];
-			m = reader_find(peer, i);
-			if (m == peer->pi->nchannels)
-				return proto_error_set(err, PROTO_EINTERNAL,
-						       "plan: %s writes to %s, "
-						       "which has no reader",
-						       pi->name, peer->pi->name);
-			if (pipe2(p, O_CLOEXEC))
-				return proto_error_set(err, PROTO_EINTERNAL,
-						       "pipe: %s",
-						       strerror(errno));
-			job->inst[i].fds[k] = p[1];
-			peer->fds[m] = p[0];
+		if (pipe2(p, O_CLOEXEC)) {
+			free(e);
+			return proto_error_set(err, PROTO_EINTERNAL, "pipe: %s",
+					       strerror(errno));
 		}
+		job->inst[e[i].writer].fds[e[i].wchan] = p[1];
+		job->inst[e[i].reader].fds[e[i].rchan] = p[0];
 	}
-	for (size_t i = 0; i < job->ninst; i++)
-		for (size_t k = 0; k < job->inst[i].pi->nchannels; k++)
-			if (job->inst[i].pi->channels[k].kind ==
-			    PROTO_CHAN_PIPE_IN && job->inst[i].fds[k] < 0)
-				return proto_error_set(err, PROTO_EINTERNAL,
-						       "plan: %s reads from a "
-						       "pipe nobody writes",
-						       job->inst[i].pi->name);
+	free(e);
 	return 0;
 }
 
