@@ -141,6 +141,7 @@ struct zvmd_metrics {
 	uint64_t instance_failures;  /* instances that did not end ok */
 	uint64_t bytes_in;           /* bytes read by instances + job bodies */
 	uint64_t bytes_out;          /* bytes written by instances */
+	uint64_t image_extractions;  /* images unpacked into the cache */
 	uint64_t latency[ZVMD_LATENCY_BUCKETS + 1]; /* cumulative at render */
 	double latency_sum;
 	uint64_t latency_count;
@@ -181,6 +182,37 @@ struct zvmd_server {
 void zvmd_server_kick(struct zvmd_server *srv);
 /* A job finished or left: the server may stop if it is draining. */
 void zvmd_server_job_gone(struct zvmd_server *srv);
+
+/* ------------------------------------------------------------ images */
+
+/* An instance's image root (images.c). */
+struct zvmd_inst_image {
+	int tar_fd;              /* the archive; -1 = the instance has no image */
+	char label[80];          /* "python3", "/dev/image": for messages */
+	const char *prog;        /* program path inside it; NULL = an object */
+	/* filled by zvmd_image_resolve */
+	char *root_dir;          /* the extracted tree (malloc'd) */
+	int prog_fd;             /* the program in it, or -1 */
+	bool extracted;          /* this resolve unpacked it */
+	enum proto_error_kind kind;
+	char error[256];         /* "" = resolved */
+};
+
+const struct zvmd_sysimage *zvmd_sysimage_find(const struct zvmd_config *cfg,
+					       const char *name);
+/* Open a configured system image's archive read-only. */
+int zvmd_sysimage_open(const struct zvmd_config *cfg, const char *name,
+		       int *fd, struct proto_error *err);
+/* Which archive (if any) becomes the instance's root (fds: its opened
+ * channels). Fills tar_fd/label/prog; sets tar_fd = -1 for none. */
+int zvmd_image_source(const struct zvmd_config *cfg,
+		      const struct proto_instance *pi, const int *fds,
+		      struct zvmd_inst_image *im, struct proto_error *err);
+/* Extract (once, cached in `cache`) and open the program. Blocks: run it
+ * on the uv work queue. Errors land in im->error / im->kind. */
+void zvmd_image_resolve(const char *cache, uint64_t max_bytes,
+			struct zvmd_inst_image *im);
+void zvmd_image_clear(struct zvmd_inst_image *im);
 
 /* -------------------------------------------------------------- jobs */
 
