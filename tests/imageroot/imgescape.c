@@ -48,8 +48,9 @@ static void sanity_data(void)
 		close(fd);
 }
 
-static void attack_dotdot(void)
+static void attack_dotdot(const char *arg)
 {
+	(void)arg;
 	char path[PATH_MAX * 2];
 	struct stat root, up;
 	char cwd[PATH_MAX];
@@ -87,8 +88,9 @@ static void attack_dotdot(void)
 	sanity_data();
 }
 
-static void attack_symlink(void)
+static void attack_symlink(const char *arg)
 {
+	(void)arg;
 	char target[PATH_MAX + 16];
 	long n;
 
@@ -109,8 +111,9 @@ static void attack_symlink(void)
 	sanity_data();
 }
 
-static void attack_proc(void)
+static void attack_proc(const char *arg)
 {
+	(void)arg;
 	static const char *const paths[] = {
 		"/proc/self/maps", "/proc/1/root/etc/passwd", "/proc/self/fd/0",
 		"/proc/self/exe", "/dev/fd/0", "/sys/kernel/osrelease",
@@ -130,8 +133,9 @@ static void attack_proc(void)
 	MUST_FAIL(unshare(CLONE_NEWNS));
 }
 
-static void attack_write(void)
+static void attack_write(const char *arg)
 {
+	(void)arg;
 	struct timespec ts[2] = {{0, 0}, {0, 0}};
 	int fd;
 
@@ -176,8 +180,9 @@ static void attack_write(void)
 	sanity_data();
 }
 
-static void attack_setuid(void)
+static void attack_setuid(const char *arg)
 {
+	(void)arg;
 	uid_t r, e, s;
 	gid_t gr, ge, gs;
 
@@ -193,8 +198,9 @@ static void attack_setuid(void)
 	MUST_FAIL(execve("/prog/suid", argv, NULL));
 }
 
-static void attack_devnode(void)
+static void attack_devnode(const char *arg)
 {
+	(void)arg;
 	static const char *const nodes[] = {
 		"/evil/mem", "/evil/null", "/evil/kmsg", "/evil/disk", NULL,
 	};
@@ -228,8 +234,9 @@ static void attack_devnode(void)
 		escaped("cannot set up: /dev/zero: %s", errname(errno));
 }
 
-static void attack_hardlink(void)
+static void attack_hardlink(const char *arg)
 {
+	(void)arg;
 	MUST_FAIL(link("/data", "/tmp/hl"));
 	MUST_FAIL(linkat(AT_FDCWD, "/prog/imgescape", AT_FDCWD, "/tmp/hl2",
 			 AT_SYMLINK_FOLLOW));
@@ -296,8 +303,9 @@ static void attack_tmpfill(const char *arg)
 }
 
 /* Nothing but the program itself is ever executed. */
-static void attack_exec(void)
+static void attack_exec(const char *arg)
 {
+	(void)arg;
 	char *argv[] = {"imgescape", (char *)hostile_canary, "x", "x", "pwned",
 			NULL};
 	char *envp[] = {NULL};
@@ -327,34 +335,33 @@ static void attack_exec(void)
 	MUST_FAIL(execve("/tmp/copy", argv, envp));
 }
 
+static const struct {
+	const char *name;
+	void (*run)(const char *arg);
+} attacks[] = {
+	{"dotdot", attack_dotdot},   {"symlink", attack_symlink},
+	{"proc", attack_proc},       {"write", attack_write},
+	{"setuid", attack_setuid},   {"devnode", attack_devnode},
+	{"hardlink", attack_hardlink}, {"tmpfill", attack_tmpfill},
+	{"exec", attack_exec},
+};
+
 int main(int argc, char **argv)
 {
 	const char *attack = argc > 4 ? argv[4] : "";
+	size_t i;
 
 	hostile_init(argc, argv);
 	if (strcmp(attack, "pwned") == 0) {
 		escaped("a second program was executed");
 		return hostile_done();
 	}
-	if (strcmp(attack, "dotdot") == 0)
-		attack_dotdot();
-	else if (strcmp(attack, "symlink") == 0)
-		attack_symlink();
-	else if (strcmp(attack, "proc") == 0)
-		attack_proc();
-	else if (strcmp(attack, "write") == 0)
-		attack_write();
-	else if (strcmp(attack, "setuid") == 0)
-		attack_setuid();
-	else if (strcmp(attack, "devnode") == 0)
-		attack_devnode();
-	else if (strcmp(attack, "hardlink") == 0)
-		attack_hardlink();
-	else if (strcmp(attack, "tmpfill") == 0)
-		attack_tmpfill(argc > 5 ? argv[5] : NULL);
-	else if (strcmp(attack, "exec") == 0)
-		attack_exec();
-	else
+	for (i = 0; i < sizeof(attacks) / sizeof(attacks[0]); i++)
+		if (strcmp(attack, attacks[i].name) == 0)
+			break;
+	if (i == sizeof(attacks) / sizeof(attacks[0]))
 		escaped("cannot set up: unknown attack '%s'", attack);
+	else
+		attacks[i].run(argc > 5 ? argv[5] : NULL);
 	return hostile_done();
 }
