@@ -653,6 +653,11 @@ static int inst_spawn(struct zvmd_job *job, struct inst *in)
 	spec.nchannels = pi->nchannels;
 	spec.memory = cfg->instance_memory;
 	spec.timeout_ms = (uint64_t)cfg->instance_timeout * 1000;
+	/* Seeded by the instance's name: reruns of a job repeat, while
+	 * map-1 and map-2 still draw different random streams. */
+	spec.deterministic = pi->deterministic;
+	spec.seed = (const unsigned char *)pi->name;
+	spec.seed_len = strlen(pi->name);
 	in->t_start = now_ns();
 	if (sandbox_spawn(&spec, &in->sb, &e)) {
 		in->sb = NULL;
