@@ -58,6 +58,51 @@ struct zvmd_secret {
 int zvmd_secret_load(const char *path, struct zvmd_secret *out, char *msg,
 		     size_t cap);
 
+/* ------------------------------------------------------------- auth */
+
+/* Signed internal requests and edge hellos, checked on the worker
+ * (daemon/auth.c): signature, expiry, then a replay cache that keeps
+ * every nonce until its signature expires. Loop thread only. */
+#define ZVMD_AUTH_NONCES 65536   /* default bound of the replay cache */
+
+enum zvmd_auth_result {
+	ZVMD_AUTH_OK,
+	ZVMD_AUTH_MISSING,        /* 401: an X-Zvm-* header is absent */
+	ZVMD_AUTH_BAD_SIGNATURE,  /* 403: malformed or wrong signature */
+	ZVMD_AUTH_EXPIRED,        /* 403: expired, or expires too far ahead */
+	ZVMD_AUTH_REPLAYED,       /* 403: nonce seen before its expiry */
+	ZVMD_AUTH_FULL,           /* 503: replay cache full; retry later */
+};
+
+struct zvmd_auth;
+
+/* Copies the secret; max_nonces 0 = ZVMD_AUTH_NONCES. NULL when memory
+ * runs out or the secret is shorter than ZVMD_SECRET_MIN. */
+struct zvmd_auth *zvmd_auth_new(const struct zvmd_secret *secret,
+				size_t max_nonces);
+void zvmd_auth_free(struct zvmd_auth *a);
+/* HTTP status of a result: 200, 401, 403 or 503. */
+int zvmd_auth_status(enum zvmd_auth_result r);
+/* Nonces remembered now (for metrics and tests). */
+size_t zvmd_auth_pending(const struct zvmd_auth *a);
+/* A request: method, path (as signed: no query), the X-Zvm-Expires,
+ * -Nonce, -Signature values (NULL = absent), the body, the time. msg
+ * gets a one-line reason for any result but OK. Nothing may run before
+ * this says OK. */
+enum zvmd_auth_result zvmd_auth_request(struct zvmd_auth *a,
+					const char *method, const char *path,
+					const char *expires, const char *nonce,
+					const char *signature, const void *body,
+					size_t len, int64_t now, char *msg,
+					size_t cap);
+/* An edge hello line (with or without '\n'): parsed into *out, then
+ * checked like a request. Answer "OK\n" on ZVMD_AUTH_OK, else
+ * "ERR <msg>\n". */
+enum zvmd_auth_result zvmd_auth_edge(struct zvmd_auth *a, const char *line,
+				     size_t len, int64_t now,
+				     struct proto_edge_hello *out, char *msg,
+				     size_t cap);
+
 /* What cluster mode reads at start (daemon/cluster.c): swift.conf and
  * the object ring of every storage policy in swift_dir, the secret, and
  * this node's IP. Immutable once loaded: planning threads share it. */
