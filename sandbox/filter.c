@@ -287,7 +287,7 @@ static int filter_build(const char *layout, bool det, bool posix,
 				  layout, nfds);
 	rc = rc ? rc : add_special(ctx, posix ? (int)nfds : (int)strlen(layout) - 2,
 				   posix);
-	rc = rc ? rc : posix ? sb_filter_posix_rules(ctx, nfds) : 0;
+	rc = rc ? rc : posix ? sb_filter_posix_rules(ctx, nfds, det) : 0;
 	if (rc) {
 		sb_error(err, "building the seccomp filter: %s", strerror(-rc));
 		goto fail;
