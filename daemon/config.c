@@ -1,7 +1,9 @@
 /* config.c — zvmd.conf: defaults, INI parsing (inih), checks.
  *
- * Every key lives in section [zvmd]; conf/zvmd.conf documents each one.
- * Size values accept a K/M/G suffix (powers of 1024). */
+ * Keys live in section [zvmd], or [cluster] for cluster mode;
+ * conf/zvmd.conf documents each one. Size values accept a K/M/G suffix
+ * (powers of 1024). Key names are unique over both sections, so that
+ * `--set KEY=VALUE` needs no section. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ini.h>
@@ -32,6 +34,15 @@ void zvmd_config_default(struct zvmd_config *cfg)
 	cfg->drain_grace = 30;
 	cfg->client_timeout = 60;
 	snprintf(cfg->log_level, sizeof(cfg->log_level), "info");
+	cfg->role = ZVMD_ROLE_LOCAL;
+	snprintf(cfg->proxy_url, sizeof(cfg->proxy_url),
+		 "http://127.0.0.1:8080");
+	snprintf(cfg->swift_dir, sizeof(cfg->swift_dir), "/etc/swift");
+	snprintf(cfg->devices, sizeof(cfg->devices), "/srv/node");
+	cfg->worker_port = 8090;
+	cfg->edge_port = 8091;
+	snprintf(cfg->secret_file, sizeof(cfg->secret_file),
+		 "/etc/zerovm/cluster.secret");
 }
 
 static int zvmd_err(struct zvmd_error *err, const char *fmt, ...)
@@ -81,21 +92,36 @@ static int set_string(char *dst, size_t cap, const char *key,
 	return 0;
 }
 
-enum kind { K_STRING, K_SIZE, K_UINT };
+static int set_role(struct zvmd_config *cfg, const char *value,
+		    struct zvmd_error *err)
+{
+	if (!strcmp(value, "local"))
+		cfg->role = ZVMD_ROLE_LOCAL;
+	else if (!strcmp(value, "cluster"))
+		cfg->role = ZVMD_ROLE_CLUSTER;
+	else
+		return zvmd_err(err, "role: '%s' is not local or cluster",
+				value);
+	return 0;
+}
+
+enum kind { K_STRING, K_SIZE, K_UINT, K_ROLE };
 
 struct option {
 	const char *key;
 	enum kind kind;
 	size_t offset;
 	size_t width; /* string capacity or integer width */
+	const char *section;
 };
 
-#define OPT_S(k, f) { k, K_STRING, offsetof(struct zvmd_config, f), \
-		      sizeof(((struct zvmd_config *)0)->f) }
-#define OPT_Z(k, f) { k, K_SIZE, offsetof(struct zvmd_config, f), \
-		      sizeof(((struct zvmd_config *)0)->f) }
-#define OPT_U(k, f) { k, K_UINT, offsetof(struct zvmd_config, f), \
-		      sizeof(((struct zvmd_config *)0)->f) }
+#define OPT(k, kind, f, sec) { k, kind, offsetof(struct zvmd_config, f), \
+			       sizeof(((struct zvmd_config *)0)->f), sec }
+#define OPT_S(k, f) OPT(k, K_STRING, f, "zvmd")
+#define OPT_Z(k, f) OPT(k, K_SIZE, f, "zvmd")
+#define OPT_U(k, f) OPT(k, K_UINT, f, "zvmd")
+#define CLUSTER_S(k, f) OPT(k, K_STRING, f, "cluster")
+#define CLUSTER_U(k, f) OPT(k, K_UINT, f, "cluster")
 
 static const struct option options[] = {
 	OPT_S("listen", listen),
@@ -114,6 +140,14 @@ static const struct option options[] = {
 	OPT_U("drain_grace", drain_grace),
 	OPT_U("client_timeout", client_timeout),
 	OPT_S("log_level", log_level),
+	OPT("role", K_ROLE, role, "cluster"),
+	CLUSTER_S("proxy_url", proxy_url),
+	CLUSTER_S("swift_dir", swift_dir),
+	CLUSTER_S("devices", devices),
+	CLUSTER_S("node_ip", node_ip),
+	CLUSTER_U("worker_port", worker_port),
+	CLUSTER_U("edge_port", edge_port),
+	CLUSTER_S("secret_file", secret_file),
 };
 
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
@@ -150,6 +184,8 @@ int zvmd_config_set(struct zvmd_config *cfg, const char *key,
 		cfg->line[i] = 0;
 		if (o->kind == K_STRING)
 			return set_string(p, o->width, key, value, err);
+		if (o->kind == K_ROLE)
+			return set_role(cfg, value, err);
 		if (parse_size(value, &v) ||
 		    (o->kind == K_UINT && v > UINT32_MAX) ||
 		    (o->width < sizeof(uint64_t) && v > UINT32_MAX))
@@ -196,13 +232,19 @@ static int on_ini(void *user, const char *section, const char *name,
 
 	if (c->failed)
 		return 1;
-	if (strcmp(section, "zvmd")) {
-		zvmd_err(c->err, "section [%s] is unknown (use [zvmd])",
-			 section);
+	if (strcmp(section, "zvmd") && strcmp(section, "cluster")) {
+		zvmd_err(c->err, "section [%s] is unknown (use [zvmd] or "
+			 "[cluster])", section);
 		c->failed = 1;
 		return 0;
 	}
 	i = option_index(name);
+	if (i >= 0 && strcmp(options[i].section, section)) {
+		zvmd_err(c->err, "%s: belongs in section [%s], not [%s]", name,
+			 options[i].section, section);
+		c->failed = 1;
+		return 0;
+	}
 	if (i >= 0 && c->cfg->line[i] && !strcmp(c->cfg->file, c->path)) {
 		zvmd_err(c->err, "%s: set twice (first at line %u)", name,
 			 c->cfg->line[i]);
@@ -271,13 +313,8 @@ int zvmd_listen_parse(const char *s, struct sockaddr_in *out, char *msg,
 	return 0;
 }
 
-/* A bad value: "file:line: key: why" when the file set it, else
- * "key: why". */
-static int bad_value(const struct zvmd_config *cfg, struct zvmd_error *err,
-		     const char *key, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int bad_value(const struct zvmd_config *cfg, struct zvmd_error *err,
-		     const char *key, const char *fmt, ...)
+int zvmd_config_error(const struct zvmd_config *cfg, struct zvmd_error *err,
+		      const char *key, const char *fmt, ...)
 {
 	int i = option_index(key);
 	char why[400];
@@ -298,11 +335,63 @@ static int check_dir(const struct zvmd_config *cfg, const char *key,
 	struct stat st;
 
 	if (stat(path, &st))
-		return bad_value(cfg, err, key, "'%.200s': %s", path,
-				 strerror(errno));
+		return zvmd_config_error(cfg, err, key, "'%.200s': %s",
+					 path, strerror(errno));
 	if (!S_ISDIR(st.st_mode))
-		return bad_value(cfg, err, key, "'%.200s' is not a directory",
-				 path);
+		return zvmd_config_error(cfg, err, key,
+					 "'%.200s' is not a directory", path);
+	return 0;
+}
+
+static int check_port(const struct zvmd_config *cfg, const char *key,
+		      unsigned port, struct zvmd_error *err)
+{
+	if (port == 0 || port > 65535)
+		return zvmd_config_error(cfg, err, key, "%u is not a port "
+					 "(1..65535)", port);
+	return 0;
+}
+
+/* "http://HOST:PORT" with nothing after it but an optional "/". */
+static int check_proxy_url(const struct zvmd_config *cfg,
+			   struct zvmd_error *err)
+{
+	const char *u = cfg->proxy_url, *host, *end;
+
+	if (strncmp(u, "http://", 7) && strncmp(u, "https://", 8))
+		return zvmd_config_error(cfg, err, "proxy_url", "'%s' is not "
+					 "http://HOST[:PORT]", u);
+	host = strstr(u, "://") + 3;
+	end = host + strcspn(host, "/?#");
+	if (end == host || (*end && strcmp(end, "/")))
+		return zvmd_config_error(cfg, err, "proxy_url", "'%s' is not "
+					 "http://HOST[:PORT] (no path)", u);
+	return 0;
+}
+
+/* The [cluster] keys, then what they point at: the rings and swift.conf
+ * in swift_dir and the secret (zvmd_cluster_load, as the daemon does). */
+static int check_cluster(const struct zvmd_config *cfg,
+			 struct zvmd_error *err)
+{
+	struct zvmd_cluster *cl;
+	struct in_addr a;
+
+	if (check_proxy_url(cfg, err) ||
+	    check_dir(cfg, "swift_dir", cfg->swift_dir, err) ||
+	    check_dir(cfg, "devices", cfg->devices, err) ||
+	    check_port(cfg, "worker_port", cfg->worker_port, err) ||
+	    check_port(cfg, "edge_port", cfg->edge_port, err))
+		return -1;
+	if (cfg->worker_port == cfg->edge_port)
+		return zvmd_config_error(cfg, err, "edge_port", "%u is also "
+					 "worker_port", cfg->edge_port);
+	if (cfg->node_ip[0] && inet_pton(AF_INET, cfg->node_ip, &a) != 1)
+		return zvmd_config_error(cfg, err, "node_ip", "'%s' is not an "
+					 "IPv4 address", cfg->node_ip);
+	if (zvmd_cluster_load(cfg, &cl, err))
+		return -1;
+	zvmd_cluster_free(cl);
 	return 0;
 }
 
@@ -332,7 +421,7 @@ int zvmd_config_check(const struct zvmd_config *cfg, struct zvmd_error *err)
 	char msg[256];
 
 	if (zvmd_listen_parse(cfg->listen, &sa, msg, sizeof(msg)))
-		return bad_value(cfg, err, "listen", "%s", msg);
+		return zvmd_config_error(cfg, err, "listen", "%s", msg);
 	if (check_dir(cfg, "root", cfg->root, err) ||
 	    check_dir(cfg, "spool", cfg->spool, err))
 		return -1;
@@ -342,19 +431,22 @@ int zvmd_config_check(const struct zvmd_config *cfg, struct zvmd_error *err)
 			     *(const uint64_t *)p : *(const unsigned *)p;
 
 		if (!v)
-			return bad_value(cfg, err, positive[i].key,
-					 "must be greater than 0");
+			return zvmd_config_error(cfg, err, positive[i].key,
+						 "must be greater than 0");
 	}
 	if (cfg->pool_size > 1020)
-		return bad_value(cfg, err, "pool_size", "%u is more than 1020 "
-				 "(one service thread per sandbox)",
-				 cfg->pool_size);
+		return zvmd_config_error(cfg, err, "pool_size", "%u is more "
+					 "than 1020 (one service thread per "
+					 "sandbox)", cfg->pool_size);
 	if (cfg->max_instances > 1020)
-		return bad_value(cfg, err, "max_instances", "%zu is more than "
-				 "1020 (one service thread per sandbox)",
-				 cfg->max_instances);
+		return zvmd_config_error(cfg, err, "max_instances", "%zu is "
+					 "more than 1020 (one service thread "
+					 "per sandbox)", cfg->max_instances);
 	if (zvmd_log_level_parse(cfg->log_level) < 0)
-		return bad_value(cfg, err, "log_level", "'%s' is not one of "
-				 "error, warning, info, debug", cfg->log_level);
+		return zvmd_config_error(cfg, err, "log_level", "'%s' is not "
+					 "one of error, warning, info, debug",
+					 cfg->log_level);
+	if (cfg->role == ZVMD_ROLE_CLUSTER)
+		return check_cluster(cfg, err);
 	return 0;
 }

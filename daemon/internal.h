@@ -12,7 +12,14 @@
 #include <uv.h>
 
 #include "proto.h"
+#include "swift.h"
 #include "zvmd.h"
+
+/* A bad configuration value: "file:line: key: why" when the file set it,
+ * else "key: why". Returns -1. */
+int zvmd_config_error(const struct zvmd_config *cfg, struct zvmd_error *err,
+		      const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 /* "ADDR:PORT" (or ":PORT", or "PORT") -> IPv4 socket address. */
 int zvmd_listen_parse(const char *s, struct sockaddr_in *out, char *msg,
@@ -31,6 +38,43 @@ void zvmd_log_set_level(enum zvmd_log_level level);
 /* One logfmt line on stderr: "ts=... level=... " then fmt. */
 void zvmd_log(enum zvmd_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* ----------------------------------------------------------- cluster */
+
+#define ZVMD_SECRET_MIN 32
+#define ZVMD_SECRET_MAX 1024
+
+/* The cluster secret shared by every node's zvmd (signed internal
+ * requests, edge hellos). */
+struct zvmd_secret {
+	unsigned char key[ZVMD_SECRET_MAX];
+	size_t len;
+};
+
+/* Read a secret file: a regular file, not readable or writable by
+ * others, ZVMD_SECRET_MIN..ZVMD_SECRET_MAX bytes once trailing
+ * newlines are dropped (a hex line from `openssl rand -hex 32` works).
+ * On error msg says what is wrong with the file. */
+int zvmd_secret_load(const char *path, struct zvmd_secret *out, char *msg,
+		     size_t cap);
+
+/* What cluster mode reads at start (daemon/cluster.c): swift.conf and
+ * the object ring of every storage policy in swift_dir, the secret, and
+ * this node's IP. Immutable once loaded: planning threads share it. */
+struct zvmd_cluster {
+	struct swift_conf conf;
+	struct swift_ring **rings;  /* parallel to conf.policies */
+	struct zvmd_secret secret;
+	char node_ip[64];
+};
+
+/* Load what cfg's [cluster] section names; errors name file:line:key. */
+int zvmd_cluster_load(const struct zvmd_config *cfg,
+		      struct zvmd_cluster **out, struct zvmd_error *err);
+void zvmd_cluster_free(struct zvmd_cluster *cl);
+/* The object ring of a storage policy, or NULL if there is none. */
+const struct swift_ring *zvmd_cluster_ring(const struct zvmd_cluster *cl,
+					   int policy_index);
 
 /* ------------------------------------------------------------- store */
 

@@ -46,7 +46,6 @@ struct inst {
 	long rpart;                 /* its part for remote output, or -1 */
 	int prog_fd;
 	int *fds;                   /* per channel; -1 once handed over */
-	size_t pipe_next;           /* where pipes_make() resumes its search */
 	bool *keep;                 /* spool fds stay open for the response */
 	struct out_obj *outs;
 	size_t nouts;
@@ -293,85 +292,56 @@ static int channel_open(struct zvmd_job *job, size_t i, size_t k,
 	return 0;
 }
 
-/*
- * The reader end in `peer` of a pipe from instance `src` that has none
- * yet, or peer's channel count. A reducer's /dev/in channels come in
- * source order and sources are visited in order, so the search resumes
- * where the previous one ended: one pass over a 10 000-way fan-in instead
- * of one per mapper. It wraps around, so any other order is still found.
- */
-static size_t reader_find(struct inst *peer, size_t src)
+/* A part job: every pipe end of an instance run here has its fd. */
+static int edges_given(const struct zvmd_job *job, struct proto_error *err)
 {
-	size_t n = peer->pi->nchannels;
+	for (size_t i = 0; job->part && i < job->ninst; i++) {
+		const struct inst *in = &job->inst[i];
 
-	for (size_t j = 0; j < n; j++) {
-		size_t m = (peer->pipe_next + j) % n;
-		const struct proto_channel *c = &peer->pi->channels[m];
+		for (size_t k = 0; in->here && k < in->pi->nchannels; k++) {
+			const struct proto_channel *c = &in->pi->channels[k];
 
-		if (c->kind == PROTO_CHAN_PIPE_IN && c->peer == src &&
-		    peer->fds[m] < 0) {
-			peer->pipe_next = m + 1;
-			return m;
+			if ((c->kind == PROTO_CHAN_PIPE_IN ||
+			     c->kind == PROTO_CHAN_PIPE_OUT) && in->fds[k] < 0)
+				return proto_error_set(err, PROTO_EINTERNAL,
+						       "%s: %s is on another "
+						       "node and the worker "
+						       "gave no edge",
+						       in->pi->name,
+						       c->alias);
 		}
 	}
-	return n;
+	return 0;
 }
 
-/* A pipe per edge: instance i's PIPE_OUT to j meets j's PIPE_IN from i.
- * In a part job, edges to or from other nodes come as sockets from the
- * worker (their fds are set already): only edges within this node are
- * pipes. */
+/* A pipe per edge of the plan (proto_plan_edges: the pairing cluster
+ * workers use too, so a job pairs its pipes the same way everywhere).
+ * In a part job only edges within this node are pipes: the worker gives
+ * the others as sockets (their fds are set already). */
 static int pipes_make(struct zvmd_job *job, struct proto_error *err)
 {
-	for (size_t i = 0; i < job->ninst; i++) {
-		const struct proto_instance *pi = job->inst[i].pi;
+	struct proto_edge *e;
+	size_t n;
 
-		for (size_t k = 0; job->inst[i].here && k < pi->nchannels; k++) {
-			const struct proto_channel *c = &pi->channels[k];
-			struct inst *peer;
-			size_t m;
-			int p[2];
+	if (proto_plan_edges(job->plan, &e, &n, err))
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		struct inst *w = &job->inst[e[i].writer];
+		struct inst *r = &job->inst[e[i].reader];
+		int p[2];
 
-			if (c->kind != PROTO_CHAN_PIPE_OUT ||
-			    job->inst[i].fds[k] >= 0)
-				continue;
-			if (c->peer >= job->ninst)
-				return proto_error_set(err, PROTO_EINTERNAL,
-						       "plan: %s has a pipe to "
-						       "instance %zu of %zu",
-						       pi->name, c->peer,
-						       job->ninst);
-			peer = &job->inst[c->peer];
-			if (!peer->here)
-				return proto_error_set(err, PROTO_EINTERNAL,
-						       "%s writes to %s on "
-						       "another node, and the "
-						       "worker gave no edge",
-						       pi->name, peer->pi->name);
-			m = reader_find(peer, i);
-			if (m == peer->pi->nchannels)
-				return proto_error_set(err, PROTO_EINTERNAL,
-						       "plan: %s writes to %s, "
-						       "which has no reader",
-						       pi->name, peer->pi->name);
-			if (pipe2(p, O_CLOEXEC))
-				return proto_error_set(err, PROTO_EINTERNAL,
-						       "pipe: %s",
-						       strerror(errno));
-			job->inst[i].fds[k] = p[1];
-			peer->fds[m] = p[0];
+		if (!w->here || !r->here)
+			continue;
+		if (pipe2(p, O_CLOEXEC)) {
+			free(e);
+			return proto_error_set(err, PROTO_EINTERNAL, "pipe: %s",
+					       strerror(errno));
 		}
+		w->fds[e[i].wchan] = p[1];
+		r->fds[e[i].rchan] = p[0];
 	}
-	for (size_t i = 0; i < job->ninst; i++)
-		for (size_t k = 0; job->inst[i].here &&
-		     k < job->inst[i].pi->nchannels; k++)
-			if (job->inst[i].pi->channels[k].kind ==
-			    PROTO_CHAN_PIPE_IN && job->inst[i].fds[k] < 0)
-				return proto_error_set(err, PROTO_EINTERNAL,
-						       "plan: %s reads from a "
-						       "pipe nobody writes",
-						       job->inst[i].pi->name);
-	return 0;
+	free(e);
+	return edges_given(job, err);
 }
 
 /*

@@ -16,6 +16,10 @@
 
 #define ZVMD_CONFIG_MAX_OPTIONS 64
 
+/* local: the single-machine daemon over `root`. cluster: one zvmd per
+ * Swift storage node, coordinator and worker (CLUSTER.md). */
+enum zvmd_role { ZVMD_ROLE_LOCAL, ZVMD_ROLE_CLUSTER };
+
 struct zvmd_config {
 	char listen[64];            /* "127.0.0.1:8090"; port 0 = any free port */
 	char root[PATH_MAX];        /* local store root */
@@ -33,6 +37,15 @@ struct zvmd_config {
 	unsigned drain_grace;       /* seconds SIGTERM waits for running jobs */
 	unsigned client_timeout;    /* seconds an idle or slow client is kept */
 	char log_level[16];         /* error, warning, info, debug */
+	/* [cluster] */
+	enum zvmd_role role;
+	char proxy_url[256];        /* "http://127.0.0.1:8080" */
+	char swift_dir[PATH_MAX];   /* rings + swift.conf */
+	char devices[PATH_MAX];     /* this node's device dirs */
+	char node_ip[64];           /* "" = the listen address */
+	unsigned worker_port;       /* every node's zvmd HTTP port */
+	unsigned edge_port;         /* every node's zvmd edge port */
+	char secret_file[PATH_MAX]; /* cluster secret, >= 32 bytes */
 	/* Where each option was set, so that a bad value is reported as
 	 * file:line: key (line 0 = default or command line). Indexed like
 	 * the option table of config.c. */

@@ -68,4 +68,16 @@ struct glob_cap {
 int glob_match(const char *pat, const char *s, struct glob_cap *caps,
 	       size_t maxcaps, size_t *ncaps);
 
+/* peer_chan of a pipe end not linked yet (while planning). */
+#define PROTO_UNLINKED SIZE_MAX
+
+/*
+ * Link every pipe end whose peer_chan is PROTO_UNLINKED: the k-th such
+ * PIPE_OUT from a writer to a reader (in the writer's channel order) with
+ * the k-th such PIPE_IN of the reader from that writer (in its channel
+ * order). Linear in channels + instances. PROTO_EINTERNAL when an end has
+ * no partner.
+ */
+int plan_link_pipes(struct proto_plan *plan, struct proto_error *err);
+
 #endif

@@ -130,4 +130,43 @@ void sandbox_free(struct sandbox *sb);
 int sandbox_run(const struct sandbox_spec *spec, struct sandbox **out,
 		struct sandbox_report *report, struct sandbox_error *err);
 
+/* ------------------------------------------------------------- images */
+
+/*
+ * A system or job image: a tar archive (plain or gzip) unpacked once into
+ * a content-addressed cache and shared read-only by every sandbox that
+ * uses it (README.md "Images").
+ *
+ * sandbox_image_open() reads the archive at `tar_fd` (with pread: the
+ * fd's offset is not used or moved) and sets *root_dir (malloc'd, the
+ * caller frees) to `cache_dir/<sha256 of the archive bytes>`, the
+ * extracted tree, made on the first call and reused after that. It is
+ * safe to call from several threads and processes at once: one of them
+ * extracts (into a temporary directory renamed into place), the others
+ * wait for it and get the same directory. `cache_dir` is created if
+ * missing. `name` (may be NULL) only labels error messages ("image
+ * python3: entry 'lib/x': ..."). *extracted (may be NULL) says whether
+ * this call did the extraction. A later call for an unchanged file (same
+ * device, inode, size, mtime and ctime) does not even re-read it.
+ *
+ * Hostile archives are refused with an error naming the entry (absolute
+ * names, `..`, control characters in names, duplicate non-directory
+ * entries, hard links to anything but an earlier regular file of the same
+ * archive, more than `max_bytes` of file data or `max_entries` entries);
+ * device nodes, FIFOs and sockets are skipped; set-id and sticky bits are
+ * dropped; symlinks are kept as they are (they resolve inside the
+ * sandbox's root) but extraction never follows one. Blocks for as long as
+ * reading, hashing and unpacking take: call it off any event loop.
+ * `limits` may be NULL (the defaults).
+ */
+struct sandbox_image_limits {
+	uint64_t max_bytes;    /* file data after extraction; 0 = 2 GiB */
+	uint64_t max_entries;  /* archive entries; 0 = 200000 */
+};
+
+int sandbox_image_open(const char *cache_dir, int tar_fd, const char *name,
+		       const struct sandbox_image_limits *limits,
+		       char **root_dir, bool *extracted,
+		       struct sandbox_error *err);
+
 #endif
