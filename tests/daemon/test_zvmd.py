@@ -36,6 +36,8 @@ ACCT = "acct"
 class Daemon:
     """zvmd over a temp store; always stopped and cleaned by __exit__."""
 
+    preexec = None  # run in the child before zvmd starts (e.g. rlimits)
+
     def __init__(self, **conf):
         self.tmp = tempfile.mkdtemp(prefix="zvmd-test-")
         self.root = os.path.join(self.tmp, "store")
@@ -64,7 +66,7 @@ class Daemon:
     def __enter__(self):
         self.proc = subprocess.Popen(
             [ZVMD, "-c", self.conf, "--port-file", self.port_file],
-            stdout=self.log, stderr=self.log)
+            stdout=self.log, stderr=self.log, preexec_fn=self.preexec)
         wait_for(lambda: os.path.exists(self.port_file) or
                  self.proc.poll() is not None, "zvmd to listen")
         check(self.proc.poll() is None, "zvmd exited at start")
@@ -309,6 +311,14 @@ def case_output_objects(d):
         check(meta["meta"] == {"origin": "test"}, "meta %r" % meta)
         check(meta["size"] == len(data), "meta size %r" % meta)
         check(meta["etag"] == md5, "meta etag %r" % meta)
+    # An output over a directory is a bad job (400), refused before running.
+    os.mkdir(d.path("out/adir"))
+    status, _, body = d.job([group("up", "upcase", devices=[
+        {"name": "stdin", "path": "swift://~/in/x.txt"},
+        {"name": "stdout", "path": "swift://~/out/adir"}])])
+    check(status == 400 and b"out/adir" in body and b"directory" in body,
+          "output over a directory: %d %r" % (status, body))
+    check(os.path.isdir(d.path("out/adir")), "the directory survives")
     # A failing instance leaves no object and no temp file.
     status, _, body = d.job([group("bad", "exitcode", "3 partial", devices=[
         {"name": "stdout", "path": "swift://~/out/failed.txt"}])])
