@@ -59,6 +59,7 @@ struct inst {
 	bool ok;
 	char status[600];
 	uint64_t t_start, t_end;    /* ns */
+	struct zvmd_inst_image img; /* its image root, if any */
 };
 
 /* One piece of the response body: an immediate output's spool file. */
@@ -89,6 +90,8 @@ struct zvmd_job {
 	uv_timer_t timer;
 	uv_poll_t client_poll;
 	bool timer_open, client_open, conn_released, cancelled;
+	uv_work_t image_work;           /* images unpacked off the loop */
+	int fail_status;                /* an image error's status, 0 = none */
 	char cancel_why[128];
 	int open_handles;
 	uint64_t t_start, t_end;
@@ -275,10 +278,14 @@ static int channel_open(struct zvmd_job *job, size_t i, size_t k,
 	case PROTO_CHAN_PIPE_OUT:
 		return 0; /* made by pipes_make() */
 	case PROTO_CHAN_IMAGE:
-		return proto_error_set(err, PROTO_EBADJOB,
-				       "instance %s, device %s: images are not "
-				       "available in the local store",
-				       in->pi->name, c->device);
+		/* A system image device reads as its archive. */
+		if (strchr(c->path, ':'))
+			return proto_error_set(err, PROTO_EBADJOB,
+					       "instance %s, device %s: a file "
+					       "inside a system image (%s) as "
+					       "the image is not supported",
+					       in->pi->name, c->device, c->path);
+		return zvmd_sysimage_open(&srv->cfg, c->path, &in->fds[k], err);
 	case PROTO_CHAN_NODE:
 	default:
 		return proto_error_set(err, PROTO_EBADJOB,
@@ -389,11 +396,7 @@ static int program_open(struct zvmd_job *job, struct inst *in,
 	struct zvmd_store *st = job->srv->store;
 
 	if (in->pi->exec_kind != PROTO_EXEC_OBJECT)
-		return proto_error_set(err, PROTO_EBADJOB,
-				       "instance %s: program %s is in an image; "
-				       "the local store runs programs stored "
-				       "as objects (swift://...)", in->pi->name,
-				       in->pi->exec_path);
+		return 0; /* opened in its image by images_work() */
 	if (st->ops->open_read(st, in->pi->exec_path, &in->prog_fd, err)) {
 		if (err->kind == PROTO_ENOTFOUND)
 			proto_error_set(err, PROTO_ENOTFOUND,
@@ -440,6 +443,7 @@ static void job_free(struct zvmd_job *job)
 			sandbox_free(in->sb);
 		if (in->rpart >= 0)
 			close(job->parts[in->rpart].fd);
+		zvmd_image_clear(&in->img);
 		free(in->fds);
 		free(in->keep);
 		free(in->chstats);
@@ -490,6 +494,7 @@ static struct zvmd_job *job_alloc(struct zvmd_server *srv,
 		in->here = true;
 		in->prog_fd = -1;
 		in->rpart = -1;
+		in->img.tar_fd = in->img.prog_fd = -1;
 		in->fds = malloc((in->pi->nchannels + 1) * sizeof(int));
 		in->keep = calloc(in->pi->nchannels + 1, sizeof(bool));
 		if (!in->fds || !in->keep)
@@ -521,6 +526,9 @@ static int job_open(struct zvmd_job *job, struct proto_error *err)
 		for (size_t k = 0; k < in->pi->nchannels; k++)
 			if (in->fds[k] < 0 && channel_open(job, i, k, err))
 				return -1;
+		if (zvmd_image_source(&job->srv->cfg, in->pi, in->fds,
+				      &in->img, err))
+			return -1;
 	}
 	return pipes_make(job, err);
 }
@@ -997,6 +1005,8 @@ static int inst_spawn(struct zvmd_job *job, struct inst *in)
 		}
 	}
 	spec.prog_fd = in->prog_fd;
+	spec.root_dir = in->img.root_dir;
+	spec.tmp_size = in->img.root_dir ? cfg->tmp_size : 0;
 	spec.argv = argv;
 	spec.envp = envp;
 	spec.channels = ch;
@@ -1116,7 +1126,8 @@ void zvmd_jobs_schedule(struct zvmd_server *srv)
 	}
 }
 
-void zvmd_job_submit(struct zvmd_job *job)
+/* Run now if slots are free, else queue (images are ready). */
+static void job_submit_ready(struct zvmd_job *job)
 {
 	struct zvmd_server *srv = job->srv;
 
@@ -1131,6 +1142,96 @@ void zvmd_job_submit(struct zvmd_job *job)
 		srv->queue_head = job;
 	srv->queue_tail = job;
 	srv->queue_depth++;
+}
+
+/* ------------------------------------------------------------ images */
+
+static const char *image_cache(const struct zvmd_config *cfg, char *buf,
+			       size_t size)
+{
+	if (cfg->image_cache[0])
+		return cfg->image_cache;
+	snprintf(buf, size, "%s/images", cfg->spool);
+	return buf;
+}
+
+/* On a pool thread: the loop touches no instance until images_done. */
+static void images_work(uv_work_t *w)
+{
+	struct zvmd_job *job = w->data;
+	const struct zvmd_config *cfg = &job->srv->cfg;
+	char buf[PATH_MAX + 8];
+	const char *cache = image_cache(cfg, buf, sizeof(buf));
+
+	for (size_t i = 0; i < job->ninst; i++) {
+		struct zvmd_inst_image *im = &job->inst[i].img;
+
+		if (im->tar_fd < 0)
+			continue;
+		zvmd_image_resolve(cache, cfg->image_max_size, im);
+		if (im->error[0])
+			return;
+	}
+}
+
+static void images_done(uv_work_t *w, int status)
+{
+	struct zvmd_job *job = w->data;
+	struct zvmd_server *srv = job->srv;
+	const struct zvmd_inst_image *bad = NULL;
+
+	(void)status;
+	job->open_handles--;
+	if (job->state == JOB_DONE) { /* cancelled meanwhile */
+		if (job->conn_released && job->open_handles == 0)
+			job_free(job);
+		return;
+	}
+	for (size_t i = 0; i < job->ninst; i++) {
+		struct inst *in = &job->inst[i];
+
+		if (in->img.error[0] && !bad)
+			bad = &in->img;
+		if (in->img.extracted) {
+			srv->metrics.image_extractions++;
+			zvmd_log(ZVMD_LOG_INFO, "msg=\"image extracted\" job=%llu "
+				 "image=%s root=%s",
+				 (unsigned long long)job->id, in->img.label,
+				 in->img.root_dir);
+		}
+		if (in->img.prog_fd >= 0) {
+			in->prog_fd = in->img.prog_fd;
+			in->img.prog_fd = -1;
+		}
+	}
+	if (!bad) {
+		job_submit_ready(job);
+		return;
+	}
+	job->fail_status = proto_error_status(bad->kind);
+	for (size_t i = 0; i < job->ninst; i++) {
+		job->inst[i].ended = true;
+		snprintf(job->inst[i].status, sizeof(job->inst[i].status),
+			 "ZeroVM did not run: %s", bad->error);
+	}
+	job->nended = job->ninst;
+	job_finish(job);
+}
+
+/* Instances in images run once their trees are unpacked (or found in the
+ * cache): that reads and writes disk, so it happens on the work queue. */
+void zvmd_job_submit(struct zvmd_job *job)
+{
+	for (size_t i = 0; i < job->ninst; i++) {
+		if (job->inst[i].img.tar_fd < 0)
+			continue;
+		job->image_work.data = job;
+		job->open_handles++;
+		uv_queue_work(job->srv->loop, &job->image_work, images_work,
+			      images_done);
+		return;
+	}
+	job_submit_ready(job);
 }
 
 static void running_remove(struct zvmd_server *srv, struct zvmd_job *job)
@@ -1339,6 +1440,8 @@ int zvmd_job_status(const struct zvmd_job *job)
 			ran |= job->inst[i].spawned;
 	if (job->cancelled && job->srv->draining && !ran)
 		return 503;
+	if (job->fail_status)
+		return job->fail_status;
 	for (size_t i = 0; i < job->ninst; i++)
 		if (!job->inst[i].ok)
 			return 500;

@@ -489,6 +489,31 @@ static void dirs_settle(struct img *im)
 	}
 }
 
+/* The sandbox mounts its own /dev and /tmp over these: they must be
+ * directories, made (mtime 0) if the archive has none. */
+static int mount_points(struct img *im)
+{
+	static const char *const names[] = { "dev", "tmp" };
+	struct stat sb;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (mkdirat(im->rootfd, names[i], 0755) == 0) {
+			if (dir_remember(im, names[i], (struct timespec){ 0, 0 }))
+				return img_fail(im, names[i], "out of memory");
+			continue;
+		}
+		if (errno != EEXIST)
+			return img_fail(im, names[i], "mkdir: %s",
+					strerror(errno));
+		if (fstatat(im->rootfd, names[i], &sb, AT_SYMLINK_NOFOLLOW) ||
+		    !S_ISDIR(sb.st_mode))
+			return img_fail(im, names[i], "must be a directory "
+					"(the sandbox mounts its own /%s there)",
+					names[i]);
+	}
+	return 0;
+}
+
 /* ----------------------------------------------------------- reading */
 
 static la_ssize_t img_read(struct archive *a, void *data, const void **buf)
@@ -595,6 +620,8 @@ static int img_unpack(struct img *im, const char *want)
 		img_fail(im, NULL, "the archive changed while it was read");
 		goto out;
 	}
+	if (mount_points(im))
+		goto out;
 	dirs_settle(im);
 	rc = 0;
 out:

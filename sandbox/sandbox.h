@@ -174,7 +174,10 @@ int sandbox_image_open_program(const char *root_dir, const char *path, int *fd,
  * archive, more than `max_bytes` of file data or `max_entries` entries);
  * device nodes, FIFOs and sockets are skipped; set-id and sticky bits are
  * dropped; symlinks are kept as they are (they resolve inside the
- * sandbox's root) but extraction never follows one. Blocks for as long as
+ * sandbox's root) but extraction never follows one. The tree always has
+ * `dev` and `tmp` directories (made empty if the archive has none; an
+ * archive where they are anything else is refused): the sandbox mounts
+ * its own /dev and /tmp there. Blocks for as long as
  * reading, hashing and unpacking take: call it off any event loop.
  * `limits` may be NULL (the defaults).
  */

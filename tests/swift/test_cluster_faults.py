@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Faults in cluster mode (issue #8) on the cluster of cluster.py with a
 cluster-mode zvmd per node: a worker killed mid-job, a node's object server
-stopped, a worker's spool full, the coordinator-worker stream cut, the
-client gone mid-response, the coordinator restarted during a job, and
+stopped, a worker's spool full, the coordinator-worker stream cut, an edge
+between workers cut, the client gone mid-response, the coordinator restarted during a job, and
 overload. Each: a clear error (or completion on another replica), no
 partial output object, no process / spool file / fd left, the next job
 succeeds.
@@ -23,7 +23,8 @@ import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster_client import (  # noqa: E402
-    ZvmdClusterCase, group, pending, rss_kib, run_tests)
+    ZvmdClusterCase, connections, cut_connections, group, pending, rss_kib,
+    run_tests, wait_for)
 
 POOL_SIZE = 2
 QUEUE_LENGTH = 2
@@ -169,16 +170,38 @@ class Faults(ZvmdClusterCase):
         t, answer = job = self.start_job(self.spin_job('cut.txt', 'cut'),
                                          base=coordinator)
         sandbox = self.wait_instance(worker, job)
-        port = str(self.c.worker_port)
-        for side in (['dst', worker, 'dport', '=', port],
-                     ['src', worker, 'sport', '=', port]):
-            subprocess.run(['ss', '-K'] + side, check=True,
-                           stdout=subprocess.DEVNULL)
+        cut_connections([worker], self.c.worker_port)
         t.join(120)
         self.assert_failed(answer, worker)
         self.assertEqual(self.a.head('out/cut'), 404)
         self.assert_clean(self.before, sandbox)
         self.assert_next_job_ok(coordinator)
+
+    @pending('needs edges between workers')
+    def test_edge_cut(self):
+        """A mapper floods reducers that never read (their edges stay
+        full); the edge connections are cut (ss -K): the job fails, no
+        output object, nothing left."""
+        worker, coordinator = self.placed_on('edge.txt')
+        t, answer = job = self.start_job([
+            group('flood', 'flood', 'sink 64', devices=[
+                {'name': 'stdin', 'path': 'swift://~/f/edge.txt'}],
+                connect=['sink']),
+            group('sink', 'spin', count=2, devices=[
+                {'name': 'stdout', 'path': 'swift://~/out/edge-*'}])],
+            base=coordinator)
+        self.wait_instance(worker, job)
+        ips = [z.ip for z in self.c.zvmds]
+        wait_for(lambda: connections(ips, self.c.edge_port) or
+                 not t.is_alive(), 'an edge connection between nodes')
+        self.assertTrue(t.is_alive(), answer)
+        cut_connections(ips, self.c.edge_port)
+        t.join(120)
+        self.assert_failed(answer, 'edge', 'flood', 'sink')
+        for r in ('1', '2'):
+            self.assertEqual(self.a.head('out/edge-sink-' + r), 404)
+        self.assert_clean(self.before)
+        self.assert_next_job_ok()
 
     @pending('needs streamed remote output')
     def test_client_gone(self):
