@@ -91,6 +91,8 @@ struct zvmd_job {
 	uv_poll_t client_poll;
 	bool timer_open, client_open, conn_released, cancelled;
 	uv_work_t image_work;           /* images unpacked off the loop */
+	char *image_cache;              /* copies of the config for it: a */
+	uint64_t image_max;             /* reload may change srv->cfg meanwhile */
 	int fail_status;                /* an image error's status, 0 = none */
 	char cancel_why[128];
 	int open_handles;
@@ -486,15 +488,19 @@ static struct zvmd_job *job_alloc(struct zvmd_server *srv,
 	job->inst = calloc(plan->ninst, sizeof(*job->inst));
 	if (!job->inst)
 		goto oom;
+	/* Every fd field before any allocation can fail: job_free closes
+	 * what is >= 0 in all instances. */
+	for (size_t i = 0; i < plan->ninst; i++) {
+		job->inst[i].prog_fd = -1;
+		job->inst[i].rpart = -1;
+		job->inst[i].img.tar_fd = job->inst[i].img.prog_fd = -1;
+	}
 	for (size_t i = 0; i < plan->ninst; i++) {
 		struct inst *in = &job->inst[i];
 
 		in->job = job;
 		in->pi = &plan->inst[i];
 		in->here = true;
-		in->prog_fd = -1;
-		in->rpart = -1;
-		in->img.tar_fd = in->img.prog_fd = -1;
 		in->fds = malloc((in->pi->nchannels + 1) * sizeof(int));
 		in->keep = calloc(in->pi->nchannels + 1, sizeof(bool));
 		if (!in->fds || !in->keep)
@@ -1013,6 +1019,11 @@ static int inst_spawn(struct zvmd_job *job, struct inst *in)
 	spec.nchannels = pi->nchannels;
 	spec.memory = cfg->instance_memory;
 	spec.timeout_ms = (uint64_t)cfg->instance_timeout * 1000;
+	/* Seeded by the instance's name: reruns of a job repeat, while
+	 * map-1 and map-2 still draw different random streams. */
+	spec.deterministic = pi->deterministic;
+	spec.seed = (const unsigned char *)pi->name;
+	spec.seed_len = strlen(pi->name);
 	in->t_start = now_ns();
 	if (sandbox_spawn(&spec, &in->sb, &e)) {
 		in->sb = NULL;
@@ -1146,59 +1157,62 @@ static void job_submit_ready(struct zvmd_job *job)
 
 /* ------------------------------------------------------------ images */
 
-static const char *image_cache(const struct zvmd_config *cfg, char *buf,
-			       size_t size)
-{
-	if (cfg->image_cache[0])
-		return cfg->image_cache;
-	snprintf(buf, size, "%s/images", cfg->spool);
-	return buf;
-}
-
 /* On a pool thread: the loop touches no instance until images_done. */
 static void images_work(uv_work_t *w)
 {
 	struct zvmd_job *job = w->data;
-	const struct zvmd_config *cfg = &job->srv->cfg;
-	char buf[PATH_MAX + 8];
-	const char *cache = image_cache(cfg, buf, sizeof(buf));
 
 	for (size_t i = 0; i < job->ninst; i++) {
 		struct zvmd_inst_image *im = &job->inst[i].img;
 
 		if (im->tar_fd < 0)
 			continue;
-		zvmd_image_resolve(cache, cfg->image_max_size, im);
+		zvmd_image_resolve(job->image_cache, job->image_max, im);
 		if (im->error[0])
 			return;
 	}
 }
 
+static void images_settle(struct zvmd_job *job);
+
 static void images_done(uv_work_t *w, int status)
 {
 	struct zvmd_job *job = w->data;
-	struct zvmd_server *srv = job->srv;
-	const struct zvmd_inst_image *bad = NULL;
 
 	(void)status;
 	job->open_handles--;
+	free(job->image_cache);
+	job->image_cache = NULL;
+	/* Counted even for a job cancelled meanwhile: the tree stays. */
+	for (size_t i = 0; i < job->ninst; i++) {
+		const struct zvmd_inst_image *im = &job->inst[i].img;
+
+		if (!im->extracted)
+			continue;
+		job->srv->metrics.image_extractions++;
+		zvmd_log(ZVMD_LOG_INFO, "msg=\"image extracted\" job=%llu "
+			 "image=%s root=%s", (unsigned long long)job->id,
+			 im->label, im->root_dir);
+	}
 	if (job->state == JOB_DONE) { /* cancelled meanwhile */
 		if (job->conn_released && job->open_handles == 0)
 			job_free(job);
 		return;
 	}
+	images_settle(job);
+}
+
+/* Take the resolved images' programs; run, or fail every instance with
+ * the first image error. */
+static void images_settle(struct zvmd_job *job)
+{
+	const struct zvmd_inst_image *bad = NULL;
+
 	for (size_t i = 0; i < job->ninst; i++) {
 		struct inst *in = &job->inst[i];
 
 		if (in->img.error[0] && !bad)
 			bad = &in->img;
-		if (in->img.extracted) {
-			srv->metrics.image_extractions++;
-			zvmd_log(ZVMD_LOG_INFO, "msg=\"image extracted\" job=%llu "
-				 "image=%s root=%s",
-				 (unsigned long long)job->id, in->img.label,
-				 in->img.root_dir);
-		}
 		if (in->img.prog_fd >= 0) {
 			in->prog_fd = in->img.prog_fd;
 			in->img.prog_fd = -1;
@@ -1222,9 +1236,24 @@ static void images_done(uv_work_t *w, int status)
  * cache): that reads and writes disk, so it happens on the work queue. */
 void zvmd_job_submit(struct zvmd_job *job)
 {
+	const struct zvmd_config *cfg = &job->srv->cfg;
+
 	for (size_t i = 0; i < job->ninst; i++) {
 		if (job->inst[i].img.tar_fd < 0)
 			continue;
+		if (cfg->image_cache[0])
+			job->image_cache = strdup(cfg->image_cache);
+		else if (asprintf(&job->image_cache, "%s/images", cfg->spool) < 0)
+			job->image_cache = NULL;
+		job->image_max = cfg->image_max_size;
+		if (!job->image_cache) {
+			struct zvmd_inst_image *im = &job->inst[i].img;
+
+			im->kind = PROTO_EINTERNAL;
+			snprintf(im->error, sizeof(im->error), "out of memory");
+			images_settle(job);
+			return;
+		}
 		job->image_work.data = job;
 		job->open_handles++;
 		uv_queue_work(job->srv->loop, &job->image_work, images_work,

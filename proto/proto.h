@@ -211,6 +211,7 @@ struct proto_instance {
 	size_t nchannels;
 	long placement;      /* channel index that decides where it runs, or -1 */
 	int replicate;
+	bool deterministic;   /* exec.deterministic (default true) */
 	char *location;      /* co-location hint or NULL */
 };
 

@@ -9,8 +9,10 @@ of make_tars.py).
 """
 import collections
 import glob
+import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -18,7 +20,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "daemon"))
 sys.path.insert(0, os.path.join(HERE, ".."))
-from harness import Failure, check  # noqa: E402
+from harness import Failure, check, wait_for  # noqa: E402
 import test_zvmd  # noqa: E402
 
 IMAGES = {"python3": os.environ["IMAGE_PYTHON3"],
@@ -110,6 +112,29 @@ def case_second_run_cached(d):
     d.log.seek(0)
     log = d.log.read()
     check(log.count("image extracted") == 1, "log lines: %r" % log[-2000:])
+
+
+def case_disconnect_during_extraction(d):
+    """The client leaves while the image is being unpacked: the job is
+    cancelled, the extraction still completes (and is reused), zvmd stays
+    up and drains cleanly (checked when the Daemon stops)."""
+    d.put("scripts/wc.py", WORDCOUNT)
+    d.put("data/book.txt", text())
+    body = json.dumps(python_job()).encode()
+    sock = socket.create_connection(("127.0.0.1", d.port))
+    sock.sendall(b"POST /v1/acct HTTP/1.1\r\nHost: x\r\n"
+                 b"X-Zerovm-Execute: 1.0\r\n"
+                 b"Content-Type: application/json\r\n"
+                 b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    wait_for(lambda: os.path.isdir(os.path.join(d.spool, "images", ".locks")),
+             "the extraction to start")
+    sock.close()
+    wait_for(lambda: d.metrics()["zvmd_image_extractions_total"] == 1,
+             "the extraction to finish")
+    s, _, out = d.job(python_job())
+    check(s == 200 and out, "a job after the disconnect: %d %r" % (s, out))
+    check(len(d.cache_trees()) == 1, "trees: %r" % d.cache_trees())
+    check(d.metrics()["zvmd_image_extractions_total"] == 1, "re-extracted")
 
 
 def busybox_job(args, exe="bin/busybox"):
