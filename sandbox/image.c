@@ -303,10 +303,6 @@ static int file_write(struct img *im, struct archive *a,
 	la_int64_t off;
 	int fd, r;
 
-	if (size < 0 || (uint64_t)size > im->max_bytes - im->bytes)
-		return img_fail(im, name, "%lld bytes would pass the image's "
-				"limit of %llu bytes", (long long)size,
-				(unsigned long long)im->max_bytes);
 	fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 		    O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -340,7 +336,6 @@ static int file_write(struct img *im, struct archive *a,
 		close(fd);
 		return img_fail(im, name, "%s", strerror(errno));
 	}
-	im->bytes += (uint64_t)size;
 	close(fd);
 	return 0;
 }
@@ -409,6 +404,21 @@ static int dir_write(struct img *im, struct archive_entry *e,
 	return 0;
 }
 
+/* Every entry's declared size counts against the image's limit, checked
+ * before anything of the entry is written. */
+static int budget_take(struct img *im, const char *raw,
+		       struct archive_entry *e)
+{
+	int64_t size = archive_entry_size_is_set(e) ? archive_entry_size(e) : 0;
+
+	if (size < 0 || (uint64_t)size > im->max_bytes - im->bytes)
+		return img_fail(im, raw, "%lld bytes would pass the image's "
+				"limit of %llu bytes", (long long)size,
+				(unsigned long long)im->max_bytes);
+	im->bytes += (uint64_t)size;
+	return 0;
+}
+
 /* Kinds we refuse to create: the sandbox supplies its own /dev. */
 static bool entry_skipped(mode_t type)
 {
@@ -429,6 +439,8 @@ static int entry_write(struct img *im, struct archive *a,
 	if (!raw)
 		return img_fail(im, NULL, "entry %llu has no name",
 				(unsigned long long)im->entries);
+	if (budget_take(im, raw, e))
+		return -1;
 	if (!(name = name_clean(raw, &why)))
 		return img_fail(im, raw, "%s", why);
 	kind = hard ? (int)AE_IFREG : (int)type;
