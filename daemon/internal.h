@@ -198,6 +198,121 @@ char *zvmd_metrics_render(const struct zvmd_metrics *m, unsigned queue_depth,
 			  unsigned running_jobs, unsigned slots_used,
 			  unsigned pool_size, bool draining);
 
+/* ------------------------------------------------------- http client */
+
+/* Outgoing HTTP (daemon/http.c): libcurl's multi interface driven by the
+ * server's uv loop. Nothing blocks the loop. A request is owned by the
+ * client from zvmd_http_start until its on_done has returned or it was
+ * cancelled; the caller keeps owning the fds it passes. */
+
+struct zvmd_http;
+struct zvmd_http_request;
+
+struct zvmd_http_header {
+	char *name, *value;
+};
+
+/* The final (non-1xx) response's status line and headers. */
+struct zvmd_http_response {
+	long status;
+	struct zvmd_http_header *headers;
+	size_t nheaders, cap;
+};
+
+/* The value of header name (case-insensitive, the first one), or NULL. */
+const char *zvmd_http_header(const struct zvmd_http_response *resp,
+			     const char *name);
+
+enum zvmd_http_body {
+	ZVMD_HTTP_BODY_NONE,
+	ZVMD_HTTP_BODY_MEM,   /* body/body_len, copied at start */
+	ZVMD_HTTP_BODY_FD,    /* read from body_fd's current offset */
+};
+
+/* on_data's answer: the buffer was consumed, or it was NOT and the
+ * request pauses; after zvmd_http_resume the same bytes come again. */
+enum zvmd_http_flow {
+	ZVMD_HTTP_CONSUMED,
+	ZVMD_HTTP_PAUSE,
+};
+
+struct zvmd_http_result {
+	/* NULL: the exchange completed (whatever the status); else a
+	 * transport error naming the method, URL and curl's reason. */
+	const char *error;
+	const struct zvmd_http_response *response; /* status 0: none */
+	uint64_t bytes_received; /* body bytes given to on_data / out_fd */
+	uint64_t bytes_sent;     /* request body bytes read by curl */
+};
+
+/* Headers are in (once). Cancelling from here is allowed. */
+typedef void (*zvmd_http_response_cb)(struct zvmd_http_request *req,
+				      const struct zvmd_http_response *resp,
+				      void *arg);
+typedef enum zvmd_http_flow (*zvmd_http_data_cb)(
+	struct zvmd_http_request *req, const char *buf, size_t len,
+	void *arg);
+/* Exactly once unless cancelled, never from inside zvmd_http_start;
+ * the request is freed when it returns. */
+typedef void (*zvmd_http_done_cb)(struct zvmd_http_request *req,
+				  const struct zvmd_http_result *res,
+				  void *arg);
+
+struct zvmd_http_opts {
+	const char *method;              /* NULL: GET */
+	const char *url;
+	const char *const *headers;      /* "Name: value", NULL-terminated */
+	enum zvmd_http_body body_kind;
+	const void *body;                /* ZVMD_HTTP_BODY_MEM */
+	size_t body_len;
+	int body_fd;                     /* ZVMD_HTTP_BODY_FD: a file (reads
+					  * must not block) */
+	int64_t body_size;               /* FD: bytes to send; -1: until EOF,
+					  * sent chunked */
+	bool to_fd;                      /* response body -> out_fd, not on_data */
+	int out_fd;
+	unsigned connect_timeout_ms;     /* 0: curl's default (300 s) */
+	unsigned timeout_ms;             /* whole exchange; 0: none */
+	unsigned low_speed_bytes;        /* abort below this many bytes/s ... */
+	unsigned low_speed_secs;         /* ... for this long (both > 0) */
+	zvmd_http_response_cb on_response;
+	zvmd_http_data_cb on_data;       /* NULL: the body is discarded */
+	zvmd_http_done_cb on_done;
+	void *arg;
+};
+
+/* One client per server, on its loop. */
+int zvmd_http_create(uv_loop_t *loop, struct zvmd_http **out,
+		     struct proto_error *err);
+/* Stop: every live request gets on_done with an error, then everything
+ * is freed once the loop has run (the client frees itself). Safe from
+ * any callback. */
+void zvmd_http_close(struct zvmd_http *h);
+/* Start a request (it runs from the next loop iteration). Fails only on
+ * bad options, no memory, or a closing client: then no callback runs. */
+int zvmd_http_start(struct zvmd_http *h, const struct zvmd_http_opts *o,
+		    struct zvmd_http_request **out, struct proto_error *err);
+/* No callback of req runs after this; req is freed. Safe anywhere. */
+void zvmd_http_cancel(struct zvmd_http_request *req);
+/* Continue a request whose on_data answered ZVMD_HTTP_PAUSE. */
+void zvmd_http_resume(struct zvmd_http_request *req);
+/* Requests started and not yet done or cancelled. */
+size_t zvmd_http_live(const struct zvmd_http *h);
+
+/* A blocking exchange with curl easy, ONLY for uv work-queue threads
+ * (never the loop thread). Callbacks, to_fd and FD bodies are not used;
+ * the response body is kept in memory, at most max_body bytes (more is
+ * an error). */
+struct zvmd_http_fetched {
+	struct zvmd_http_response resp;
+	char *body;        /* NUL-terminated */
+	size_t len;
+};
+
+int zvmd_http_fetch(const struct zvmd_http_opts *o, size_t max_body,
+		    struct zvmd_http_fetched *out, struct proto_error *err);
+void zvmd_http_fetched_free(struct zvmd_http_fetched *f);
+
 /* ------------------------------------------------------------ server */
 
 struct zvmd_job;
@@ -215,6 +330,7 @@ struct zvmd_server {
 	uv_timer_t grace_timer;
 	struct zvmd_store *store;
 	int spoolfd;
+	struct zvmd_http *http;    /* outgoing requests */
 	struct zvmd_metrics metrics;
 	struct zvmd_job *queue_head, *queue_tail; /* waiting for slots */
 	struct zvmd_job *running;                 /* list of running jobs */
@@ -269,6 +385,64 @@ typedef void (*zvmd_job_done_cb)(struct zvmd_job *job, void *arg);
 int zvmd_job_create(struct zvmd_server *srv, struct proto_plan *plan,
 		    uint64_t id, zvmd_job_done_cb done, void *arg,
 		    struct zvmd_job **out, struct proto_error *err);
+/* A job whose instances run on workers (the coordinator's view): no
+ * sandboxes here, no pool slots; reports and immediate output arrive in
+ * frames. It is done when every instance has a report or failed; then
+ * zvmd_job_response / zvmd_job_stream_response work as for a local job.
+ * Takes ownership of plan. */
+int zvmd_job_create_remote(struct zvmd_server *srv, struct proto_plan *plan,
+			   uint64_t id, zvmd_job_done_cb done, void *arg,
+			   struct zvmd_job **out, struct proto_error *err);
+/* Append immediate output of instance inst (spooled like local output).
+ * An instance's worker sends its immediate channels one after the other,
+ * in channel order, so the body is the local one byte for byte. */
+int zvmd_job_remote_output(struct zvmd_job *job, size_t inst,
+			   const void *buf, size_t len,
+			   struct proto_error *err);
+/* Instance f->inst ended on its worker (a decoded "report" frame). It
+ * succeeded when its status is "ok" and its retcode 0. Reports for an
+ * unknown or already ended instance are ignored. */
+void zvmd_job_remote_report(struct zvmd_job *job,
+			    const struct proto_frame *f);
+/* Every instance without a report yet failed with this reason (worker
+ * unreachable, stream cut, error frame). */
+void zvmd_job_remote_fail(struct zvmd_job *job, const char *why);
+
+/* A part job commits an output: PUT the spool file fd (owned by the
+ * callee from now on) as the object of channel c of instance inst, then
+ * call zvmd_job_put_done. Only outputs of instances that succeeded get
+ * here, once all instances run here have ended. */
+typedef void (*zvmd_job_put_fn)(struct zvmd_job *job, size_t inst,
+				const struct proto_channel *c, int fd,
+				const char *etag, void *arg);
+
+/* A cluster worker's share of a plan. */
+struct zvmd_job_part {
+	const bool *here;  /* per plan instance: runs on this node */
+	/* Per instance run here, per channel: an opened source (object
+	 * .data, a spooled proxy GET or listing, an edge socket), or -1.
+	 * Object and container reads must all be given; outputs to objects
+	 * are spooled by the job; pipes within the node are made by it. */
+	int **fds;
+	int *prog_fds;     /* per instance run here: its program */
+	zvmd_job_put_fn put;
+	void *put_arg;
+};
+
+/* Prepare the instances of plan that run here. The job takes every fd
+ * >= 0 of part->fds and part->prog_fds (setting them to -1), also when it
+ * fails. Answer with zvmd_job_frames_response. Takes ownership of plan. */
+int zvmd_job_create_part(struct zvmd_server *srv, struct proto_plan *plan,
+			 uint64_t id, const struct zvmd_job_part *part,
+			 zvmd_job_done_cb done, void *arg,
+			 struct zvmd_job **out, struct proto_error *err);
+/* A put has settled: error NULL, or why the output could not be stored
+ * (the instance then fails with it). */
+void zvmd_job_put_done(struct zvmd_job *job, size_t inst, const char *error);
+/* A part job's answer to its coordinator: queued at once, the frames of
+ * CLUSTER.md (output frames as produced, reports, done) as they come. */
+struct MHD_Response *zvmd_job_frames_response(struct zvmd_job *job,
+					       struct MHD_Connection *conn);
 /* Would a job of n instances start at once (else it queues)? */
 bool zvmd_jobs_can_start(const struct zvmd_server *srv, size_t n);
 /* Run now if slots are free, else queue. */
