@@ -198,6 +198,121 @@ char *zvmd_metrics_render(const struct zvmd_metrics *m, unsigned queue_depth,
 			  unsigned running_jobs, unsigned slots_used,
 			  unsigned pool_size, bool draining);
 
+/* ------------------------------------------------------- http client */
+
+/* Outgoing HTTP (daemon/http.c): libcurl's multi interface driven by the
+ * server's uv loop. Nothing blocks the loop. A request is owned by the
+ * client from zvmd_http_start until its on_done has returned or it was
+ * cancelled; the caller keeps owning the fds it passes. */
+
+struct zvmd_http;
+struct zvmd_http_request;
+
+struct zvmd_http_header {
+	char *name, *value;
+};
+
+/* The final (non-1xx) response's status line and headers. */
+struct zvmd_http_response {
+	long status;
+	struct zvmd_http_header *headers;
+	size_t nheaders, cap;
+};
+
+/* The value of header name (case-insensitive, the first one), or NULL. */
+const char *zvmd_http_header(const struct zvmd_http_response *resp,
+			     const char *name);
+
+enum zvmd_http_body {
+	ZVMD_HTTP_BODY_NONE,
+	ZVMD_HTTP_BODY_MEM,   /* body/body_len, copied at start */
+	ZVMD_HTTP_BODY_FD,    /* read from body_fd's current offset */
+};
+
+/* on_data's answer: the buffer was consumed, or it was NOT and the
+ * request pauses; after zvmd_http_resume the same bytes come again. */
+enum zvmd_http_flow {
+	ZVMD_HTTP_CONSUMED,
+	ZVMD_HTTP_PAUSE,
+};
+
+struct zvmd_http_result {
+	/* NULL: the exchange completed (whatever the status); else a
+	 * transport error naming the method, URL and curl's reason. */
+	const char *error;
+	const struct zvmd_http_response *response; /* status 0: none */
+	uint64_t bytes_received; /* body bytes given to on_data / out_fd */
+	uint64_t bytes_sent;     /* request body bytes read by curl */
+};
+
+/* Headers are in (once). Cancelling from here is allowed. */
+typedef void (*zvmd_http_response_cb)(struct zvmd_http_request *req,
+				      const struct zvmd_http_response *resp,
+				      void *arg);
+typedef enum zvmd_http_flow (*zvmd_http_data_cb)(
+	struct zvmd_http_request *req, const char *buf, size_t len,
+	void *arg);
+/* Exactly once unless cancelled, never from inside zvmd_http_start;
+ * the request is freed when it returns. */
+typedef void (*zvmd_http_done_cb)(struct zvmd_http_request *req,
+				  const struct zvmd_http_result *res,
+				  void *arg);
+
+struct zvmd_http_opts {
+	const char *method;              /* NULL: GET */
+	const char *url;
+	const char *const *headers;      /* "Name: value", NULL-terminated */
+	enum zvmd_http_body body_kind;
+	const void *body;                /* ZVMD_HTTP_BODY_MEM */
+	size_t body_len;
+	int body_fd;                     /* ZVMD_HTTP_BODY_FD: a file (reads
+					  * must not block) */
+	int64_t body_size;               /* FD: bytes to send; -1: until EOF,
+					  * sent chunked */
+	bool to_fd;                      /* response body -> out_fd, not on_data */
+	int out_fd;
+	unsigned connect_timeout_ms;     /* 0: curl's default (300 s) */
+	unsigned timeout_ms;             /* whole exchange; 0: none */
+	unsigned low_speed_bytes;        /* abort below this many bytes/s ... */
+	unsigned low_speed_secs;         /* ... for this long (both > 0) */
+	zvmd_http_response_cb on_response;
+	zvmd_http_data_cb on_data;       /* NULL: the body is discarded */
+	zvmd_http_done_cb on_done;
+	void *arg;
+};
+
+/* One client per server, on its loop. */
+int zvmd_http_create(uv_loop_t *loop, struct zvmd_http **out,
+		     struct proto_error *err);
+/* Stop: every live request gets on_done with an error, then everything
+ * is freed once the loop has run (the client frees itself). Safe from
+ * any callback. */
+void zvmd_http_close(struct zvmd_http *h);
+/* Start a request (it runs from the next loop iteration). Fails only on
+ * bad options, no memory, or a closing client: then no callback runs. */
+int zvmd_http_start(struct zvmd_http *h, const struct zvmd_http_opts *o,
+		    struct zvmd_http_request **out, struct proto_error *err);
+/* No callback of req runs after this; req is freed. Safe anywhere. */
+void zvmd_http_cancel(struct zvmd_http_request *req);
+/* Continue a request whose on_data answered ZVMD_HTTP_PAUSE. */
+void zvmd_http_resume(struct zvmd_http_request *req);
+/* Requests started and not yet done or cancelled. */
+size_t zvmd_http_live(const struct zvmd_http *h);
+
+/* A blocking exchange with curl easy, ONLY for uv work-queue threads
+ * (never the loop thread). Callbacks, to_fd and FD bodies are not used;
+ * the response body is kept in memory, at most max_body bytes (more is
+ * an error). */
+struct zvmd_http_fetched {
+	struct zvmd_http_response resp;
+	char *body;        /* NUL-terminated */
+	size_t len;
+};
+
+int zvmd_http_fetch(const struct zvmd_http_opts *o, size_t max_body,
+		    struct zvmd_http_fetched *out, struct proto_error *err);
+void zvmd_http_fetched_free(struct zvmd_http_fetched *f);
+
 /* ------------------------------------------------------------ server */
 
 struct zvmd_job;
@@ -215,6 +330,7 @@ struct zvmd_server {
 	uv_timer_t grace_timer;
 	struct zvmd_store *store;
 	int spoolfd;
+	struct zvmd_http *http;    /* outgoing requests */
 	struct zvmd_metrics metrics;
 	struct zvmd_job *queue_head, *queue_tail; /* waiting for slots */
 	struct zvmd_job *running;                 /* list of running jobs */

@@ -465,6 +465,7 @@ static void server_stop(struct zvmd_server *srv)
 		return;
 	srv->stopping = true;
 	log_line("msg=stopped");
+	zvmd_http_close(srv->http);
 	for (size_t i = 0; i < sizeof(hs) / sizeof(hs[0]); i++)
 		if (!uv_is_closing(hs[i]))
 			uv_close(hs[i], NULL);
@@ -746,10 +747,15 @@ int zvmd_run(const struct zvmd_config *cfg, const char *config_path,
 			 cfg->spool, strerror(errno));
 		goto out;
 	}
+	if (zvmd_http_create(&loop, &srv->http, &perr)) {
+		snprintf(err->msg, sizeof(err->msg), "%s", perr.msg);
+		goto out;
+	}
 	uv_timer_init(&loop, &srv->mhd_timer);
 	srv->mhd_timer.data = srv;
 	if (server_listen(srv, err)) {
 		uv_close((uv_handle_t *)&srv->mhd_timer, NULL);
+		zvmd_http_close(srv->http);
 		uv_run(&loop, UV_RUN_DEFAULT);
 		goto out;
 	}

@@ -149,6 +149,13 @@ int sandbox_run(const struct sandbox_spec *spec, struct sandbox **out,
 int sandbox_image_open_program(const char *root_dir, const char *path, int *fd,
 			       struct sandbox_error *err);
 
+/* The root_dir of `image`: a directory as it is (its real path), a tar
+ * file through sandbox_image_open() in cache_dir (NULL = the CLIs'
+ * default: $ZEROVM_IMAGE_CACHE, else $HOME/.cache/zerovm/images).
+ * *root_dir is malloc'd, the caller frees it. 0 or -1 with err. */
+int sandbox_image_root(const char *image, const char *cache_dir,
+		       char **root_dir, struct sandbox_error *err);
+
 /* ------------------------------------------------------------- images */
 
 /*
