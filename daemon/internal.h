@@ -41,21 +41,12 @@ void zvmd_log(enum zvmd_log_level level, const char *fmt, ...)
 
 /* ----------------------------------------------------------- cluster */
 
-#define ZVMD_SECRET_MIN 32
-#define ZVMD_SECRET_MAX 1024
-
-/* The cluster secret shared by every node's zvmd (signed internal
- * requests, edge hellos). */
-struct zvmd_secret {
-	unsigned char key[ZVMD_SECRET_MAX];
-	size_t len;
-};
-
-/* Read a secret file: a regular file, not readable or writable by
- * others, ZVMD_SECRET_MIN..ZVMD_SECRET_MAX bytes once trailing
- * newlines are dropped (a hex line from `openssl rand -hex 32` works).
- * On error msg says what is wrong with the file. */
-int zvmd_secret_load(const char *path, struct zvmd_secret *out, char *msg,
+/* Read the cluster secret (signed internal requests, edge hellos): a
+ * regular file, not readable or writable by others,
+ * PROTO_SECRET_MIN..PROTO_SECRET_MAX bytes once trailing newlines are
+ * dropped (a hex line from `openssl rand -hex 32` works). On error msg
+ * says what is wrong with the file. */
+int zvmd_secret_load(const char *path, struct proto_secret *out, char *msg,
 		     size_t cap);
 
 /* What cluster mode reads at start (daemon/cluster.c): swift.conf and
@@ -64,7 +55,7 @@ int zvmd_secret_load(const char *path, struct zvmd_secret *out, char *msg,
 struct zvmd_cluster {
 	struct swift_conf conf;
 	struct swift_ring **rings;  /* parallel to conf.policies */
-	struct zvmd_secret secret;
+	struct proto_secret secret;
 	char node_ip[64];
 };
 
@@ -75,6 +66,70 @@ void zvmd_cluster_free(struct zvmd_cluster *cl);
 /* The object ring of a storage policy, or NULL if there is none. */
 const struct swift_ring *zvmd_cluster_ring(const struct zvmd_cluster *cl,
 					   int policy_index);
+
+/* Where a cluster job runs (daemon/cluster_place.c): the task fields
+ * `nodes` and `placement`. */
+struct zvmd_node {
+	char ip[64];
+	char http[80];   /* "ip:worker_port" */
+	char edge[80];   /* "ip:edge_port" */
+	unsigned ninst;  /* instances placed on it */
+};
+
+struct zvmd_placement {
+	size_t *inst;            /* node index of every plan instance */
+	struct zvmd_node *nodes; /* the nodes with instances, first use first */
+	size_t nnodes;
+};
+
+/* Is the zvmd of this node up? (GET /healthcheck in the daemon; a fake
+ * in unit tests.) Called at most once per IP and placement. */
+typedef bool (*zvmd_alive_fn)(void *ctx, const char *ip);
+
+/*
+ * Place every instance of plan. An instance with a placing object
+ * (inst->placement >= 0) goes to the first primary of that object, in
+ * the ring of storage policy policy[i], whose zvmd is alive; any other
+ * instance (or one whose primaries are all down) goes to the live node
+ * of the rings with the fewest instances so far (ties: ring device
+ * order). Returns 0, or -1 with msg set when no node is alive.
+ */
+int zvmd_place(const struct zvmd_cluster *cl, unsigned worker_port,
+	       unsigned edge_port, const struct proto_plan *plan,
+	       const int *policy, zvmd_alive_fn alive, void *ctx,
+	       struct zvmd_placement *out, char *msg, size_t cap);
+void zvmd_placement_clear(struct zvmd_placement *p);
+
+/*
+ * The coordinator's planning phase (daemon/cluster_prep.c), run in a uv
+ * work thread: blocking HTTP to the proxy (with the user's token) and to
+ * the workers' /healthcheck. The caller fills the inputs; on return
+ * status is 200 and the outputs are set, or status is the HTTP answer
+ * (400, 403, 404, 413, 422, 500, 502, 503) and msg says why.
+ */
+struct zvmd_prep {
+	/* in */
+	struct zvmd_config cfg;           /* a copy: SIGHUP may replace it */
+	const struct zvmd_cluster *cl;
+	char *json;
+	size_t len;
+	char account[256];
+	char *token;                      /* the user's X-Auth-Token */
+	unsigned list_limit;              /* listing page size; 0 = Swift's */
+	/* out */
+	int status;
+	char msg[600];
+	struct proto_plan *plan;
+	struct zvmd_placement place;
+	struct proto_object *objects;     /* what HEAD said of every input
+					   * object and program */
+	size_t nobjects;
+};
+
+void zvmd_prep_run(struct zvmd_prep *p);
+/* Free the outputs (and json, token); the struct itself is the
+ * caller's. */
+void zvmd_prep_clear(struct zvmd_prep *p);
 
 /* ------------------------------------------------------------- store */
 
@@ -151,6 +206,121 @@ void zvmd_metrics_job(struct zvmd_metrics *m, int status, double seconds);
 char *zvmd_metrics_render(const struct zvmd_metrics *m, unsigned queue_depth,
 			  unsigned running_jobs, unsigned slots_used,
 			  unsigned pool_size, bool draining);
+
+/* ------------------------------------------------------- http client */
+
+/* Outgoing HTTP (daemon/http.c): libcurl's multi interface driven by the
+ * server's uv loop. Nothing blocks the loop. A request is owned by the
+ * client from zvmd_http_start until its on_done has returned or it was
+ * cancelled; the caller keeps owning the fds it passes. */
+
+struct zvmd_http;
+struct zvmd_http_request;
+
+struct zvmd_http_header {
+	char *name, *value;
+};
+
+/* The final (non-1xx) response's status line and headers. */
+struct zvmd_http_response {
+	long status;
+	struct zvmd_http_header *headers;
+	size_t nheaders, cap;
+};
+
+/* The value of header name (case-insensitive, the first one), or NULL. */
+const char *zvmd_http_header(const struct zvmd_http_response *resp,
+			     const char *name);
+
+enum zvmd_http_body {
+	ZVMD_HTTP_BODY_NONE,
+	ZVMD_HTTP_BODY_MEM,   /* body/body_len, copied at start */
+	ZVMD_HTTP_BODY_FD,    /* read from body_fd's current offset */
+};
+
+/* on_data's answer: the buffer was consumed, or it was NOT and the
+ * request pauses; after zvmd_http_resume the same bytes come again. */
+enum zvmd_http_flow {
+	ZVMD_HTTP_CONSUMED,
+	ZVMD_HTTP_PAUSE,
+};
+
+struct zvmd_http_result {
+	/* NULL: the exchange completed (whatever the status); else a
+	 * transport error naming the method, URL and curl's reason. */
+	const char *error;
+	const struct zvmd_http_response *response; /* status 0: none */
+	uint64_t bytes_received; /* body bytes given to on_data / out_fd */
+	uint64_t bytes_sent;     /* request body bytes read by curl */
+};
+
+/* Headers are in (once). Cancelling from here is allowed. */
+typedef void (*zvmd_http_response_cb)(struct zvmd_http_request *req,
+				      const struct zvmd_http_response *resp,
+				      void *arg);
+typedef enum zvmd_http_flow (*zvmd_http_data_cb)(
+	struct zvmd_http_request *req, const char *buf, size_t len,
+	void *arg);
+/* Exactly once unless cancelled, never from inside zvmd_http_start;
+ * the request is freed when it returns. */
+typedef void (*zvmd_http_done_cb)(struct zvmd_http_request *req,
+				  const struct zvmd_http_result *res,
+				  void *arg);
+
+struct zvmd_http_opts {
+	const char *method;              /* NULL: GET */
+	const char *url;
+	const char *const *headers;      /* "Name: value", NULL-terminated */
+	enum zvmd_http_body body_kind;
+	const void *body;                /* ZVMD_HTTP_BODY_MEM */
+	size_t body_len;
+	int body_fd;                     /* ZVMD_HTTP_BODY_FD: a file (reads
+					  * must not block) */
+	int64_t body_size;               /* FD: bytes to send; -1: until EOF,
+					  * sent chunked */
+	bool to_fd;                      /* response body -> out_fd, not on_data */
+	int out_fd;
+	unsigned connect_timeout_ms;     /* 0: curl's default (300 s) */
+	unsigned timeout_ms;             /* whole exchange; 0: none */
+	unsigned low_speed_bytes;        /* abort below this many bytes/s ... */
+	unsigned low_speed_secs;         /* ... for this long (both > 0) */
+	zvmd_http_response_cb on_response;
+	zvmd_http_data_cb on_data;       /* NULL: the body is discarded */
+	zvmd_http_done_cb on_done;
+	void *arg;
+};
+
+/* One client per server, on its loop. */
+int zvmd_http_create(uv_loop_t *loop, struct zvmd_http **out,
+		     struct proto_error *err);
+/* Stop: every live request gets on_done with an error, then everything
+ * is freed once the loop has run (the client frees itself). Safe from
+ * any callback. */
+void zvmd_http_close(struct zvmd_http *h);
+/* Start a request (it runs from the next loop iteration). Fails only on
+ * bad options, no memory, or a closing client: then no callback runs. */
+int zvmd_http_start(struct zvmd_http *h, const struct zvmd_http_opts *o,
+		    struct zvmd_http_request **out, struct proto_error *err);
+/* No callback of req runs after this; req is freed. Safe anywhere. */
+void zvmd_http_cancel(struct zvmd_http_request *req);
+/* Continue a request whose on_data answered ZVMD_HTTP_PAUSE. */
+void zvmd_http_resume(struct zvmd_http_request *req);
+/* Requests started and not yet done or cancelled. */
+size_t zvmd_http_live(const struct zvmd_http *h);
+
+/* A blocking exchange with curl easy, ONLY for uv work-queue threads
+ * (never the loop thread). Callbacks, to_fd and FD bodies are not used;
+ * the response body is kept in memory, at most max_body bytes (more is
+ * an error). */
+struct zvmd_http_fetched {
+	struct zvmd_http_response resp;
+	char *body;        /* NUL-terminated */
+	size_t len;
+};
+
+int zvmd_http_fetch(const struct zvmd_http_opts *o, size_t max_body,
+		    struct zvmd_http_fetched *out, struct proto_error *err);
+void zvmd_http_fetched_free(struct zvmd_http_fetched *f);
 
 /* ------------------------------------------------------------ server */
 
