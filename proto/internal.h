@@ -80,4 +80,23 @@ int glob_match(const char *pat, const char *s, struct glob_cap *caps,
  */
 int plan_link_pipes(struct proto_plan *plan, struct proto_error *err);
 
+/* ---- wire (proto/wire.c, frame.c, sign.c) */
+
+/* A job id: [A-Za-z0-9._:-]{1,64} (it travels in the edge hello line). */
+bool wire_job_ok(const char *s);
+/* Is [s, s+n) valid UTF-8 (no overlong forms, surrogates or > U+10FFFF:
+ * what jansson accepts)? */
+bool wire_utf8_ok(const char *s, size_t n);
+/* Append s as a JSON value: a string when it is UTF-8, else {"hex":..};
+ * NULL gives null. */
+void wire_put_str(struct pbuf *b, const char *s);
+
+struct json_t;
+/* A string-valued field as wire_put_str wrote it: a JSON string or
+ * {"hex": "..."}, no NUL byte either way. *out is NUL-terminated, in
+ * arena a (malloc'd when a is NULL), *n its length. Returns 0, -1 when v
+ * is neither form, -2 when memory runs out. */
+int wire_get_str(struct json_t *v, struct proto_arena *a, char **out,
+		 size_t *n);
+
 #endif

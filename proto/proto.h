@@ -407,18 +407,14 @@ int proto_frame_parser_end(struct proto_frame_parser *p,
 			   struct proto_error *err);
 void proto_frame_parser_free(struct proto_frame_parser *p);
 
-/* ---- signatures (HMAC-SHA256 with the cluster secret) */
+/* ---- signatures (HMAC-SHA256 with the cluster secret: key, keylen —
+ * daemon/'s struct zvmd_secret holds them; keylen >= PROTO_SECRET_MIN) */
 
 #define PROTO_SECRET_MIN 32
 #define PROTO_SECRET_MAX 1024
 #define PROTO_NONCE_HEX 32     /* 16 random bytes, lowercase hex */
 #define PROTO_SIG_HEX 64       /* HMAC-SHA256, lowercase hex */
 #define PROTO_EXPIRES_MAX 300  /* seconds a signature may live */
-
-struct proto_secret {
-	unsigned char key[PROTO_SECRET_MAX];
-	size_t len;
-};
 
 enum proto_sig_result {
 	PROTO_SIG_OK = 0,
@@ -432,20 +428,21 @@ enum proto_sig_result {
  * hex(SHA256(body)))) into out_hex (PROTO_SIG_HEX + 1 bytes). Returns 0,
  * or -1 when the nonce is not PROTO_NONCE_HEX lowercase hex or the crypto
  * library fails. */
-int proto_sign_request(const struct proto_secret *secret, const char *method,
-		       const char *path, int64_t expires, const char *nonce,
-		       const void *body, size_t len, char *out_hex);
+int proto_sign_request(const unsigned char *key, size_t keylen,
+		       const char *method, const char *path, int64_t expires,
+		       const char *nonce, const void *body, size_t len,
+		       char *out_hex);
 /* Check the X-Zvm-Expires/-Nonce/-Signature values (NULL = missing) of a
  * request at time now: syntax, expiry window, then the HMAC compared in
  * constant time. err->msg gets a one-line reason. The replay check is
  * the caller's (daemon/auth.c), after PROTO_SIG_OK. */
-enum proto_sig_result proto_verify_request(const struct proto_secret *secret,
-					   const char *method, const char *path,
-					   const char *expires, const char *nonce,
-					   const char *signature, const void *body,
-					   size_t len, int64_t now,
-					   struct proto_error *err);
-/* A fresh nonce: PROTO_NONCE_HEX hex chars + NUL (OpenSSL's RAND). */
+enum proto_sig_result
+proto_verify_request(const unsigned char *key, size_t keylen,
+		     const char *method, const char *path, const char *expires,
+		     const char *nonce, const char *signature, const void *body,
+		     size_t len, int64_t now, struct proto_error *err);
+/* A fresh nonce: PROTO_NONCE_HEX hex chars + NUL (OpenSSL's RAND);
+ * 0, or -1 when the random generator fails. */
 int proto_nonce_new(char *out);
 
 /* The edge hello: "ZVMEDGE/1 <job> <writer inst> <writer chan> <expires>
@@ -463,7 +460,7 @@ struct proto_edge_hello {
 
 /* Sign and write the line (with its '\n') into out; returns its length,
  * or -1 (bad job id or nonce, or cap < PROTO_EDGE_HELLO_MAX). */
-int proto_edge_hello_format(const struct proto_secret *secret,
+int proto_edge_hello_format(const unsigned char *key, size_t keylen,
 			    const char *job, size_t writer, size_t wchan,
 			    int64_t expires, const char *nonce, char *out,
 			    size_t cap);
@@ -473,9 +470,9 @@ int proto_edge_hello_parse(const char *line, size_t len,
 			   struct proto_edge_hello *out,
 			   struct proto_error *err);
 /* Expiry window and HMAC (constant time) of a parsed hello. */
-enum proto_sig_result proto_edge_hello_verify(const struct proto_secret *secret,
-					      const struct proto_edge_hello *h,
-					      int64_t now,
-					      struct proto_error *err);
+enum proto_sig_result
+proto_edge_hello_verify(const unsigned char *key, size_t keylen,
+			const struct proto_edge_hello *h, int64_t now,
+			struct proto_error *err);
 
 #endif

@@ -77,6 +77,17 @@ struct sandbox_spec {
 	const unsigned char *seed;   /* of the random stream (getrandom, AT_RANDOM,
 				      * /dev/urandom); any length, may be empty */
 	size_t seed_len;
+	/* NULL: the empty root (a static program, channels only). Else an
+	 * extracted, read-only directory tree that becomes the program's `/`
+	 * (read-only, nosuid, nodev; it must hold /dev and, with tmp_size, /tmp
+	 * directories) under the wider "posix" policy (README.md "Images").
+	 * prog_fd is still the program: open it with
+	 * sandbox_image_open_program(); a dynamically linked program's
+	 * interpreter is found inside the image. */
+	const char *root_dir;
+	uint64_t tmp_size;           /* bytes of a private writable /tmp that
+				      * vanishes with the program; 0 = no /tmp
+				      * (only with root_dir) */
 };
 
 /* 2014-01-01T00:00:00Z, the default start of the virtual clock; an
@@ -129,6 +140,14 @@ void sandbox_free(struct sandbox *sb);
 /* Spawn, service, enforce spec->timeout_ms, wait. */
 int sandbox_run(const struct sandbox_spec *spec, struct sandbox **out,
 		struct sandbox_report *report, struct sandbox_error *err);
+
+/* Open `path` inside the image tree `root_dir` as the program to run
+ * (spec->prog_fd): resolved as if root_dir were `/` (openat2
+ * RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS: `..` and symlinks cannot leave
+ * it); it must be a regular file executable by others. *fd is O_CLOEXEC,
+ * the caller's. 0, or -1 with err naming the image and the path. */
+int sandbox_image_open_program(const char *root_dir, const char *path, int *fd,
+			       struct sandbox_error *err);
 
 /* ------------------------------------------------------------- images */
 

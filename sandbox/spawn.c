@@ -58,7 +58,7 @@ enum spawn_step {
 	STEP_NONE, STEP_SETNS, STEP_CHDIR, STEP_DUP, STEP_MOVE, STEP_CLOSE,
 	STEP_RLIMIT, STEP_SETSID, STEP_SETGROUPS, STEP_SETGID, STEP_SETUID,
 	STEP_NNP, STEP_PDEATHSIG, STEP_PERSONALITY, STEP_TSC, STEP_TRACEME,
-	STEP_SECCOMP, STEP_SEND, STEP_EXEC,
+	STEP_SECCOMP, STEP_SEND, STEP_EXEC, STEP_IMAGE,
 };
 
 static const char *const step_names[] = {
@@ -68,7 +68,7 @@ static const char *const step_names[] = {
 	"no_new_privs", "parent-death signal",
 	"personality ADDR_NO_RANDOMIZE", "prctl PR_SET_TSC", "PTRACE_TRACEME",
 	"installing the seccomp filter",
-	"sending the seccomp listener", "execveat",
+	"sending the seccomp listener", "execveat", "image root",
 };
 
 struct spawn_args {
@@ -78,6 +78,10 @@ struct spawn_args {
 	int *tmp;               /* n + 2 scratch slots */
 	size_t n;
 	int prog_fd, sock;
+	int exec_fd;            /* where the ELF goes (the socket above it): n,
+				 * or past RLIMIT_NOFILE with an image */
+	const struct sb_image *image; /* NULL: the holder's empty root */
+	struct rlimit nofile_setup;   /* while placing fds past exec_fd */
 	struct msghdr *msg;     /* one byte + SCM_RIGHTS for the listener */
 	int *msg_fd;            /* where the listener goes in msg */
 	struct rlimit lim[5];
@@ -85,8 +89,10 @@ struct spawn_args {
 	const struct sock_fprog *prog;
 	const char *const *argv, *const *envp;
 	bool det;               /* spec->deterministic */
+	bool tsc_trap;          /* det, and no ELF interpreter: ld.so reads
+				 * the TSC at start (its timing statistics) */
 	/* written by the child */
-	int fail_step, fail_errno;
+	int fail_step, fail_errno, fail_image_step;
 };
 
 struct k_sigaction {
@@ -116,19 +122,29 @@ SB_CHILD_CODE static int spawn_child(void *p)
 	for (int sig = 1; sig <= 64; sig++)
 		sb_raw(SYS_rt_sigaction, sig, (long)&dfl, 0, 8, 0, 0);
 	TRY(STEP_SETNS, sb_raw(SYS_setns, a->holder_pidfd, SB_HOLDER_NS, 0, 0, 0, 0));
+	if (a->image)
+		TRY(STEP_IMAGE, sb_image_enter(a->image, &a->fail_image_step));
 	TRY(STEP_CHDIR, sb_raw(SYS_chdir, (long)"/", 0, 0, 0, 0, 0));
 	/* Above every target number first, so no move clobbers a source. */
+	const long e = a->exec_fd;
+	/* Room for the ELF and the socket past the program's own limit (the
+	 * caller's soft limit may be lower; step 4 sets the program's). */
+	if (e > (long)n)
+		TRY(STEP_RLIMIT, sb_raw(SYS_prlimit64, 0, RLIMIT_NOFILE,
+					(long)&a->nofile_setup, 0, 0, 0));
 	for (size_t i = 0; i < n; i++)
 		TRY(STEP_DUP, a->tmp[i] = sb_raw(SYS_fcntl, a->chan_fds[i],
-						 F_DUPFD_CLOEXEC, n + 2, 0, 0, 0));
+						 F_DUPFD_CLOEXEC, e + 2, 0, 0, 0));
 	TRY(STEP_DUP, a->tmp[n] = sb_raw(SYS_fcntl, a->prog_fd, F_DUPFD_CLOEXEC,
-					 n + 2, 0, 0, 0));
+					 e + 2, 0, 0, 0));
 	TRY(STEP_DUP, a->tmp[n + 1] = sb_raw(SYS_fcntl, a->sock, F_DUPFD_CLOEXEC,
-					     n + 2, 0, 0, 0));
+					     e + 2, 0, 0, 0));
 	for (size_t i = 0; i < n + 2; i++)
-		TRY(STEP_MOVE, sb_raw(SYS_dup3, a->tmp[i], i,
+		TRY(STEP_MOVE, sb_raw(SYS_dup3, a->tmp[i], i < n ? (long)i : e + (long)(i - n),
 				      i < n ? 0 : O_CLOEXEC, 0, 0, 0));
-	TRY(STEP_CLOSE, sb_raw(SYS_close_range, n + 2, ~0U, 0, 0, 0, 0));
+	if (e > (long)n)
+		TRY(STEP_CLOSE, sb_raw(SYS_close_range, n, e - 1, 0, 0, 0, 0));
+	TRY(STEP_CLOSE, sb_raw(SYS_close_range, e + 2, ~0U, 0, 0, 0, 0));
 	for (int i = 0; i < 5; i++)
 		TRY(STEP_RLIMIT, sb_raw(SYS_prlimit64, 0, a->lim_res[i],
 					(long)&a->lim[i], 0, 0, 0));
@@ -149,15 +165,16 @@ SB_CHILD_CODE static int spawn_child(void *p)
 	if (a->det) {
 		TRY(STEP_PERSONALITY, sb_raw(SYS_personality, ADDR_NO_RANDOMIZE,
 					     0, 0, 0, 0, 0));
-		TRY(STEP_TSC, sb_raw(SYS_prctl, PR_SET_TSC, PR_TSC_SIGSEGV, 0, 0,
-				     0, 0));
+		if (a->tsc_trap)
+			TRY(STEP_TSC, sb_raw(SYS_prctl, PR_SET_TSC, PR_TSC_SIGSEGV,
+					     0, 0, 0, 0));
 		TRY(STEP_TRACEME, sb_raw(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0, 0, 0));
 	}
 	TRY(STEP_SECCOMP, *a->msg_fd = sb_raw(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
 					      SECCOMP_FILTER_FLAG_NEW_LISTENER,
 					      (long)a->prog, 0, 0, 0));
-	TRY(STEP_SEND, sb_raw(SYS_sendmsg, n + 1, (long)a->msg, 0, 0, 0, 0));
-	r = sb_raw(SYS_execveat, n, (long)"", (long)a->argv, (long)a->envp,
+	TRY(STEP_SEND, sb_raw(SYS_sendmsg, e + 1, (long)a->msg, 0, 0, 0, 0));
+	r = sb_raw(SYS_execveat, e, (long)"", (long)a->argv, (long)a->envp,
 		   AT_EMPTY_PATH, 0);
 	a->fail_step = STEP_EXEC;
 fail:
@@ -198,6 +215,22 @@ static void args_limits(struct spawn_args *a, const struct sandbox_spec *spec,
  * child's own sendmsg counts nothing.) tests/sandbox checks that a program
  * which does no I/O reports none, so a kernel that reads more shows up.
  */
+/* Does the ELF name an interpreter (a dynamically linked program)? */
+static bool elf_has_interp(int prog_fd)
+{
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph;
+
+	if (pread(prog_fd, &eh, sizeof(eh), 0) != sizeof(eh) ||
+	    eh.e_phentsize != sizeof(ph) || eh.e_phnum > 256)
+		return false;
+	for (int i = 0; i < eh.e_phnum; i++)
+		if (pread(prog_fd, &ph, sizeof(ph), eh.e_phoff + i * sizeof(ph)) ==
+			    sizeof(ph) && ph.p_type == PT_INTERP)
+			return true;
+	return false;
+}
+
 static void exec_reads(int prog_fd, uint64_t base[4])
 {
 	Elf64_Ehdr eh;
@@ -258,8 +291,15 @@ static void child_error(const struct spawn_args *a, const struct sandbox_spec *s
 			 "uid %d, its file must be executable by others (chmod o+x)",
 			 spec->argv[0], SB_UID);
 	else if (a->fail_step == STEP_EXEC && a->fail_errno == ENOENT)
-		sb_error(err, "execveat %s: not a static executable (its "
-			 "interpreter does not exist in the sandbox)", spec->argv[0]);
+		sb_error(err, spec->root_dir
+			 ? "execveat %s: its interpreter (PT_INTERP) is not in the image"
+			 : "execveat %s: not a static executable (its "
+			   "interpreter does not exist in the sandbox; dynamically "
+			   "linked programs need an image)", spec->argv[0]);
+	else if (a->fail_step == STEP_IMAGE)
+		sb_error(err, "sandbox setup: image %s: %s: %s", spec->root_dir,
+			 sb_image_step_names[a->fail_image_step],
+			 strerror(a->fail_errno));
 	else if (a->fail_step == STEP_EXEC)
 		sb_error(err, "execveat %s: %s", spec->argv[0],
 			 strerror(a->fail_errno));
@@ -382,6 +422,10 @@ static int spec_check(const struct sandbox_spec *spec, struct sandbox_error *err
 			 (unsigned long long)spec->epoch_ns);
 		return -1;
 	}
+	if (spec->tmp_size && !spec->root_dir) {
+		sb_error(err, "tmp_size needs an image (root_dir)");
+		return -1;
+	}
 	return 0;
 }
 
@@ -391,6 +435,7 @@ int sandbox_spawn(const struct sandbox_spec *spec, struct sandbox **out,
 	static const char *const no_env[] = {NULL};
 	struct sock_fprog prog = {0};
 	struct spawn_args a = {0};
+	struct sb_image im = {-1, -1, -1};
 	struct sandbox *sb;
 	int *fds = NULL;
 
@@ -404,10 +449,14 @@ int sandbox_spawn(const struct sandbox_spec *spec, struct sandbox **out,
 	}
 	sb->pidfd = sb->notify_fd = sb->channels_memfd = -1;
 	sb_det_init(sb, spec);
+	sb->image = spec->root_dir != NULL;
 	if (sb_chans_init(sb, spec, err) < 0)
 		goto fail;
+	if (sb->image && sb_image_prepare(spec, &im, err) < 0)
+		goto fail;
 	a.holder_pidfd = sb_holder_pidfd(err);
-	if (a.holder_pidfd < 0 || sb_filter_get(sb->layout, sb->det, &prog, err) < 0)
+	if (a.holder_pidfd < 0 ||
+	    sb_filter_get(sb->layout, sb->det, sb->image, &prog, err) < 0)
 		goto fail;
 	fds = malloc((2 * sb->nch + 2) * sizeof(int));
 	if (!fds) {
@@ -420,20 +469,26 @@ int sandbox_spawn(const struct sandbox_spec *spec, struct sandbox **out,
 	a.tmp = fds + sb->nch;
 	a.n = sb->nch;
 	a.prog_fd = spec->prog_fd;
+	a.exec_fd = sb->image ? (int)sb->nfdt : (int)sb->nch;
+	a.nofile_setup.rlim_cur = a.nofile_setup.rlim_max = a.exec_fd + sb->nch + 8;
+	a.image = sb->image ? &im : NULL;
 	a.prog = &prog;
 	a.argv = spec->argv;
 	a.envp = spec->envp ? spec->envp : no_env;
 	a.det = sb->det;
+	a.tsc_trap = sb->det && !(sb->image && elf_has_interp(spec->prog_fd));
 	args_limits(&a, spec, sb);
 	exec_reads(spec->prog_fd, sb->base);
 	a.parent = getpid();
 	if (spawn_run(sb, spec, &a, err) < 0)
 		goto fail;
+	sb_image_release(&im);
 	free(fds);
 	sb_filter_free(&prog);
 	*out = sb;
 	return 0;
 fail:
+	sb_image_release(&im);
 	free(fds);
 	sb_filter_free(&prog);
 	sandbox_free(sb);

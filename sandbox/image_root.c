@@ -1,0 +1,289 @@
+/*
+ * image_root.c — the program's file system when it runs from an image
+ * (spec->root_dir): the image as a read-only `/`, a /dev of harmless
+ * devices, a private size-limited /tmp.
+ *
+ * Image-less programs share the holder's empty root (holder.c); an image
+ * run costs one more mount namespace per spawn, built from mounts the
+ * caller prepares with the new mount API (sb_image_prepare: errors name
+ * the image) and the child only attaches (sb_image_enter: raw calls):
+ *
+ *   1. unshare a mount namespace (a copy of the holder's: the empty root)
+ *   2. attach a clone of root_dir — read-only, nosuid, nodev, not
+ *      recursive (nothing mounted under root_dir comes along) — over `/`,
+ *      and chroot into it
+ *   3. attach a clone of the /dev tree over /dev: null, zero, full (and
+ *      random, urandom when not deterministic: the supervisor answers
+ *      those from the seeded stream) on a read-only, noexec tmpfs built
+ *      once per process
+ *   4. attach a fresh tmpfs (size = spec->tmp_size, mode 1777, nosuid,
+ *      nodev, noexec) over /tmp; it vanishes with the namespace, i.e.
+ *      with the program
+ *
+ * The channel aliases under /dev (/dev/stdin, /dev/in/…, /dev/channels)
+ * are not files: the supervisor answers them before the kernel looks
+ * (notify.c), as in image-less runs.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* ------------------------------------------------------ the program */
+
+int sandbox_image_open_program(const char *root_dir, const char *path, int *fd,
+			       struct sandbox_error *err)
+{
+	struct open_how how = {
+		.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	struct stat st;
+	int root, f;
+
+	*fd = -1;
+	root = open(root_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0) {
+		sb_error(err, "image root %s: %s", root_dir, strerror(errno));
+		return -1;
+	}
+	f = (int)syscall(SYS_openat2, root, path, &how, sizeof(how));
+	close(root);
+	if (f < 0) {
+		sb_error(err, "image %s: program %s: %s", root_dir, path,
+			 errno == ELOOP ? "too many symbolic links" : strerror(errno));
+		return -1;
+	}
+	if (fstat(f, &st) < 0 || !S_ISREG(st.st_mode)) {
+		sb_error(err, "image %s: program %s: not a regular file", root_dir,
+			 path);
+		close(f);
+		return -1;
+	}
+	if (!(st.st_mode & S_IXOTH)) {
+		sb_error(err, "image %s: program %s: not executable by others "
+			 "(the program runs as uid %d: chmod o+x)", root_dir, path,
+			 SB_UID);
+		close(f);
+		return -1;
+	}
+	*fd = f;
+	return 0;
+}
+
+/* ------------------------------------------------------ /dev */
+
+struct dev_node {
+	const char *name;
+	unsigned major, minor;
+	bool random;   /* only when the host's randomness is wanted */
+};
+
+static const struct dev_node dev_nodes[] = {
+	{"null", 1, 3, false},   {"zero", 1, 5, false}, {"full", 1, 7, false},
+	{"random", 1, 8, true},  {"urandom", 1, 9, true},
+};
+
+/* One tree per mode, built on first use, cloned per spawn. */
+static pthread_mutex_t dev_lock = PTHREAD_MUTEX_INITIALIZER;
+static int dev_tree[2] = {-1, -1};
+
+static int tmpfs_new(const char *size, const char *inodes, const char *mode,
+		     unsigned attrs)
+{
+	int fs = fsopen("tmpfs", FSOPEN_CLOEXEC), m = -1;
+
+	if (fs < 0)
+		return -1;
+	if (fsconfig(fs, FSCONFIG_SET_STRING, "size", size, 0) == 0 &&
+	    fsconfig(fs, FSCONFIG_SET_STRING, "nr_inodes", inodes, 0) == 0 &&
+	    fsconfig(fs, FSCONFIG_SET_STRING, "mode", mode, 0) == 0 &&
+	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
+		m = fsmount(fs, FSMOUNT_CLOEXEC, attrs);
+	int saved = errno;
+	close(fs);
+	errno = saved;
+	return m;
+}
+
+static int dev_tree_build(bool det)
+{
+	struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY};
+	int m = tmpfs_new("4k", "16", "0755",
+			  MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+
+	if (m < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(dev_nodes) / sizeof(dev_nodes[0]); i++) {
+		const struct dev_node *d = &dev_nodes[i];
+
+		if (det && d->random)
+			continue;
+		/* fchmodat: mknodat's mode is cut by the process umask. */
+		if (mknodat(m, d->name, S_IFCHR | 0666,
+			    makedev(d->major, d->minor)) < 0 ||
+		    fchmodat(m, d->name, 0666, 0) < 0)
+			goto fail;
+	}
+	if (mount_setattr(m, "", AT_EMPTY_PATH, &ro, sizeof(ro)) < 0)
+		goto fail;
+	return m;
+fail:
+	close(m);
+	return -1;
+}
+
+static int dev_clone(bool det, struct sandbox_error *err)
+{
+	int fd = -1;
+
+	pthread_mutex_lock(&dev_lock);
+	if (dev_tree[det] < 0)
+		dev_tree[det] = dev_tree_build(det);
+	if (dev_tree[det] >= 0)
+		fd = open_tree(dev_tree[det], "",
+			       OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+	if (fd < 0)
+		sb_error(err, "image /dev: %s", strerror(errno));
+	pthread_mutex_unlock(&dev_lock);
+	return fd;
+}
+
+/* ------------------------------------------------------ root and /tmp */
+
+/* A directory to mount over must exist in the image. */
+static int need_dir(int root, const char *root_dir, const char *name,
+		    struct sandbox_error *err)
+{
+	struct stat st;
+
+	if (fstatat(root, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISDIR(st.st_mode))
+		return 0;
+	sb_error(err, "image %s: /%s must be a directory (the sandbox mounts "
+		 "its own /%s there)", root_dir, name, name);
+	return -1;
+}
+
+static int root_clone(const char *root_dir, bool want_tmp,
+		      struct sandbox_error *err)
+{
+	struct mount_attr attr = {
+		.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+			    MOUNT_ATTR_NODEV,
+	};
+	int fd = open_tree(AT_FDCWD, root_dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0) {
+		sb_error(err, "image root %s: %s", root_dir, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		sb_error(err, "image root %s: not a directory", root_dir);
+		goto fail;
+	}
+	if (need_dir(fd, root_dir, "dev", err) < 0 ||
+	    (want_tmp && need_dir(fd, root_dir, "tmp", err) < 0))
+		goto fail;
+	if (mount_setattr(fd, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0) {
+		sb_error(err, "image root %s: making it read-only: %s", root_dir,
+			 strerror(errno));
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+static int tmp_new(uint64_t size, struct sandbox_error *err)
+{
+	char sz[32], inodes[32];
+	/* One inode per KiB (at least 64): files without data must not
+	 * fill the host's memory either. */
+	uint64_t n = size / 1024 < 64 ? 64 : size / 1024;
+	int fd;
+
+	snprintf(sz, sizeof(sz), "%llu", (unsigned long long)size);
+	snprintf(inodes, sizeof(inodes), "%llu", (unsigned long long)n);
+	fd = tmpfs_new(sz, inodes, "1777",
+		       MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+	if (fd < 0)
+		sb_error(err, "image /tmp (%llu bytes): %s",
+			 (unsigned long long)size, strerror(errno));
+	return fd;
+}
+
+int sb_image_prepare(const struct sandbox_spec *spec, struct sb_image *im,
+		     struct sandbox_error *err)
+{
+	im->root_fd = im->dev_fd = im->tmp_fd = -1;
+	im->root_fd = root_clone(spec->root_dir, spec->tmp_size > 0, err);
+	if (im->root_fd < 0)
+		return -1;
+	im->dev_fd = dev_clone(spec->deterministic, err);
+	if (im->dev_fd < 0)
+		goto fail;
+	if (spec->tmp_size > 0 && (im->tmp_fd = tmp_new(spec->tmp_size, err)) < 0)
+		goto fail;
+	return 0;
+fail:
+	sb_image_release(im);
+	return -1;
+}
+
+void sb_image_release(struct sb_image *im)
+{
+	if (im->root_fd >= 0)
+		close(im->root_fd);
+	if (im->dev_fd >= 0)
+		close(im->dev_fd);
+	if (im->tmp_fd >= 0)
+		close(im->tmp_fd);
+	im->root_fd = im->dev_fd = im->tmp_fd = -1;
+}
+
+/* ------------------------------------------------------ in the child */
+
+const char *const sb_image_step_names[] = {
+	"unshare the mount namespace", "attaching the image over /",
+	"chroot into the image", "attaching /dev", "attaching /tmp",
+};
+
+#define MOVE_EMPTY(fd, to) \
+	sb_raw(SYS_move_mount, (fd), (long)"", AT_FDCWD, (long)(to), \
+	       MOVE_MOUNT_F_EMPTY_PATH, 0)
+
+SB_CHILD_CODE long sb_image_enter(const struct sb_image *im, int *step)
+{
+	long r;
+
+	*step = 0;
+	if ((r = sb_raw(SYS_unshare, CLONE_NEWNS, 0, 0, 0, 0, 0)) < 0)
+		return r;
+	*step = 1;
+	if ((r = MOVE_EMPTY(im->root_fd, "/")) < 0)
+		return r;
+	*step = 2;
+	if ((r = sb_raw(SYS_fchdir, im->root_fd, 0, 0, 0, 0, 0)) < 0 ||
+	    (r = sb_raw(SYS_chroot, (long)".", 0, 0, 0, 0, 0)) < 0)
+		return r;
+	*step = 3;
+	if ((r = MOVE_EMPTY(im->dev_fd, "/dev")) < 0)
+		return r;
+	*step = 4;
+	if (im->tmp_fd >= 0 && (r = MOVE_EMPTY(im->tmp_fd, "/tmp")) < 0)
+		return r;
+	return 0;
+}
