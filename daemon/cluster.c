@@ -14,7 +14,7 @@
 
 #include "internal.h"
 
-int zvmd_secret_load(const char *path, struct proto_secret *out, char *msg,
+int zvmd_secret_load(const char *path, struct zvmd_secret *out, char *msg,
 		     size_t cap)
 {
 	struct stat st;
@@ -43,15 +43,15 @@ int zvmd_secret_load(const char *path, struct proto_secret *out, char *msg,
 	}
 	if ((size_t)n == sizeof(out->key) && st.st_size > n) {
 		snprintf(msg, cap, "'%s' is larger than %d bytes", path,
-			 PROTO_SECRET_MAX);
+			 ZVMD_SECRET_MAX);
 		goto fail;
 	}
 	while (n > 0 && (out->key[n - 1] == '\n' || out->key[n - 1] == '\r'))
 		n--;
-	if (n < PROTO_SECRET_MIN) {
+	if (n < ZVMD_SECRET_MIN) {
 		snprintf(msg, cap, "'%s' holds %zd bytes; a cluster secret "
 			 "needs at least %d (e.g. openssl rand -hex 32)", path,
-			 n, PROTO_SECRET_MIN);
+			 n, ZVMD_SECRET_MIN);
 		goto fail;
 	}
 	out->len = (size_t)n;

@@ -41,12 +41,21 @@ void zvmd_log(enum zvmd_log_level level, const char *fmt, ...)
 
 /* ----------------------------------------------------------- cluster */
 
-/* Read the cluster secret (signed internal requests, edge hellos): a
- * regular file, not readable or writable by others,
- * PROTO_SECRET_MIN..PROTO_SECRET_MAX bytes once trailing newlines are
- * dropped (a hex line from `openssl rand -hex 32` works). On error msg
- * says what is wrong with the file. */
-int zvmd_secret_load(const char *path, struct proto_secret *out, char *msg,
+#define ZVMD_SECRET_MIN 32
+#define ZVMD_SECRET_MAX 1024
+
+/* The cluster secret shared by every node's zvmd (signed internal
+ * requests, edge hellos). */
+struct zvmd_secret {
+	unsigned char key[ZVMD_SECRET_MAX];
+	size_t len;
+};
+
+/* Read a secret file: a regular file, not readable or writable by
+ * others, ZVMD_SECRET_MIN..ZVMD_SECRET_MAX bytes once trailing
+ * newlines are dropped (a hex line from `openssl rand -hex 32` works).
+ * On error msg says what is wrong with the file. */
+int zvmd_secret_load(const char *path, struct zvmd_secret *out, char *msg,
 		     size_t cap);
 
 /* What cluster mode reads at start (daemon/cluster.c): swift.conf and
@@ -55,7 +64,7 @@ int zvmd_secret_load(const char *path, struct proto_secret *out, char *msg,
 struct zvmd_cluster {
 	struct swift_conf conf;
 	struct swift_ring **rings;  /* parallel to conf.policies */
-	struct proto_secret secret;
+	struct zvmd_secret secret;
 	char node_ip[64];
 };
 
@@ -339,11 +348,13 @@ struct zvmd_server {
 	uv_timer_t grace_timer;
 	struct zvmd_store *store;
 	int spoolfd;
+	struct zvmd_http *http;    /* outgoing requests */
 	struct zvmd_metrics metrics;
 	struct zvmd_job *queue_head, *queue_tail; /* waiting for slots */
 	struct zvmd_job *running;                 /* list of running jobs */
 	unsigned queue_depth, running_jobs, slots_used, live_jobs;
 	uint64_t next_job_id;
+	struct zvmd_cluster *cluster; /* role = cluster: rings, secret */
 	bool draining, stopping;
 };
 
@@ -362,6 +373,64 @@ typedef void (*zvmd_job_done_cb)(struct zvmd_job *job, void *arg);
 int zvmd_job_create(struct zvmd_server *srv, struct proto_plan *plan,
 		    uint64_t id, zvmd_job_done_cb done, void *arg,
 		    struct zvmd_job **out, struct proto_error *err);
+/* A job whose instances run on workers (the coordinator's view): no
+ * sandboxes here, no pool slots; reports and immediate output arrive in
+ * frames. It is done when every instance has a report or failed; then
+ * zvmd_job_response / zvmd_job_stream_response work as for a local job.
+ * Takes ownership of plan. */
+int zvmd_job_create_remote(struct zvmd_server *srv, struct proto_plan *plan,
+			   uint64_t id, zvmd_job_done_cb done, void *arg,
+			   struct zvmd_job **out, struct proto_error *err);
+/* Append immediate output of instance inst (spooled like local output).
+ * An instance's worker sends its immediate channels one after the other,
+ * in channel order, so the body is the local one byte for byte. */
+int zvmd_job_remote_output(struct zvmd_job *job, size_t inst,
+			   const void *buf, size_t len,
+			   struct proto_error *err);
+/* Instance f->inst ended on its worker (a decoded "report" frame). It
+ * succeeded when its status is "ok" and its retcode 0. Reports for an
+ * unknown or already ended instance are ignored. */
+void zvmd_job_remote_report(struct zvmd_job *job,
+			    const struct proto_frame *f);
+/* Every instance without a report yet failed with this reason (worker
+ * unreachable, stream cut, error frame). */
+void zvmd_job_remote_fail(struct zvmd_job *job, const char *why);
+
+/* A part job commits an output: PUT the spool file fd (owned by the
+ * callee from now on) as the object of channel c of instance inst, then
+ * call zvmd_job_put_done. Only outputs of instances that succeeded get
+ * here, once all instances run here have ended. */
+typedef void (*zvmd_job_put_fn)(struct zvmd_job *job, size_t inst,
+				const struct proto_channel *c, int fd,
+				const char *etag, void *arg);
+
+/* A cluster worker's share of a plan. */
+struct zvmd_job_part {
+	const bool *here;  /* per plan instance: runs on this node */
+	/* Per instance run here, per channel: an opened source (object
+	 * .data, a spooled proxy GET or listing, an edge socket), or -1.
+	 * Object and container reads must all be given; outputs to objects
+	 * are spooled by the job; pipes within the node are made by it. */
+	int **fds;
+	int *prog_fds;     /* per instance run here: its program */
+	zvmd_job_put_fn put;
+	void *put_arg;
+};
+
+/* Prepare the instances of plan that run here. The job takes every fd
+ * >= 0 of part->fds and part->prog_fds (setting them to -1), also when it
+ * fails. Answer with zvmd_job_frames_response. Takes ownership of plan. */
+int zvmd_job_create_part(struct zvmd_server *srv, struct proto_plan *plan,
+			 uint64_t id, const struct zvmd_job_part *part,
+			 zvmd_job_done_cb done, void *arg,
+			 struct zvmd_job **out, struct proto_error *err);
+/* A put has settled: error NULL, or why the output could not be stored
+ * (the instance then fails with it). */
+void zvmd_job_put_done(struct zvmd_job *job, size_t inst, const char *error);
+/* A part job's answer to its coordinator: queued at once, the frames of
+ * CLUSTER.md (output frames as produced, reports, done) as they come. */
+struct MHD_Response *zvmd_job_frames_response(struct zvmd_job *job,
+					       struct MHD_Connection *conn);
 /* Would a job of n instances start at once (else it queues)? */
 bool zvmd_jobs_can_start(const struct zvmd_server *srv, size_t n);
 /* Run now if slots are free, else queue. */
@@ -388,5 +457,31 @@ void zvmd_job_release(struct zvmd_job *job);
 void zvmd_job_totals(const struct zvmd_job *job, size_t *ninst,
 		     uint64_t *bytes_in, uint64_t *bytes_out,
 		     uint64_t *body_bytes);
+
+/* ------------------------------------------------------ coordinator */
+
+/* A cluster job on its coordinator (daemon/coordinator.c). */
+struct zvmd_coord;
+
+/* Planning has ended (on the loop): zvmd_coord_status says how; when
+ * it is 200, zvmd_coord_job is the remote job, not submitted yet. */
+typedef void (*zvmd_coord_ready_cb)(struct zvmd_coord *co, void *arg);
+
+/* Plan json (taken, malloc'd) for account with the user's token in a
+ * work thread; ready runs on the loop when done. done is the remote
+ * job's completion callback. -1 when the work cannot be queued. */
+int zvmd_coord_start(struct zvmd_server *srv, uint64_t id,
+		     const char *account, const char *token, char *json,
+		     size_t len, zvmd_job_done_cb done,
+		     zvmd_coord_ready_cb ready, void *arg,
+		     struct zvmd_coord **out);
+/* 200, or the HTTP status of the failure with its message. */
+int zvmd_coord_status(const struct zvmd_coord *co, const char **msg);
+struct zvmd_job *zvmd_coord_job(const struct zvmd_coord *co);
+/* Send every node its task (after the job was submitted). */
+void zvmd_coord_dispatch(struct zvmd_coord *co);
+/* The client's request is over: no callback runs after this; the
+ * coordinator is freed (once its planning thread, if any, has ended). */
+void zvmd_coord_release(struct zvmd_coord *co);
 
 #endif
