@@ -1,16 +1,19 @@
 /* config.c — zvmd.conf: defaults, INI parsing (inih), checks.
  *
  * Keys live in section [zvmd], or [cluster] for cluster mode;
+ * [sysimages] maps image names to tar archives;
  * conf/zvmd.conf documents each one. Size values accept a K/M/G suffix
  * (powers of 1024). Key names are unique over both sections, so that
  * `--set KEY=VALUE` needs no section. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "zvmd.h"
@@ -34,6 +37,8 @@ void zvmd_config_default(struct zvmd_config *cfg)
 	cfg->drain_grace = 30;
 	cfg->client_timeout = 60;
 	snprintf(cfg->log_level, sizeof(cfg->log_level), "info");
+	cfg->image_max_size = 2ULL << 30;
+	cfg->tmp_size = 64ULL << 20;
 	cfg->role = ZVMD_ROLE_LOCAL;
 	snprintf(cfg->proxy_url, sizeof(cfg->proxy_url),
 		 "http://127.0.0.1:8080");
@@ -140,6 +145,9 @@ static const struct option options[] = {
 	OPT_U("drain_grace", drain_grace),
 	OPT_U("client_timeout", client_timeout),
 	OPT_S("log_level", log_level),
+	OPT_S("image_cache", image_cache),
+	OPT_Z("image_max_size", image_max_size),
+	OPT_Z("tmp_size", tmp_size),
 	OPT("role", K_ROLE, role, "cluster"),
 	CLUSTER_S("proxy_url", proxy_url),
 	CLUSTER_S("swift_dir", swift_dir),
@@ -223,6 +231,54 @@ static char *read_line(char *buf, int cap, void *stream)
 	return r;
 }
 
+/* Device names a system image cannot take (proto's built-in devices). */
+static bool device_reserved(const char *name)
+{
+	static const char *const builtin[] = {
+		"stdin", "stdout", "stderr", "input", "output", "image",
+		"script", "debug",
+	};
+
+	for (size_t i = 0; i < sizeof(builtin) / sizeof(builtin[0]); i++)
+		if (!strcmp(name, builtin[i]))
+			return true;
+	return false;
+}
+
+/* [sysimages] NAME = /path/to/image.tar */
+static int sysimage_add(struct load_ctx *c, const char *name,
+			const char *value)
+{
+	struct zvmd_config *cfg = c->cfg;
+	struct zvmd_sysimage *im;
+
+	if (!*name || strlen(name) >= sizeof(im->name) ||
+	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			 "0123456789._-") != strlen(name) || name[0] == '.')
+		return zvmd_err(c->err, "[sysimages] %.80s: an image name is "
+				"1-63 letters, digits, '.', '_' or '-' (not "
+				"starting with '.')", name);
+	if (device_reserved(name))
+		return zvmd_err(c->err, "[sysimages] %s: is a built-in device "
+				"name", name);
+	for (size_t i = 0; i < cfg->nsysimages; i++)
+		if (!strcmp(cfg->sysimages[i].name, name))
+			return zvmd_err(c->err, "[sysimages] %s: set twice "
+					"(first at line %u)", name,
+					cfg->sysimages[i].line);
+	if (cfg->nsysimages == ZVMD_MAX_SYSIMAGES)
+		return zvmd_err(c->err, "[sysimages] %s: more than %d images",
+				name, ZVMD_MAX_SYSIMAGES);
+	if (!*value || strlen(value) >= sizeof(im->path))
+		return zvmd_err(c->err, "[sysimages] %s: needs the path of a "
+				"tar archive", name);
+	im = &cfg->sysimages[cfg->nsysimages++];
+	snprintf(im->name, sizeof(im->name), "%s", name);
+	snprintf(im->path, sizeof(im->path), "%s", value);
+	im->line = c->lineno;
+	return 0;
+}
+
 /* Returning 0 makes inih report this line's number. */
 static int on_ini(void *user, const char *section, const char *name,
 		  const char *value)
@@ -232,9 +288,15 @@ static int on_ini(void *user, const char *section, const char *name,
 
 	if (c->failed)
 		return 1;
+	if (!strcmp(section, "sysimages")) {
+		if (sysimage_add(c, name, value) == 0)
+			return 1;
+		c->failed = 1;
+		return 0;
+	}
 	if (strcmp(section, "zvmd") && strcmp(section, "cluster")) {
-		zvmd_err(c->err, "section [%s] is unknown (use [zvmd] or "
-			 "[cluster])", section);
+		zvmd_err(c->err, "section [%s] is unknown (use [zvmd], "
+			 "[cluster] or [sysimages])", section);
 		c->failed = 1;
 		return 0;
 	}
@@ -273,6 +335,7 @@ int zvmd_config_load(struct zvmd_config *cfg, const char *path,
 	}
 	if (strcmp(cfg->file, path))
 		memset(cfg->line, 0, sizeof(cfg->line));
+	cfg->nsysimages = 0; /* the file's [sysimages] replace any before */
 	snprintf(cfg->file, sizeof(cfg->file), "%s", path);
 	rc = ini_parse_stream(read_line, &c, on_ini, &c);
 	fclose(c.f);
@@ -406,6 +469,31 @@ int zvmd_log_level_parse(const char *name)
 	return -1;
 }
 
+/* Each system image must be a readable regular file (its content is
+ * checked when a job first uses it: extraction is too slow for here). */
+static int check_sysimages(const struct zvmd_config *cfg,
+			   struct zvmd_error *err)
+{
+	for (size_t i = 0; i < cfg->nsysimages; i++) {
+		const struct zvmd_sysimage *im = &cfg->sysimages[i];
+		int fd = open(im->path, O_RDONLY | O_CLOEXEC);
+		struct stat st;
+		const char *why = NULL;
+
+		if (fd < 0)
+			why = strerror(errno);
+		else if (fstat(fd, &st) || !S_ISREG(st.st_mode))
+			why = "not a regular file (a tar archive)";
+		if (fd >= 0)
+			close(fd);
+		if (why)
+			return zvmd_err(err, "%.300s:%u: [sysimages] %s: "
+					"'%.200s': %s", cfg->file, im->line,
+					im->name, im->path, why);
+	}
+	return 0;
+}
+
 int zvmd_config_check(const struct zvmd_config *cfg, struct zvmd_error *err)
 {
 	/* Limits where 0 would mean "nothing may run". */
@@ -442,6 +530,11 @@ int zvmd_config_check(const struct zvmd_config *cfg, struct zvmd_error *err)
 		return zvmd_config_error(cfg, err, "max_instances", "%zu is "
 					 "more than 1020 (one service thread "
 					 "per sandbox)", cfg->max_instances);
+	if (cfg->image_cache[0] && access(cfg->image_cache, F_OK) == 0 &&
+	    check_dir(cfg, "image_cache", cfg->image_cache, err))
+		return -1;
+	if (check_sysimages(cfg, err))
+		return -1;
 	if (zvmd_log_level_parse(cfg->log_level) < 0)
 		return zvmd_config_error(cfg, err, "log_level", "'%s' is not "
 					 "one of error, warning, info, debug",

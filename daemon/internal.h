@@ -58,6 +58,51 @@ struct zvmd_secret {
 int zvmd_secret_load(const char *path, struct zvmd_secret *out, char *msg,
 		     size_t cap);
 
+/* ------------------------------------------------------------- auth */
+
+/* Signed internal requests and edge hellos, checked on the worker
+ * (daemon/auth.c): signature, expiry, then a replay cache that keeps
+ * every nonce until its signature expires. Loop thread only. */
+#define ZVMD_AUTH_NONCES 65536   /* default bound of the replay cache */
+
+enum zvmd_auth_result {
+	ZVMD_AUTH_OK,
+	ZVMD_AUTH_MISSING,        /* 401: an X-Zvm-* header is absent */
+	ZVMD_AUTH_BAD_SIGNATURE,  /* 403: malformed or wrong signature */
+	ZVMD_AUTH_EXPIRED,        /* 403: expired, or expires too far ahead */
+	ZVMD_AUTH_REPLAYED,       /* 403: nonce seen before its expiry */
+	ZVMD_AUTH_FULL,           /* 503: replay cache full; retry later */
+};
+
+struct zvmd_auth;
+
+/* Copies the secret; max_nonces 0 = ZVMD_AUTH_NONCES. NULL when memory
+ * runs out or the secret is shorter than ZVMD_SECRET_MIN. */
+struct zvmd_auth *zvmd_auth_new(const struct zvmd_secret *secret,
+				size_t max_nonces);
+void zvmd_auth_free(struct zvmd_auth *a);
+/* HTTP status of a result: 200, 401, 403 or 503. */
+int zvmd_auth_status(enum zvmd_auth_result r);
+/* Nonces remembered now (for metrics and tests). */
+size_t zvmd_auth_pending(const struct zvmd_auth *a);
+/* A request: method, path (as signed: no query), the X-Zvm-Expires,
+ * -Nonce, -Signature values (NULL = absent), the body, the time. msg
+ * gets a one-line reason for any result but OK. Nothing may run before
+ * this says OK. */
+enum zvmd_auth_result zvmd_auth_request(struct zvmd_auth *a,
+					const char *method, const char *path,
+					const char *expires, const char *nonce,
+					const char *signature, const void *body,
+					size_t len, int64_t now, char *msg,
+					size_t cap);
+/* An edge hello line (with or without '\n'): parsed into *out, then
+ * checked like a request. Answer "OK\n" on ZVMD_AUTH_OK, else
+ * "ERR <msg>\n". */
+enum zvmd_auth_result zvmd_auth_edge(struct zvmd_auth *a, const char *line,
+				     size_t len, int64_t now,
+				     struct proto_edge_hello *out, char *msg,
+				     size_t cap);
+
 /* What cluster mode reads at start (daemon/cluster.c): swift.conf and
  * the object ring of every storage policy in swift_dir, the secret, and
  * this node's IP. Immutable once loaded: planning threads share it. */
@@ -205,6 +250,7 @@ struct zvmd_metrics {
 	uint64_t instance_failures;  /* instances that did not end ok */
 	uint64_t bytes_in;           /* bytes read by instances + job bodies */
 	uint64_t bytes_out;          /* bytes written by instances */
+	uint64_t image_extractions;  /* images unpacked into the cache */
 	uint64_t latency[ZVMD_LATENCY_BUCKETS + 1]; /* cumulative at render */
 	double latency_sum;
 	uint64_t latency_count;
@@ -362,6 +408,37 @@ struct zvmd_server {
 void zvmd_server_kick(struct zvmd_server *srv);
 /* A job finished or left: the server may stop if it is draining. */
 void zvmd_server_job_gone(struct zvmd_server *srv);
+
+/* ------------------------------------------------------------ images */
+
+/* An instance's image root (images.c). */
+struct zvmd_inst_image {
+	int tar_fd;              /* the archive; -1 = the instance has no image */
+	char label[80];          /* "python3", "/dev/image": for messages */
+	const char *prog;        /* program path inside it; NULL = an object */
+	/* filled by zvmd_image_resolve */
+	char *root_dir;          /* the extracted tree (malloc'd) */
+	int prog_fd;             /* the program in it, or -1 */
+	bool extracted;          /* this resolve unpacked it */
+	enum proto_error_kind kind;
+	char error[256];         /* "" = resolved */
+};
+
+const struct zvmd_sysimage *zvmd_sysimage_find(const struct zvmd_config *cfg,
+					       const char *name);
+/* Open a configured system image's archive read-only. */
+int zvmd_sysimage_open(const struct zvmd_config *cfg, const char *name,
+		       int *fd, struct proto_error *err);
+/* Which archive (if any) becomes the instance's root (fds: its opened
+ * channels). Fills tar_fd/label/prog; sets tar_fd = -1 for none. */
+int zvmd_image_source(const struct zvmd_config *cfg,
+		      const struct proto_instance *pi, const int *fds,
+		      struct zvmd_inst_image *im, struct proto_error *err);
+/* Extract (once, cached in `cache`) and open the program. Blocks: run it
+ * on the uv work queue. Errors land in im->error / im->kind. */
+void zvmd_image_resolve(const char *cache, uint64_t max_bytes,
+			struct zvmd_inst_image *im);
+void zvmd_image_clear(struct zvmd_inst_image *im);
 
 /* -------------------------------------------------------------- jobs */
 

@@ -248,6 +248,7 @@ static enum MHD_Result job_start(struct request *req)
 	struct proto_limits lim;
 	struct proto_plan *plan = NULL;
 	struct proto_error err = { 0 };
+	const char *sysimages[ZVMD_MAX_SYSIMAGES];
 	const union MHD_ConnectionInfo *ci;
 	struct MHD_Response *r;
 	enum MHD_Result rc;
@@ -263,8 +264,11 @@ static enum MHD_Result job_start(struct request *req)
 	proto_limits_default(&lim);
 	lim.max_job_size = cfg->max_job_size;
 	lim.max_instances = cfg->max_instances;
+	for (size_t i = 0; i < cfg->nsysimages; i++)
+		sysimages[i] = cfg->sysimages[i].name;
 	if (proto_job_plan(req->body ? req->body : "", req->len, req->account,
-			   NULL, 0, &lim, &store, &plan, &err))
+			   sysimages, cfg->nsysimages, &lim, &store, &plan,
+			   &err))
 		return job_error(req, proto_error_status(err.kind), 0, "%s",
 				 err.msg);
 	if (!zvmd_jobs_can_start(srv, plan->ninst) &&

@@ -408,7 +408,9 @@ int proto_frame_parser_end(struct proto_frame_parser *p,
 	case P_ENDED:
 		if (p->done)
 			return 0;
-		return proto_error_set(err, PROTO_EINTERNAL, "%s", p->error);
+		return proto_error_set(err, PROTO_EINTERNAL, "%s", p->error[0] ?
+				       p->error : "task failed (the worker gave "
+				       "no reason)");
 	case P_PAYLOAD:
 		return proto_error_set(err, PROTO_EUNPARSABLE, "stream cut in "
 				       "the output of inst %zu (%" PRIu64

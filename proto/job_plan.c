@@ -817,6 +817,7 @@ static int build_instances(struct jctx *c, struct proto_plan *plan)
 			in->env = g->env;
 			in->nenv = g->nenv;
 			in->replicate = g->replicate;
+			in->deterministic = g->deterministic;
 			in->location = (char *)g->location;
 			in->nchannels = g->nslots + nout + nin;
 			in->channels = arena_alloc(c->a, in->nchannels *

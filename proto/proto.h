@@ -71,6 +71,10 @@ struct proto_manifest {
 	int64_t timeout;    /* seconds */
 	char *node;         /* optional `Node = ` (ZeroVM node name) */
 	char *job;          /* optional `Job = ` (daemon socket in ZeroVM) */
+	char *image;        /* optional `Image = ` directory or tar: the
+			     * program's root; `Program` is a path in it */
+	int64_t image_tmp;  /* optional `ImageTmp = ` bytes of its /tmp; 0 =
+			     * the runner's default */
 	char **argv;        /* optional `CommandLine = ` split like a shell */
 	size_t argc;
 	char **env;         /* optional `Environment = k,v,k,v` as "k=v" */
@@ -211,6 +215,7 @@ struct proto_instance {
 	size_t nchannels;
 	long placement;      /* channel index that decides where it runs, or -1 */
 	int replicate;
+	bool deterministic;   /* exec.deterministic (default true) */
 	char *location;      /* co-location hint or NULL */
 };
 

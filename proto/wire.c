@@ -262,8 +262,9 @@ static void put_instance(struct pbuf *b, const struct proto_instance *in)
 	put_strv(b, in->argv, in->argc);
 	put_key(b, "env");
 	put_strv(b, in->env, in->nenv);
-	pbuf_printf(b, ",\"placement\":%ld,\"replicate\":%d", in->placement,
-		    in->replicate);
+	pbuf_printf(b, ",\"placement\":%ld,\"replicate\":%d,"
+		    "\"deterministic\":%s", in->placement, in->replicate,
+		    in->deterministic ? "true" : "false");
 	if (in->location) {
 		put_key(b, "location");
 		wire_put_str(b, in->location);
@@ -404,6 +405,23 @@ static int get_str(struct dctx *c, json_t *obj, const char *where,
 			   type_name(v));
 	if (nonempty && n == 0)
 		return bad(c, where, key, "must not be empty");
+	return 0;
+}
+
+/* An optional boolean field; absent gives def. */
+static int get_bool(struct dctx *c, json_t *obj, const char *where,
+		    const char *key, bool def, bool *out)
+{
+	int rc;
+	json_t *v = field(c, obj, where, key, false, &rc);
+
+	*out = def;
+	if (rc || !v)
+		return rc;
+	if (!json_is_boolean(v))
+		return bad(c, where, key, "must be true or false, not %s",
+			   type_name(v));
+	*out = json_is_true(v);
 	return 0;
 }
 
@@ -611,7 +629,7 @@ static int get_channel(struct dctx *c, json_t *v, const char *where,
 
 static const char *const inst_keys[] = {
 	"name", "group", "exec_kind", "exec_path", "argv", "env", "placement",
-	"replicate", "location", "channels", NULL
+	"replicate", "deterministic", "location", "channels", NULL
 };
 
 static int get_instance(struct dctx *c, json_t *v, const char *where,
@@ -637,6 +655,9 @@ static int get_instance(struct dctx *c, json_t *v, const char *where,
 		return -1;
 	in->exec_kind = (enum proto_exec_kind)ek;
 	in->replicate = (int)x;
+	if (get_bool(c, v, where, "deterministic", true,
+		     &in->deterministic))
+		return -1;
 	if (get_str(c, v, where, "location", false, false, &in->location) ||
 	    get_array(c, v, where, "channels", true, 0, *budget, &chans))
 		return -1;

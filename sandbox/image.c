@@ -303,10 +303,6 @@ static int file_write(struct img *im, struct archive *a,
 	la_int64_t off;
 	int fd, r;
 
-	if (size < 0 || (uint64_t)size > im->max_bytes - im->bytes)
-		return img_fail(im, name, "%lld bytes would pass the image's "
-				"limit of %llu bytes", (long long)size,
-				(unsigned long long)im->max_bytes);
 	fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 		    O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -340,7 +336,6 @@ static int file_write(struct img *im, struct archive *a,
 		close(fd);
 		return img_fail(im, name, "%s", strerror(errno));
 	}
-	im->bytes += (uint64_t)size;
 	close(fd);
 	return 0;
 }
@@ -409,6 +404,21 @@ static int dir_write(struct img *im, struct archive_entry *e,
 	return 0;
 }
 
+/* Every entry's declared size counts against the image's limit, checked
+ * before anything of the entry is written. */
+static int budget_take(struct img *im, const char *raw,
+		       struct archive_entry *e)
+{
+	int64_t size = archive_entry_size_is_set(e) ? archive_entry_size(e) : 0;
+
+	if (size < 0 || (uint64_t)size > im->max_bytes - im->bytes)
+		return img_fail(im, raw, "%lld bytes would pass the image's "
+				"limit of %llu bytes", (long long)size,
+				(unsigned long long)im->max_bytes);
+	im->bytes += (uint64_t)size;
+	return 0;
+}
+
 /* Kinds we refuse to create: the sandbox supplies its own /dev. */
 static bool entry_skipped(mode_t type)
 {
@@ -429,6 +439,8 @@ static int entry_write(struct img *im, struct archive *a,
 	if (!raw)
 		return img_fail(im, NULL, "entry %llu has no name",
 				(unsigned long long)im->entries);
+	if (budget_take(im, raw, e))
+		return -1;
 	if (!(name = name_clean(raw, &why)))
 		return img_fail(im, raw, "%s", why);
 	kind = hard ? (int)AE_IFREG : (int)type;
@@ -487,6 +499,31 @@ static void dirs_settle(struct img *im)
 		utimensat(fd, ".", ts, 0);
 		close(fd);
 	}
+}
+
+/* The sandbox mounts its own /dev and /tmp over these: they must be
+ * directories, made (mtime 0) if the archive has none. */
+static int mount_points(struct img *im)
+{
+	static const char *const names[] = { "dev", "tmp" };
+	struct stat sb;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (mkdirat(im->rootfd, names[i], 0755) == 0) {
+			if (dir_remember(im, names[i], (struct timespec){ 0, 0 }))
+				return img_fail(im, names[i], "out of memory");
+			continue;
+		}
+		if (errno != EEXIST)
+			return img_fail(im, names[i], "mkdir: %s",
+					strerror(errno));
+		if (fstatat(im->rootfd, names[i], &sb, AT_SYMLINK_NOFOLLOW) ||
+		    !S_ISDIR(sb.st_mode))
+			return img_fail(im, names[i], "must be a directory "
+					"(the sandbox mounts its own /%s there)",
+					names[i]);
+	}
+	return 0;
 }
 
 /* ----------------------------------------------------------- reading */
@@ -595,6 +632,8 @@ static int img_unpack(struct img *im, const char *want)
 		img_fail(im, NULL, "the archive changed while it was read");
 		goto out;
 	}
+	if (mount_points(im))
+		goto out;
 	dirs_settle(im);
 	rc = 0;
 out:

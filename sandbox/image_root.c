@@ -30,6 +30,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -79,6 +80,61 @@ int sandbox_image_open_program(const char *root_dir, const char *path, int *fd,
 	}
 	*fd = f;
 	return 0;
+}
+
+/* ------------------------------------------------------ the root */
+
+/* The CLIs' cache of extracted tars. */
+static char *default_cache(struct sandbox_error *err)
+{
+	const char *env = getenv("ZEROVM_IMAGE_CACHE"), *home = getenv("HOME");
+	char *dir = NULL;
+
+	if (env && *env)
+		dir = strdup(env);
+	else if (home && *home && asprintf(&dir, "%s/.cache/zerovm/images", home) < 0)
+		dir = NULL;
+	if (!dir)
+		sb_error(err, "no image cache: set ZEROVM_IMAGE_CACHE or HOME");
+	return dir;
+}
+
+int sandbox_image_root(const char *image, const char *cache_dir,
+		       char **root_dir, struct sandbox_error *err)
+{
+	struct stat st;
+	char *cache = NULL;
+	int fd, rc;
+
+	*root_dir = NULL;
+	fd = open(image, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		sb_error(err, "image %s: %s", image, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		close(fd);
+		*root_dir = realpath(image, NULL);
+		if (!*root_dir)
+			sb_error(err, "image %s: %s", image, strerror(errno));
+		return *root_dir ? 0 : -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		sb_error(err, "image %s: neither a directory nor a tar file", image);
+		close(fd);
+		return -1;
+	}
+	if (!cache_dir && !(cache = default_cache(err))) {
+		close(fd);
+		return -1;
+	}
+	rc = sandbox_image_open(cache_dir ? cache_dir : cache, fd, image, NULL,
+				root_dir, NULL, err);
+	free(cache);
+	close(fd);
+	return rc;
 }
 
 /* ------------------------------------------------------ /dev */

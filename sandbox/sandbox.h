@@ -149,6 +149,13 @@ int sandbox_run(const struct sandbox_spec *spec, struct sandbox **out,
 int sandbox_image_open_program(const char *root_dir, const char *path, int *fd,
 			       struct sandbox_error *err);
 
+/* The root_dir of `image`: a directory as it is (its real path), a tar
+ * file through sandbox_image_open() in cache_dir (NULL = the CLIs'
+ * default: $ZEROVM_IMAGE_CACHE, else $HOME/.cache/zerovm/images).
+ * *root_dir is malloc'd, the caller frees it. 0 or -1 with err. */
+int sandbox_image_root(const char *image, const char *cache_dir,
+		       char **root_dir, struct sandbox_error *err);
+
 /* ------------------------------------------------------------- images */
 
 /*
@@ -174,7 +181,10 @@ int sandbox_image_open_program(const char *root_dir, const char *path, int *fd,
  * archive, more than `max_bytes` of file data or `max_entries` entries);
  * device nodes, FIFOs and sockets are skipped; set-id and sticky bits are
  * dropped; symlinks are kept as they are (they resolve inside the
- * sandbox's root) but extraction never follows one. Blocks for as long as
+ * sandbox's root) but extraction never follows one. The tree always has
+ * `dev` and `tmp` directories (made empty if the archive has none; an
+ * archive where they are anything else is refused): the sandbox mounts
+ * its own /dev and /tmp there. Blocks for as long as
  * reading, hashing and unpacking take: call it off any event loop.
  * `limits` may be NULL (the defaults).
  */

@@ -192,6 +192,9 @@ static void args_limits(struct spawn_args *a, const struct sandbox_spec *spec,
 	for (size_t i = 0; i < sb->nch; i++)
 		if (sb->ch[i].writable && (rlim_t)sb->ch[i].put_size > fsize)
 			fsize = sb->ch[i].put_size;
+	/* An image run's /tmp files are bounded by the tmpfs itself. */
+	if (spec->root_dir && spec->tmp_size > fsize)
+		fsize = spec->tmp_size;
 	if (fsize >= (rlim_t)SANDBOX_UNBOUNDED)
 		fsize = RLIM_INFINITY;
 	a->lim_res[0] = RLIMIT_AS;

@@ -37,7 +37,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: zvsh [-t SECONDS] [-m MEMORY] [-N] [-v] [--image DIR [--tmp SIZE]] [--]\n"
+		"usage: zvsh [-t SECONDS] [-m MEMORY] [-N] [-v] [--image DIR|TAR [--tmp SIZE]] [--]\n"
 		"            PROG [ARG | @FILE | @NAME=FILE]...\n"
 		"Run the static x86-64 program PROG in the zerovm sandbox.\n"
 		"  @FILE       map FILE to channel /dev/<n>.<basename> (n counts @FILE\n"
@@ -52,9 +52,11 @@ static void usage(FILE *f)
 		"              and address randomisation (default: deterministic, the\n"
 		"              same inputs give the same outputs; sandbox/README.md)\n"
 		"  -v          print the sandbox report to stderr at the end\n"
-		"  --image DIR the directory tree DIR is the program's read-only root\n"
+		"  --image DIR|TAR  the directory tree DIR (or the tar archive TAR,\n"
+		"              extracted once into $ZEROVM_IMAGE_CACHE, default\n"
+		"              ~/.cache/zerovm/images) is the program's read-only root\n"
 		"              and PROG a path inside it (dynamically linked programs\n"
-		"              and interpreters work when DIR holds their files)\n"
+		"              and interpreters work when the image holds their files)\n"
 		"  --tmp SIZE  size of the image run's private /tmp (default 64M;\n"
 		"              0 = none)\n"
 		"Exit: the program's code; 128+N when killed by signal N; %d on\n"
@@ -202,6 +204,8 @@ int main(int argc, char **argv)
 	struct sandbox *sb;
 	struct zvsh z;
 	bool verbose = false;
+	const char *image = NULL;
+	char *root = NULL;
 	uint64_t secs = 0;
 	int opt, code;
 
@@ -215,7 +219,7 @@ int main(int argc, char **argv)
 	spec.tmp_size = ZVSH_TMP_SIZE;
 	while ((opt = getopt_long(argc, argv, "+t:m:Nvh", longopts, NULL)) != -1) {
 		switch (opt) {
-		case 'I': spec.root_dir = optarg; break;
+		case 'I': image = optarg; break;
 		case 'T':
 			if (parse_size(optarg, &spec.tmp_size) < 0) {
 				fprintf(stderr, "zvsh: --tmp %s: not a size\n", optarg);
@@ -244,18 +248,21 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return ZVSH_FAILED;
 	}
-	if (!spec.root_dir) {
+	if (!image) {
 		spec.tmp_size = 0;
 		spec.prog_fd = open(argv[optind], O_RDONLY | O_CLOEXEC);
 		if (spec.prog_fd < 0) {
 			fprintf(stderr, "zvsh: %s: %s\n", argv[optind], strerror(errno));
 			return ZVSH_FAILED;
 		}
-	} else if (sandbox_image_open_program(spec.root_dir, argv[optind],
-					      &spec.prog_fd, &err) < 0) {
+	} else if (sandbox_image_root(image, NULL, &root, &err) < 0 ||
+		   sandbox_image_open_program(root, argv[optind], &spec.prog_fd,
+					      &err) < 0) {
 		fprintf(stderr, "zvsh: %s\n", err.msg);
+		free(root);
 		return ZVSH_FAILED;
 	}
+	spec.root_dir = root;
 	std_channels(&z);
 	z.argv = NULL;
 	code = ZVSH_FAILED;
@@ -283,6 +290,7 @@ out:
 		free(z.alias[i]);
 	}
 	free(z.argv);
+	free(root);
 	close(spec.prog_fd);
 	return code;
 }

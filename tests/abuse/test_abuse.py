@@ -452,10 +452,10 @@ def case_overload(d):
 
 
 class FdLimitedDaemon(AbuseDaemon):
-    """zvmd with only 128 fds: its connection cap must leave room for the
+    """zvmd with only 256 fds: its connection cap must leave room for the
     fds jobs need (pipes, inputs, spool files)."""
 
-    NOFILE = 128
+    NOFILE = 256
 
     @staticmethod
     def preexec():
@@ -464,27 +464,28 @@ class FdLimitedDaemon(AbuseDaemon):
 
 
 def case_connection_flood(d):
-    """100 idle connections against an fd limit of 128: zvmd accepts a
+    """200 idle connections against an fd limit of 256: zvmd accepts a
     quarter of its fds' worth (the rest wait in the backlog until idle ones
     time out), so a wordcount job (many pipes and files) sent behind the
     flood still runs, instead of failing on EMFILE."""
     d.log.seek(0)
-    check("max_connections=32" in d.log.read(),
-          "zvmd did not derive its connection cap from RLIMIT_NOFILE 128")
+    check("max_connections=64" in d.log.read(),
+          "zvmd did not derive its connection cap from RLIMIT_NOFILE 256")
     for i in range(4):
         d.put("books/b%d.txt" % i, "one two two three three three\n")
     held = []
     try:
-        for _ in range(100):
+        for _ in range(200):
             held.append(connect(d))
             held[-1].sendall(b"GET /healthcheck HTTP/1.1\r\nHost: x\r\n")
-        s, _, body = d.job([
+        s, h, body = d.job([
             group("map", "wc_map", "reduce", devices=[
                 {"name": "stdin", "path": "swift://~/books/*.txt"}],
                 connect=["reduce"]),
             group("reduce", "wc_reduce", devices=[{"name": "stdout"}],
                   count=2)])
-        check(s == 200, "wordcount during the flood: %d %r" % (s, body))
+        check(s == 200, "wordcount during the flood: %d %r %r" %
+              (s, body, h.get("X-Nexe-Status")))
         counts = {}
         for line in body.decode().split("\n"):
             if line.strip():

@@ -523,6 +523,37 @@ def case_reload(d):
              "the reloaded limit")
 
 
+def case_determinism(d):
+    """Jobs are deterministic unless exec.deterministic is false: the same
+    job gives byte-identical output (pids aside: they are the host's, see
+    sandbox/README.md), instances draw different streams (seeded by their
+    names), and with the switch off two runs differ."""
+    def probe(det=None, count=2):
+        g = group("probe", "detprobe", devices=[{"name": "stdout"}],
+                  count=count)
+        if det is not None:
+            g["exec"]["deterministic"] = det
+        s, _, body = d.job([g])
+        check(s == 200, "detprobe job: %d %r" % (s, body))
+        return [x for x in body.decode().split("\n")
+                if not x.startswith("pid ")]
+    a, b = probe(), probe()
+    check(a == b, "two deterministic runs differ: %r" %
+          sorted(set(a) ^ set(b)))
+    check("vdso absent" in a, "the vDSO is visible: %r" % a)
+    rand = [x for x in a if x.startswith("getrandom ")]
+    half = len(rand) // 2
+    check(half and rand[:half] != rand[half:],
+          "probe-1 and probe-2 drew the same random stream: %r" % rand)
+    a, b = probe(False, 1), probe(False, 1)
+    check(a != b, "nondeterministic runs are identical")
+    check("vdso present" in a, "exec.deterministic false keeps the vDSO")
+    s, _, body = d.job([{"name": "p", "exec": {
+        "path": "swift://~/bin/detprobe", "deterministic": "yes"}}])
+    check(s == 400 and b"exec: deterministic" in body,
+          "a non-boolean switch: %d %r" % (s, body))
+
+
 def case_store_paths(d):
     os.symlink("/etc/passwd", d.path("bin/link"))
     d.put("data/ok.txt", "ok\n")
@@ -591,6 +622,7 @@ CASES = {
     "store_paths": ({}, case_store_paths),
     "big_output": ({"max_output": "2G", "instance_timeout": 300},
                    case_big_output),
+    "determinism": ({}, case_determinism),
 }
 
 

@@ -73,6 +73,9 @@ HOSTILE = {
                                     add(t, "d", tarfile.DIRTYPE)),
     "many.tar": lambda t: [add_file(t, "f%d" % i) for i in range(20)],
     "big.tar": lambda t: add_file(t, "big", b"z" * (2 << 20)),
+    # the sandbox mounts its /tmp there: a link would redirect the mount
+    "tmp-symlink.tar": lambda t: add(t, "tmp", tarfile.SYMTYPE,
+                                     link="../outside"),
 }
 
 

@@ -138,6 +138,9 @@ Test(image, good_image_is_cleaned_and_kept)
 	link[n] = '\0';
 	cr_assert_str_eq(link, "/etc/motd");
 
+	at(p, sizeof(p), root, "dev");
+	cr_assert_eq(lstat(p, &sb), 0, "no dev directory for the sandbox");
+	cr_assert(S_ISDIR(sb.st_mode));
 	at(p, sizeof(p), root, "dev/null");
 	cr_assert_neq(lstat(p, &sb), 0, "a device node was made");
 	at(p, sizeof(p), root, "fifo");
@@ -383,6 +386,11 @@ Test(image, entry_limit)
 	refused("many.tar", &l, "more than 10 entries");
 }
 
+Test(image, tmp_not_a_directory)
+{
+	refused("tmp-symlink.tar", NULL, "entry 'tmp': must be a directory");
+}
+
 Test(image, not_an_archive)
 {
 	refused("garbage.tar", NULL, "not a tar archive");
@@ -404,7 +412,8 @@ Test(image, nul_in_name)
 	d = opendir(root);
 	cr_assert_not_null(d);
 	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+		    strcmp(de->d_name, "dev") && strcmp(de->d_name, "tmp")) {
 			n++;
 			cr_assert_str_eq(de->d_name, "a");
 		}

@@ -40,7 +40,7 @@ static const char *const jobs[] = {
 			 "content_type": "text/plain"}]}]),
 	J([{"name": "a", "attach": "input", "replicate": 2, "location": "r1",
 	    "exec": {"path": "file://python:bin/python", "name": "py",
-		     "env": {"A": "1", "B": "x=y \"q\" \u00e9"}},
+		     "deterministic": false, "env": {"A": "1", "B": "x=y \"q\" \u00e9"}},
 	    "devices": [{"name": "stdin"}, {"name": "stdout"},
 			{"name": "stderr", "content_type": "text/plain"},
 			{"name": "input", "path": "swift://./in/a.txt",
@@ -112,6 +112,7 @@ static void plan_eq(const struct proto_plan *a, const struct proto_plan *b)
 		cr_expect_null(y->env[y->nenv]);
 		cr_expect_eq(x->placement, y->placement);
 		cr_expect_eq(x->replicate, y->replicate);
+		cr_expect_eq(x->deterministic, y->deterministic);
 		cr_expect_eq(!x->location, !y->location);
 		if (x->location)
 			cr_expect_str_eq(x->location, y->location);
