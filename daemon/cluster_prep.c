@@ -43,6 +43,11 @@ struct prep_ctx {
 	char **conts;
 	int *policies;
 	size_t nconts;
+	/* Workers asked for their /healthcheck so far, and the answers. */
+	char (*ips)[64];
+	bool *up;
+	size_t nips;
+	const char *skip;       /* an IP taken as down (alternatives) */
 };
 
 static int fail(struct zvmd_prep *p, int status, const char *fmt, ...)
@@ -477,9 +482,8 @@ static int check_objects(struct prep_ctx *c)
 
 /* ---------------------------------------------------------- placement */
 
-static bool worker_alive(void *ctx, const char *ip)
+static bool health_check(struct prep_ctx *c, const char *ip)
 {
-	struct prep_ctx *c = ctx;
 	struct zvmd_http_opts o = { 0 };
 	struct zvmd_http_fetched f;
 	struct proto_error err;
@@ -503,6 +507,90 @@ static bool worker_alive(void *ctx, const char *ip)
 	return up;
 }
 
+/* Each worker is asked once per job, however often placement runs. */
+static bool worker_alive(void *ctx, const char *ip)
+{
+	struct prep_ctx *c = ctx;
+	char (*ips)[64];
+	bool *up;
+
+	if (c->skip && !strcmp(c->skip, ip))
+		return false;
+	for (size_t i = 0; i < c->nips; i++)
+		if (!strcmp(c->ips[i], ip))
+			return c->up[i];
+	ips = realloc(c->ips, (c->nips + 1) * sizeof(*ips));
+	if (ips)
+		c->ips = ips;
+	up = realloc(c->up, (c->nips + 1) * sizeof(*up));
+	if (up)
+		c->up = up;
+	if (!ips || !up)
+		return false;
+	snprintf(ips[c->nips], sizeof(ips[c->nips]), "%s", ip);
+	up[c->nips] = health_check(c, ip);
+	return up[c->nips++];
+}
+
+/* Nodes with a pipe to another node: their instances cannot move alone
+ * (the other side was told where they run). */
+static bool *pinned_nodes(const struct zvmd_prep *p)
+{
+	bool *pinned = calloc(p->place.nnodes + 1, sizeof(*pinned));
+	struct proto_edge *e = NULL;
+	struct proto_error err;
+	size_t n = 0;
+
+	if (!pinned || proto_plan_edges(p->plan, &e, &n, &err)) {
+		free(pinned);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t w = p->place.inst[e[i].writer], r = p->place.inst[e[i].reader];
+
+		if (w != r)
+			pinned[w] = pinned[r] = true;
+	}
+	free(e);
+	return pinned;
+}
+
+/* Where each node's instances go if the node cannot be reached at
+ * dispatch: placement again with that node down (the other nodes'
+ * answers are remembered), for nodes whose instances have no pipe to
+ * another node. Best effort: without one, the instances fail. */
+static void alternatives(struct prep_ctx *c, const int *policy)
+{
+	struct zvmd_prep *p = c->p;
+	bool *pinned = pinned_nodes(p);
+
+	p->alt = calloc(p->place.nnodes + 1, sizeof(*p->alt));
+	if (!pinned || !p->alt) {
+		free(pinned);
+		return;
+	}
+	for (size_t k = 0; k < p->place.nnodes; k++) {
+		struct zvmd_placement alt;
+		char msg[256];
+		size_t first = 0;
+
+		if (pinned[k])
+			continue;
+		while (p->place.inst[first] != k)
+			first++;
+		c->skip = p->place.nodes[k].ip;
+		if (zvmd_place(p->cl, p->cfg.worker_port, p->cfg.edge_port,
+			       p->plan, policy, worker_alive, c, &alt, msg,
+			       sizeof(msg)) == 0) {
+			p->alt[k] = alt.nodes[alt.inst[first]];
+			p->alt[k].ninst = p->place.nodes[k].ninst;
+			zvmd_placement_clear(&alt);
+		}
+		c->skip = NULL;
+	}
+	free(pinned);
+}
+
 static int place(struct prep_ctx *c)
 {
 	struct zvmd_prep *p = c->p;
@@ -521,9 +609,11 @@ static int place(struct prep_ctx *c)
 	rc = zvmd_place(p->cl, p->cfg.worker_port, p->cfg.edge_port, p->plan,
 			policy, worker_alive, c, &p->place, p->msg,
 			sizeof(p->msg));
-	free(policy);
 	if (rc)
 		p->status = 503;
+	else
+		alternatives(c, policy);
+	free(policy);
 	return rc;
 }
 
@@ -535,6 +625,7 @@ void zvmd_prep_run(struct zvmd_prep *p)
 	struct proto_store store = { store_list, &c };
 	struct proto_limits lim;
 	struct proto_error err = { 0 };
+	const char *sysimages[ZVMD_MAX_SYSIMAGES];
 	size_t n;
 
 	p->status = 200;
@@ -548,8 +639,11 @@ void zvmd_prep_run(struct zvmd_prep *p)
 	proto_limits_default(&lim);
 	lim.max_job_size = p->cfg.max_job_size;
 	lim.max_instances = p->cfg.max_instances;
-	if (proto_job_plan(p->json ? p->json : "", p->len, p->account, NULL, 0,
-			   &lim, &store, &p->plan, &err)) {
+	for (size_t i = 0; i < p->cfg.nsysimages; i++)
+		sysimages[i] = p->cfg.sysimages[i].name;
+	if (proto_job_plan(p->json ? p->json : "", p->len, p->account,
+			   sysimages, p->cfg.nsysimages, &lim, &store, &p->plan,
+			   &err)) {
 		/* A listing that failed in transport already set 502. */
 		fail(p, p->status != 200 ? p->status :
 		     proto_error_status(err.kind), "%s", err.msg);
@@ -560,6 +654,8 @@ void zvmd_prep_run(struct zvmd_prep *p)
 		free(c.conts[i]);
 	free(c.conts);
 	free(c.policies);
+	free(c.ips);
+	free(c.up);
 	memset(c.auth, 0, sizeof(c.auth));
 }
 
@@ -568,6 +664,8 @@ void zvmd_prep_clear(struct zvmd_prep *p)
 	proto_plan_free(p->plan);
 	p->plan = NULL;
 	zvmd_placement_clear(&p->place);
+	free(p->alt);
+	p->alt = NULL;
 	for (size_t i = 0; i < p->nobjects; i++) {
 		free(p->objects[i].path);
 		free(p->objects[i].etag);

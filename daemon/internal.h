@@ -175,6 +175,9 @@ struct zvmd_prep {
 	char msg[600];
 	struct proto_plan *plan;
 	struct zvmd_placement place;
+	/* Per node of place: where its instances go if it cannot be
+	 * reached at dispatch (ip "" = nowhere: they pipe to other nodes). */
+	struct zvmd_node *alt;
 	struct proto_object *objects;     /* what HEAD said of every input
 					   * object and program */
 	size_t nobjects;
@@ -557,6 +560,9 @@ int zvmd_coord_status(const struct zvmd_coord *co, const char **msg);
 struct zvmd_job *zvmd_coord_job(const struct zvmd_coord *co);
 /* Send every node its task (after the job was submitted). */
 void zvmd_coord_dispatch(struct zvmd_coord *co);
+/* X-Nexe-Node: the worker ("ip:port") of every instance, comma-joined
+ * in plan order (malloc'd; NULL when memory runs out). */
+char *zvmd_coord_nodes(const struct zvmd_coord *co);
 /* The client's request is over: no callback runs after this; the
  * coordinator is freed (once its planning thread, if any, has ended). */
 void zvmd_coord_release(struct zvmd_coord *co);
