@@ -84,6 +84,15 @@ static struct proto_plan *plan_of(unsigned nfree)
 	return plan;
 }
 
+static void place_ok(const struct proto_plan *plan, const int *policy,
+		     struct fake *f, struct zvmd_placement *p)
+{
+	char msg[256];
+
+	cr_assert(zvmd_place(cl, 8090, 8091, plan, policy, fake_alive, f, p,
+			     msg, sizeof(msg)) == 0, "%s", msg);
+}
+
 static const char *ip_of(const struct zvmd_placement *p, size_t inst)
 {
 	return p->nodes[p->inst[inst]].ip;
@@ -95,10 +104,8 @@ Test(place, first_primary_then_least_loaded)
 	int policy[6] = { 0 };
 	struct fake f = { .calls = 0 };
 	struct zvmd_placement p;
-	char msg[256];
 
-	cr_assert(zvmd_place(cl, 8090, 8091, plan, policy, fake_alive, &f, &p,
-			     msg, sizeof(msg)) == 0, "%s", msg);
+	place_ok(plan, policy, &f, &p);
 	cr_expect_str_eq(ip_of(&p, 0), "127.0.0.2");
 	cr_expect_str_eq(ip_of(&p, 1), "127.0.0.4");
 	/* .2 and .4 hold one each: the empty nodes first, in device id
@@ -123,10 +130,8 @@ Test(place, dead_primary_is_skipped_for_the_next_replica)
 	int policy[3] = { 0 };
 	struct fake f = { .down = { "127.0.0.2", "127.0.0.4" } };
 	struct zvmd_placement p;
-	char msg[256];
 
-	cr_assert(zvmd_place(cl, 8090, 8091, plan, policy, fake_alive, &f, &p,
-			     msg, sizeof(msg)) == 0, "%s", msg);
+	place_ok(plan, policy, &f, &p);
 	/* a.txt: .2 .4 .6 -> .6; b.txt: .4 .6 .3 -> .6. */
 	cr_expect_str_eq(ip_of(&p, 0), "127.0.0.6");
 	cr_expect_str_eq(ip_of(&p, 1), "127.0.0.6");
@@ -146,10 +151,8 @@ Test(place, all_primaries_down_goes_to_a_live_node)
 	int policy[2] = { 0 };
 	struct fake f = { .down = { "127.0.0.2", "127.0.0.4", "127.0.0.6" } };
 	struct zvmd_placement p;
-	char msg[256];
 
-	cr_assert(zvmd_place(cl, 8090, 8091, plan, policy, fake_alive, &f, &p,
-			     msg, sizeof(msg)) == 0, "%s", msg);
+	place_ok(plan, policy, &f, &p);
 	cr_expect_str_eq(ip_of(&p, 0), "127.0.0.3");
 	/* b.txt's third primary, .3, is alive. */
 	cr_expect_str_eq(ip_of(&p, 1), "127.0.0.3");
@@ -163,10 +166,8 @@ Test(place, unknown_policy_places_by_load)
 	int policy[2] = { 9, 9 };
 	struct fake f = { .calls = 0 };
 	struct zvmd_placement p;
-	char msg[256];
 
-	cr_assert(zvmd_place(cl, 8090, 8091, plan, policy, fake_alive, &f, &p,
-			     msg, sizeof(msg)) == 0, "%s", msg);
+	place_ok(plan, policy, &f, &p);
 	cr_expect_str_eq(ip_of(&p, 0), "127.0.0.2");
 	cr_expect_str_eq(ip_of(&p, 1), "127.0.0.3");
 	zvmd_placement_clear(&p);

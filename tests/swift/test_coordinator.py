@@ -24,7 +24,6 @@ answer, and each worker fault, without the real worker side:
 """
 import hashlib
 import hmac
-import http.client
 import http.server
 import json
 import os
@@ -34,16 +33,14 @@ import subprocess
 import sys
 import tempfile
 import threading
-import urllib.parse
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                ".."))
-from harness import check, wait_for  # noqa: E402
-
-from swift.common.ring import Ring  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cluster_client import (  # noqa: E402
+    Account, JOB_HEADERS, nexe, primary_ips, request, wait_for)
+from harness import check  # noqa: E402
 
 ZVMD = os.environ["ZVMD"]
-PROXY = urllib.parse.urlsplit(os.environ["ZVM_SWIFT_URL"])
+PROXY = os.environ["ZVM_SWIFT_URL"]
 SWIFT_DIR = os.environ["ZVM_SWIFT_DIR"]
 COORD_PORT = int(os.environ["ZVM_COORDINATOR_PORT"])
 NODE_IPS = [n.split(":")[0] for n in os.environ["ZVM_SWIFT_NODES"].split()]
@@ -144,49 +141,11 @@ class Fakes(object):
         req.wfile.write(b'{"type":"done"}\n')
 
 
-def request(method, path, token=None, body=b"", headers=None,
-            port=None):
-    host = "127.0.0.1" if port else PROXY.hostname
-    c = http.client.HTTPConnection(host, port or PROXY.port, timeout=60)
-    h = dict(headers or {})
-    if token:
-        h["X-Auth-Token"] = token
-    c.request(method, path, body, h)
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    return r.status, r.headers, data
-
-
-def token(user, key):
-    status, headers, _ = request("GET", "/auth/v1.0", headers={
-        "X-Auth-User": user, "X-Auth-Key": key})
-    check(status == 200, "auth %s: %d" % (user, status))
-    return headers["X-Auth-Token"]
-
-
-def put(tok, path, body=b"", headers=None):
-    status, _, data = request("PUT", path, tok, body, headers)
-    check(status in (201, 202), "PUT %s: %d %r" % (path, status, data))
-
-
-def job(tok, stdin, stream=False):
-    j = [{"name": "map", "exec": {"path": "swift://~/bin/prog"},
-          "devices": [{"name": "stdin", "path": stdin},
-                      {"name": "stdout"}]}]
-    h = {"X-Zerovm-Execute": "1.0", "Content-Type": "application/json"}
-    if stream:
-        h["X-Zerovm-Stream"] = "1"
-    return request("POST", "/v1/AUTH_test", tok, json.dumps(j).encode(), h)
-
-
-def first_primary(cont, obj):
-    ring = Ring(SWIFT_DIR, ring_name="object")
-    return ring.get_nodes("AUTH_test", cont, obj)[1][0]["ip"]
-
-
-def nexe(h, name):
-    return [v.strip() for v in h.get("X-Nexe-" + name, "").split(",")]
+def job(acct, stdin, stream=False):
+    return acct.job([{"name": "map", "exec": {"path": "swift://~/bin/prog"},
+                      "devices": [{"name": "stdin", "path": stdin},
+                                  {"name": "stdout"}]}],
+                    headers={"X-Zerovm-Stream": "1"} if stream else None)
 
 
 def main():
@@ -207,7 +166,7 @@ def main():
                     "spool = %s/spool\n[cluster]\nrole = cluster\n"
                     "proxy_url = %s\nswift_dir = %s\ndevices = %s/devices\n"
                     "worker_port = %d\nsecret_file = %s/secret\n" % (
-                        COORD_PORT, tmp, tmp, os.environ["ZVM_SWIFT_URL"],
+                        COORD_PORT, tmp, tmp, PROXY,
                         SWIFT_DIR, tmp, fakes.port, tmp))
         log = open(tmp + "/zvmd.log", "w")
         zvmd = subprocess.Popen([ZVMD, "-c", conf], stdout=log, stderr=log)
@@ -223,20 +182,22 @@ def main():
                 return False
         wait_for(up, "the coordinator zvmd", 30)
 
-        tok = token("test:tester", "testing")
-        tok2 = token("test2:tester2", "testing2")
-        put(tok, "/v1/AUTH_test/bin")
-        put(tok, "/v1/AUTH_test/bin/prog", b"program bytes")
-        put(tok, "/v1/AUTH_test/data")
+        a = Account(PROXY, "test:tester", "testing")
+        b = Account(PROXY, "test2:tester2", "testing2")
+        tok = a.token
+        a.put("bin", b"")
+        a.put("bin/prog", b"program bytes")
+        a.put("data", b"")
         names = ["d%d.txt" % i for i in range(3)]
         for n in names:
-            put(tok, "/v1/AUTH_test/data/" + n, n.encode())
-        where = [first_primary("data", n) for n in names]
+            a.put("data/" + n, n.encode())
+        where = [primary_ips(SWIFT_DIR, "AUTH_test", "data", n)[0]
+                 for n in names]
         want = "".join("map-%d@%s\n" % (i + 1, ip)
                        for i, ip in enumerate(where)).encode()
 
         # A job over three objects, whole and streamed.
-        status, h, body = job(tok, "swift://~/data/*.txt")
+        status, h, body = job(a, "swift://~/data/*.txt")
         check(status == 200 and body == want, "job: %d %r, want %r\n%r"
               % (status, body, want, dict(h)))
         check(nexe(h, "System") == ["map-1", "map-2", "map-3"], dict(h))
@@ -253,20 +214,20 @@ def main():
             o = t["objects"]["AUTH_test/data/d0.txt"]
             check(o["etag"] == hashlib.md5(b"d0.txt").hexdigest() and
                   o["size"] == 6, o)
-        status, h, body = job(tok, "swift://~/data/*.txt", stream=True)
+        status, h, body = job(a, "swift://~/data/*.txt", stream=True)
         check(status == 200 and body.startswith(want),
               "streamed: %d %r" % (status, body))
 
         # A worker whose stream is cut, one that refuses.
         victim = where[0]
         fakes.mode[victim] = "cut"
-        status, h, body = job(tok, "swift://~/data/*.txt")
+        status, h, body = job(a, "swift://~/data/*.txt")
         text = body.decode() + h.get("X-Nexe-Status", "")
         check(status != 200 and "worker %s:%d stopped mid-job"
               % (victim, fakes.port) in text, "cut: %d %r %r"
               % (status, body, dict(h)))
         fakes.mode[victim] = "refuse"
-        status, h, body = job(tok, "swift://~/data/d0.txt")
+        status, h, body = job(a, "swift://~/data/d0.txt")
         text = body.decode() + h.get("X-Nexe-Status", "")
         check(status != 200 and "refused the task (403): bad signature"
               in text, "refused: %d %r %r" % (status, body, dict(h)))
@@ -274,7 +235,7 @@ def main():
         # A worker that passes the healthcheck but drops the task: its
         # instance runs on another node.
         fakes.mode[victim] = "drop"
-        status, h, body = job(tok, "swift://~/data/d0.txt")
+        status, h, body = job(a, "swift://~/data/d0.txt")
         check(status == 200, "dropped: %d %r %r" % (status, body, dict(h)))
         node = nexe(h, "Node")[0].split(":")[0]
         check(node != victim and body == ("map@%s\n" % node).encode(),
@@ -282,19 +243,16 @@ def main():
         fakes.mode[victim] = "ok"
 
         # Another account's private object: 403, no task sent.
-        put(tok2, "/v1/AUTH_test2/private")
-        put(tok2, "/v1/AUTH_test2/private/p.txt", b"private")
+        b.put("private", b"")
+        b.put("private/p.txt", b"private")
         before = len(fakes.tasks)
-        status, h, body = job(tok, "swift://AUTH_test2/private/p.txt")
+        status, h, body = job(a, "swift://AUTH_test2/private/p.txt")
         check(status == 403 and b"AUTH_test2/private/p.txt" in body,
               "cross-account: %d %r" % (status, body))
         check(len(fakes.tasks) == before, "a task was sent for a 403 job")
         # Straight to zvmd without a token: 401.
-        status, _, body = request("POST", "/v1/AUTH_test", body=b"[]",
-                                  headers={"X-Zerovm-Execute": "1.0",
-                                           "Content-Type":
-                                           "application/json"},
-                                  port=COORD_PORT)
+        status, _, body = request("http://127.0.0.1:%d" % COORD_PORT,
+                                  "POST", "/v1/AUTH_test", JOB_HEADERS, b"[]")
         check(status == 401 and b"X-Auth-Token" in body, (status, body))
         log_text = open(tmp + "/zvmd.log").read()
         check(tok not in log_text, "the token is in zvmd's log")

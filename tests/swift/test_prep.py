@@ -15,7 +15,6 @@ write probe (allowed, refused, missing container) creating no object,
 404 for a missing program, 503 when no worker is up.
 """
 import hashlib
-import http.client
 import json
 import os
 import shutil
@@ -23,44 +22,17 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.parse
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                ".."))
-from harness import check, wait_for  # noqa: E402
-
-from swift.common.ring import Ring  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cluster_client import (  # noqa: E402
+    Account, swift_get_nodes, wait_for)
+from harness import check  # noqa: E402
 
 DRIVER = os.environ["PREP_DRIVER"]
 ZVMD = os.environ["ZVMD"]
-PROXY = urllib.parse.urlsplit(os.environ["ZVM_SWIFT_URL"])
+PROXY = os.environ["ZVM_SWIFT_URL"]
 SWIFT_DIR = os.environ["ZVM_SWIFT_DIR"]
 NODE_IPS = [n.split(":")[0] for n in os.environ["ZVM_SWIFT_NODES"].split()]
-
-
-def request(method, path, token=None, body=b"", headers=None):
-    c = http.client.HTTPConnection(PROXY.hostname, PROXY.port, timeout=30)
-    h = dict(headers or {})
-    if token:
-        h["X-Auth-Token"] = token
-    c.request(method, path, body, h)
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    return r.status, r.headers, data
-
-
-def token(user, key):
-    status, headers, _ = request("GET", "/auth/v1.0", headers={
-        "X-Auth-User": user, "X-Auth-Key": key})
-    check(status == 200, "auth %s: %d" % (user, status))
-    return headers["X-Auth-Token"]
-
-
-def put(tok, path, body=b"", headers=None):
-    status, _, data = request("PUT", path, tok, body, headers)
-    check(status in (201, 202), "PUT %s: %d %r" % (path, status, data))
 
 
 def free_port(ips):
@@ -128,9 +100,9 @@ def job(stdin, prog="swift://~/bin/prog", outputs=(), name="map"):
     return [{"name": name, "exec": {"path": prog}, "devices": devices}]
 
 
-def primaries(ring_name, acct, cont, obj):
-    ring = Ring(SWIFT_DIR, ring_name=ring_name)
-    return [n["ip"] for n in ring.get_nodes(acct, cont, obj)[1]]
+def primaries(ring, cont, obj):
+    return [n.split(":")[0] for n in
+            swift_get_nodes(SWIFT_DIR, "AUTH_test", cont, obj, ring)[2]]
 
 
 def placed_ip(res, i):
@@ -158,23 +130,23 @@ def main():
                         tmp, NODE_IPS[0], port, secret))
         for ip in NODE_IPS:
             workers.start(ip)
-        tok = token("test:tester", "testing")
-        tok2 = token("test2:tester2", "testing2")
-        put(tok, "/v1/AUTH_test/books")
-        put(tok, "/v1/AUTH_test/bin")
-        put(tok, "/v1/AUTH_test/out")
-        put(tok, "/v1/AUTH_test/silver", headers={"X-Storage-Policy":
-                                                   "silver"})
-        put(tok, "/v1/AUTH_test/bin/prog", b"\x7fELF not really")
+        a = Account(PROXY, "test:tester", "testing")
+        b = Account(PROXY, "test2:tester2", "testing2")
+        tok = a.token
+        a.put("books", b"")
+        a.put("bin", b"")
+        a.put("out", b"")
+        a.put("silver", b"", {"X-Storage-Policy": "silver"})
+        a.put("bin/prog", b"\x7fELF not really")
         books = {}
         for i in range(7):
             name = "b%d.txt" % i
             books[name] = ("book %d " % i).encode() * (i + 1)
-            put(tok, "/v1/AUTH_test/books/" + name, books[name])
-        put(tok, "/v1/AUTH_test/books/notes.md", b"not a txt")
-        put(tok, "/v1/AUTH_test/silver/s.txt", b"silver data")
-        put(tok2, "/v1/AUTH_test2/private")
-        put(tok2, "/v1/AUTH_test2/private/secret.txt", b"secret")
+            a.put("books/" + name, books[name])
+        a.put("books/notes.md", b"not a txt")
+        a.put("silver/s.txt", b"silver data")
+        b.put("private", b"")
+        b.put("private/secret.txt", b"secret")
 
         # Wildcards over pages of 2 names: 7 instances, each on the first
         # primary of its object; HEAD results recorded.
@@ -182,11 +154,11 @@ def main():
         check(res["status"] == 200, res)
         check(res["instances"] == ["map-%d" % i for i in range(1, 8)], res)
         for i, name in enumerate(sorted(books)):
-            want = primaries("object", "AUTH_test", "books", name)[0]
+            want = primaries("object.ring.gz", "books", name)[0]
             check(placed_ip(res, i) == want, "%s on %s, first primary %s"
                   % (name, placed_ip(res, i), want))
             o = res["objects"]["AUTH_test/books/" + name]
-            _, h, _ = request("HEAD", "/v1/AUTH_test/books/" + name, tok)
+            _, h, _ = a.call("HEAD", "books/" + name)
             check(o["etag"] == hashlib.md5(books[name]).hexdigest() and
                   o["size"] == len(books[name]) and
                   o["timestamp"] == h["X-Timestamp"] and o["policy"] == 0,
@@ -199,10 +171,10 @@ def main():
         check(res["status"] == 200, res)
         check(res["objects"]["AUTH_test/silver/s.txt"]["policy"] == 1, res)
         check(placed_ip(res, 0) ==
-              primaries("object-1", "AUTH_test", "silver", "s.txt")[0], res)
+              primaries("object-1.ring.gz", "silver", "s.txt")[0], res)
 
         # The first primary's zvmd is down: the next primary.
-        first, second = primaries("object", "AUTH_test", "books", "b0.txt")[:2]
+        first, second = primaries("object.ring.gz", "books", "b0.txt")[:2]
         workers.stop(first)
         res = prep(conf, tok, job("swift://~/books/b0.txt"))
         check(res["status"] == 200 and placed_ip(res, 0) == second,
@@ -225,8 +197,7 @@ def main():
         res = prep(conf, tok, job("swift://AUTH_test2/private/*.txt"))
         check(res["status"] == 403 and "AUTH_test2/private" in
               res["message"], res)
-        put(tok2, "/v1/AUTH_test2/private", headers={
-            "X-Container-Read": "test:tester"})
+        b.put("private", b"", {"X-Container-Read": "test:tester"})
         res = prep(conf, tok, job("swift://AUTH_test2/private/secret.txt"))
         check(res["status"] == 200, res)
         res = prep(conf, tok, job("swift://AUTH_test2/private/*.txt"))
@@ -236,8 +207,7 @@ def main():
         # container.
         res = prep(conf, tok, job(None, outputs=["swift://~/out/r.txt"]))
         check(res["status"] == 200, res)
-        status, _, data = request("GET", "/v1/AUTH_test/out?format=json",
-                                  tok)
+        status, _, data = a.call("GET", "out", query="format=json")
         check(status == 200 and json.loads(data) == [],
               "the probe created objects: %d %r" % (status, data))
         res = prep(conf, tok, job(None, outputs=[
@@ -246,7 +216,7 @@ def main():
               "swift://AUTH_test2/private/w.txt" in res["message"], res)
         res = prep(conf, tok, job(None, outputs=["swift://~/nope/w.txt"]))
         check(res["status"] == 404 and "nope" in res["message"], res)
-        status, _, _ = request("HEAD", "/v1/AUTH_test2/private/w.txt", tok2)
+        status = b.head("private/w.txt")
         check(status == 404, "refused probe created an object: %d" % status)
 
         # A missing program or input: 404 naming it.
