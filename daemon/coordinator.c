@@ -182,6 +182,8 @@ static void on_work(uv_work_t *w)
 
 static void coord_free(struct zvmd_coord *co)
 {
+	struct zvmd_server *srv = co->srv;
+
 	for (size_t k = 0; k < co->nnodes; k++) {
 		struct coord_node *n = &co->nodes[k];
 
@@ -194,6 +196,10 @@ static void coord_free(struct zvmd_coord *co)
 	free(co->nodes);
 	zvmd_prep_clear(&co->prep);
 	free(co);
+	/* A coordinator counts as a live job from its planning until its
+	 * request is over: a drain waits for it. */
+	srv->live_jobs--;
+	zvmd_server_job_gone(srv);
 }
 
 /* Stop every node's task still running (their connections close). */
@@ -235,9 +241,10 @@ static void after_work(uv_work_t *w, int status)
 		coord_free(co);
 		return;
 	}
-	if (status && p->status == 200) {
+	if ((status || co->srv->draining) && p->status == 200) {
 		p->status = 503;
-		snprintf(p->msg, sizeof(p->msg), "planning was cancelled");
+		snprintf(p->msg, sizeof(p->msg), "zvmd is shutting down: no "
+			 "new jobs");
 	}
 	if (p->status == 200) {
 		if (zvmd_job_create_remote(co->srv, p->plan, co->id,
@@ -277,6 +284,7 @@ int zvmd_coord_start(struct zvmd_server *srv, uint64_t id,
 	snprintf(co->jobid, sizeof(co->jobid), "%.15s-%d-%llu",
 		 srv->cluster->node_ip, (int)getpid(), (unsigned long long)id);
 	co->work.data = co;
+	srv->live_jobs++;
 	if (!co->prep.token ||
 	    uv_queue_work(srv->loop, &co->work, on_work, after_work)) {
 		coord_free(co);

@@ -421,7 +421,8 @@ static enum MHD_Result job_headers(struct request *req, const char *method,
 		return job_error(req, 501, 0, "%s %s: zvmd only runs jobs: "
 				 "POST with X-Zerovm-Execute: 1.0", method,
 				 url);
-	if (strcmp(exec, "1.0"))
+	/* ZeroCloud's engine rewrote a bare "1.0" to "v1/1.0". */
+	if (strcmp(exec, "1.0") && strcmp(exec, "v1/1.0"))
 		return job_error(req, 400, 0, "X-Zerovm-Execute: '%s' is not "
 				 "a supported version (1.0)", exec);
 	if (parse_account(url, req->account, sizeof(req->account)))
