@@ -430,6 +430,39 @@ static int probe_write(struct prep_ctx *c, const char *path)
 		    "to a write probe (expected 411)", path, status);
 }
 
+/* May the user list this container (a read-only listing channel)? */
+static int check_listing(struct prep_ctx *c, const char *path)
+{
+	struct zvmd_prep *p = c->p;
+	struct zvmd_http_fetched f;
+	char acct[256], *url;
+	const char *cont = strchr(path, '/');
+	long status;
+
+	if (!cont || cont - path >= (long)sizeof(acct))
+		return fail(p, 400, "input swift://%s: not acct/cont", path);
+	snprintf(acct, sizeof(acct), "%.*s", (int)(cont - path), path);
+	url = swift_path(acct, cont + 1, NULL);
+	if (!url)
+		return fail(p, 500, "out of memory");
+	if (proxy_call(c, "GET", url, "?format=json&limit=1", 65536, &f)) {
+		free(url);
+		return -1;
+	}
+	free(url);
+	status = f.resp.status;
+	zvmd_http_fetched_free(&f);
+	if (status == 200 || status == 204)
+		return 0;
+	if (status == 401 || status == 403)
+		return fail(p, 403, "input swift://%s: listing refused by Swift "
+			    "(%ld)", path, status);
+	if (status == 404)
+		return fail(p, 404, "input swift://%s: no such container", path);
+	return fail(p, 502, "input swift://%s: the Swift proxy answered %ld "
+		    "to a listing", path, status);
+}
+
 static bool listed(char **v, size_t n, const char *s)
 {
 	for (size_t i = 0; i < n; i++)
@@ -455,6 +488,10 @@ static int check_objects(struct prep_ctx *c)
 			const struct proto_channel *ch = &in->channels[k];
 			char **v;
 
+			if (ch->kind == PROTO_CHAN_CONTAINER) {
+				rc = check_listing(c, ch->path);
+				continue;
+			}
 			if (ch->kind != PROTO_CHAN_OBJECT)
 				continue;
 			if (!(ch->dir & PROTO_WRITE)) {

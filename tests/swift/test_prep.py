@@ -197,7 +197,12 @@ def main():
         res = prep(conf, tok, job("swift://AUTH_test2/private/*.txt"))
         check(res["status"] == 403 and "AUTH_test2/private" in
               res["message"], res)
+        res = prep(conf, tok, job("swift://AUTH_test2/private"))
+        check(res["status"] == 403 and "listing refused" in res["message"],
+              res)
         b.put("private", b"", {"X-Container-Read": "test:tester"})
+        res = prep(conf, tok, job("swift://AUTH_test2/private"))
+        check(res["status"] == 200, res)
         res = prep(conf, tok, job("swift://AUTH_test2/private/secret.txt"))
         check(res["status"] == 200, res)
         res = prep(conf, tok, job("swift://AUTH_test2/private/*.txt"))
