@@ -7,11 +7,6 @@
 
 #include "internal.h"
 
-static bool is_pipe(const struct proto_channel *c)
-{
-	return c->kind == PROTO_CHAN_PIPE_IN || c->kind == PROTO_CHAN_PIPE_OUT;
-}
-
 /* Does channel k of instance i point at an end that points back? */
 static int end_check(const struct proto_plan *plan, size_t i, size_t k,
 		     struct proto_error *err)
@@ -55,7 +50,7 @@ int proto_plan_edges(const struct proto_plan *plan, struct proto_edge **out,
 		for (k = 0; k < plan->inst[i].nchannels; k++) {
 			const struct proto_channel *c = &plan->inst[i].channels[k];
 
-			if (!is_pipe(c))
+			if (!chan_is_pipe(c))
 				continue;
 			if (end_check(plan, i, k, err))
 				return -1;
@@ -181,7 +176,7 @@ int plan_link_pipes(struct proto_plan *plan, struct proto_error *err)
 
 	for (size_t i = 0; i < plan->ninst; i++)
 		for (size_t k = 0; k < plan->inst[i].nchannels; k++)
-			if (is_pipe(&plan->inst[i].channels[k]) &&
+			if (chan_is_pipe(&plan->inst[i].channels[k]) &&
 			    plan->inst[i].channels[k].peer >= plan->ninst)
 				return proto_error_set(err, PROTO_EINTERNAL,
 						       "plan: %s has a pipe to "

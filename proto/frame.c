@@ -157,22 +157,6 @@ static const char *const report_keys[] = {
 static const char *const error_keys[] = { "type", "message", NULL };
 static const char *const done_keys[] = { "type", NULL };
 
-static const char *unknown_key(json_t *o, const char *const *keys)
-{
-	const char *k;
-	json_t *v;
-
-	json_object_foreach(o, k, v) {
-		size_t i;
-
-		for (i = 0; keys[i] && strcmp(keys[i], k); i++)
-			;
-		if (!keys[i])
-			return k;
-	}
-	return NULL;
-}
-
 static int int_field(json_t *o, const char *key, int64_t lo, int64_t hi,
 		     int64_t *out)
 {
@@ -223,7 +207,7 @@ static int decode_frame(struct proto_frame_parser *p, json_t *o,
 		return fail(p, err, "unknown type \"%.32s\"",
 			    json_string_value(t));
 	f->type = (enum proto_frame_type)i;
-	bad = unknown_key(o, keys[i]);
+	bad = wire_unknown_key(o, keys[i]);
 	if (bad)
 		return fail(p, err, "%s frame: unknown field \"%.32s\"",
 			    frame_types[i], bad);

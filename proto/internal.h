@@ -82,6 +82,11 @@ int plan_link_pipes(struct proto_plan *plan, struct proto_error *err);
 
 /* ---- wire (proto/wire.c, frame.c, sign.c) */
 
+static inline bool chan_is_pipe(const struct proto_channel *c)
+{
+	return c->kind == PROTO_CHAN_PIPE_IN || c->kind == PROTO_CHAN_PIPE_OUT;
+}
+
 /* A job id: [A-Za-z0-9._:-]{1,64} (it travels in the edge hello line). */
 bool wire_job_ok(const char *s);
 /* Is [s, s+n) valid UTF-8 (no overlong forms, surrogates or > U+10FFFF:
@@ -92,6 +97,10 @@ bool wire_utf8_ok(const char *s, size_t n);
 void wire_put_str(struct pbuf *b, const char *s);
 
 struct json_t;
+/* "an object", "a string"... for messages (job_parse.c). */
+const char *json_kind(const struct json_t *j);
+/* The first key of object o not in the NULL-ended list, or NULL. */
+const char *wire_unknown_key(struct json_t *o, const char *const *keys);
 /* A string-valued field as wire_put_str wrote it: a JSON string or
  * {"hex": "..."}, no NUL byte either way. *out is NUL-terminated, in
  * arena a (malloc'd when a is NULL), *n its length. Returns 0, -1 when v

@@ -57,7 +57,7 @@ static bool name_ok(const char *s)
 	return true;
 }
 
-static const char *json_kind(const json_t *j)
+const char *json_kind(const json_t *j)
 {
 	switch (json_typeof(j)) {
 	case JSON_OBJECT: return "an object";

@@ -191,11 +191,6 @@ static void put_key(struct pbuf *b, const char *key)
 	pbuf_printf(b, ",\"%s\":", key);
 }
 
-static bool is_pipe(const struct proto_channel *c)
-{
-	return c->kind == PROTO_CHAN_PIPE_IN || c->kind == PROTO_CHAN_PIPE_OUT;
-}
-
 /* Optional fields are written only when they differ from the default. */
 static void put_channel(struct pbuf *b, const struct proto_channel *c)
 {
@@ -210,7 +205,7 @@ static void put_channel(struct pbuf *b, const struct proto_channel *c)
 		put_key(b, "path");
 		wire_put_str(b, c->path);
 	}
-	if (is_pipe(c))
+	if (chan_is_pipe(c))
 		pbuf_printf(b, ",\"peer\":%zu,\"peer_chan\":%zu", c->peer,
 			    c->peer_chan);
 	if (c->content_type) {
@@ -332,36 +327,30 @@ static int oom(struct dctx *c)
 	return proto_error_set(c->err, PROTO_EINTERNAL, "out of memory");
 }
 
-static const char *type_name(const json_t *v)
+const char *wire_unknown_key(json_t *o, const char *const *keys)
 {
-	switch (json_typeof(v)) {
-	case JSON_OBJECT: return "an object";
-	case JSON_ARRAY: return "an array";
-	case JSON_STRING: return "a string";
-	case JSON_INTEGER: return "an integer";
-	case JSON_REAL: return "a real number";
-	case JSON_TRUE:
-	case JSON_FALSE: return "a boolean";
-	case JSON_NULL: return "null";
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(o, k, v) {
+		size_t i;
+
+		for (i = 0; keys[i] && strcmp(keys[i], k); i++)
+			;
+		if (!keys[i])
+			return k;
 	}
-	return "?";
+	return NULL;
 }
 
 /* Refuse keys of obj not in the NULL-ended list. */
 static int only_keys(struct dctx *c, json_t *obj, const char *where,
 		     const char *const *keys)
 {
-	const char *k;
-	json_t *v;
+	const char *k = wire_unknown_key(obj, keys);
 
-	json_object_foreach(obj, k, v) {
-		size_t i;
-
-		for (i = 0; keys[i] && strcmp(keys[i], k); i++)
-			;
-		if (!keys[i])
-			return bad(c, where, NULL, "unknown field \"%.64s\"", k);
-	}
+	if (k)
+		return bad(c, where, NULL, "unknown field \"%.64s\"", k);
 	return 0;
 }
 
@@ -369,7 +358,7 @@ static int need_object(struct dctx *c, json_t *v, const char *where)
 {
 	if (!json_is_object(v))
 		return bad(c, where, NULL, "must be an object, not %s",
-			   type_name(v));
+			   json_kind(v));
 	return 0;
 }
 
@@ -402,7 +391,7 @@ static int get_str(struct dctx *c, json_t *obj, const char *where,
 		return oom(c);
 	if (rc)
 		return bad(c, where, key, "must be a string without NUL, not %s",
-			   type_name(v));
+			   json_kind(v));
 	if (nonempty && n == 0)
 		return bad(c, where, key, "must not be empty");
 	return 0;
@@ -420,7 +409,7 @@ static int get_bool(struct dctx *c, json_t *obj, const char *where,
 		return rc;
 	if (!json_is_boolean(v))
 		return bad(c, where, key, "must be true or false, not %s",
-			   type_name(v));
+			   json_kind(v));
 	*out = json_is_true(v);
 	return 0;
 }
@@ -439,7 +428,7 @@ static int get_int(struct dctx *c, json_t *obj, const char *where,
 		return rc;
 	if (!json_is_integer(v))
 		return bad(c, where, key, "must be an integer, not %s",
-			   type_name(v));
+			   json_kind(v));
 	x = json_integer_value(v);
 	if (x < lo || x > hi)
 		return bad(c, where, key, "%lld is out of range (%" PRId64
@@ -460,7 +449,7 @@ static int get_index(struct dctx *c, json_t *obj, const char *where,
 		return rc;
 	if (!json_is_integer(v))
 		return bad(c, where, key, "must be an integer, not %s",
-			   type_name(v));
+			   json_kind(v));
 	x = json_integer_value(v);
 	if (x < 0 || (uint64_t)x >= n)
 		return bad(c, where, key, "%lld is out of range (%zu %s)",
@@ -485,7 +474,7 @@ static int get_enum(struct dctx *c, json_t *obj, const char *where,
 				return 0;
 			}
 	return bad(c, where, key, "must be one of the known names, not %s%s%.32s%s",
-		   type_name(v), json_is_string(v) ? " \"" : "",
+		   json_kind(v), json_is_string(v) ? " \"" : "",
 		   json_is_string(v) ? json_string_value(v) : "",
 		   json_is_string(v) ? "\"" : "");
 }
@@ -502,7 +491,7 @@ static int get_array(struct dctx *c, json_t *obj, const char *where,
 		return rc;
 	if (!json_is_array(v))
 		return bad(c, where, key, "must be an array, not %s",
-			   type_name(v));
+			   json_kind(v));
 	if (json_array_size(v) < min || json_array_size(v) > max)
 		return bad(c, where, key, "has %zu entries (%zu..%zu allowed)",
 			   json_array_size(v), min, max);
@@ -526,15 +515,16 @@ static int get_strv(struct dctx *c, json_t *obj, const char *where,
 		return oom(c);
 	json_array_foreach(arr, i, v) {
 		int rc = wire_get_str(v, c->a, &s[i], &len);
+		char k[32];
 
+		snprintf(k, sizeof(k), "%s[%zu]", key, i);
 		if (rc == -2)
 			return oom(c);
 		if (rc)
-			return bad(c, where, NULL, "%s[%zu] must be a string "
-				   "without NUL, not %s", key, i, type_name(v));
+			return bad(c, where, k, "must be a string without NUL, "
+				   "not %s", json_kind(v));
 		if (env && (s[i][0] == '=' || !strchr(s[i], '=')))
-			return bad(c, where, NULL, "%s[%zu] must be KEY=VALUE",
-				   key, i);
+			return bad(c, where, k, "must be KEY=VALUE");
 	}
 	return 0;
 }
@@ -563,9 +553,13 @@ static int get_meta(struct dctx *c, json_t *obj, const char *where,
 		}
 		if (r1 == -2 || r2 == -2)
 			return oom(c);
-		if (r1 || r2 || !ch->meta[i].key[0])
-			return bad(c, where, NULL, "meta[%zu] must be a pair of "
-				   "strings [key, value], key not empty", i);
+		if (r1 || r2 || !ch->meta[i].key[0]) {
+			char k[32];
+
+			snprintf(k, sizeof(k), "meta[%zu]", i);
+			return bad(c, where, k, "must be a pair of strings "
+				   "[key, value], key not empty");
+		}
 	}
 	return 0;
 }
@@ -602,7 +596,7 @@ static int get_channel(struct dctx *c, json_t *v, const char *where,
 			  ch->kind == PROTO_CHAN_NODE))
 		return bad(c, where, "path", "missing (a %s channel has one)",
 			   chan_kinds[ch->kind]);
-	if (!is_pipe(ch) && (json_object_get(v, "peer") ||
+	if (!chan_is_pipe(ch) && (json_object_get(v, "peer") ||
 			     json_object_get(v, "peer_chan")))
 		return bad(c, where, NULL, "only pipe channels have a peer");
 	if (get_str(c, v, where, "content_type", false, false,
@@ -691,7 +685,7 @@ static int check_peers(struct dctx *c, const struct proto_plan *plan,
 			const struct proto_channel *ch = &plan->inst[i].channels[k];
 			json_int_t peer, pc;
 
-			if (!is_pipe(ch))
+			if (!chan_is_pipe(ch))
 				continue;
 			snprintf(w, sizeof(w), "%s.inst[%zu].channels[%zu]", root,
 				 i, k);
@@ -730,7 +724,7 @@ static int get_pipe_ends(struct dctx *c, json_t *inst, const char *root,
 			struct proto_channel *ch = &plan->inst[i].channels[k];
 			int64_t x;
 
-			if (!is_pipe(ch))
+			if (!chan_is_pipe(ch))
 				continue;
 			snprintf(w, sizeof(w), "%s.inst[%zu].channels[%zu]", root,
 				 i, k);
@@ -928,6 +922,14 @@ static int task_check(const struct proto_task *t, struct proto_error *err)
 				       "1..64 of [A-Za-z0-9._:-]");
 	if (!t->plan)
 		return proto_error_set(err, PROTO_EBADJOB, "task.plan: missing");
+	if (!t->placement && t->plan->ninst)
+		return proto_error_set(err, PROTO_EBADJOB, "task.placement: "
+				       "missing");
+	if (!t->nodes && t->nnodes)
+		return proto_error_set(err, PROTO_EBADJOB, "task.nodes: missing");
+	if (!t->objects && t->nobjects)
+		return proto_error_set(err, PROTO_EBADJOB, "task.objects: "
+				       "missing");
 	if (!t->account || strcmp(t->account, t->plan->account))
 		return proto_error_set(err, PROTO_EBADJOB, "task.account: "
 				       "\"%.64s\" is not the plan's account "
@@ -1080,10 +1082,13 @@ static int get_placement(struct dctx *c, json_t *v, struct proto_task *t,
 	if (!t->placement)
 		return oom(c);
 	json_array_foreach(arr, i, pv) {
+		char k[40];
+
+		snprintf(k, sizeof(k), "placement[%zu]", i);
 		if (!json_is_integer(pv) || json_integer_value(pv) < 0 ||
 		    (uint64_t)json_integer_value(pv) >= t->nnodes)
-			return bad(c, "task", NULL, "placement[%zu]: must be a "
-				   "node index < %zu", i, t->nnodes);
+			return bad(c, "task", k, "must be a node index < %zu",
+				   t->nnodes);
 		t->placement[i] = (size_t)json_integer_value(pv);
 	}
 	return 0;
@@ -1106,7 +1111,7 @@ static int get_objects(struct dctx *c, json_t *v, struct proto_task *t)
 		return bad(c, "task", "objects", "missing");
 	if (!json_is_object(obj))
 		return bad(c, "task", "objects", "must be an object, not %s",
-			   type_name(obj));
+			   json_kind(obj));
 	t->nobjects = json_object_size(obj);
 	if (t->nobjects > PROTO_TASK_MAX_OBJECTS)
 		return bad(c, "task", "objects", "%zu entries, more than the %d "

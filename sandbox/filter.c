@@ -287,7 +287,7 @@ static int filter_build(const char *layout, bool det, bool posix,
 				  layout, nfds);
 	rc = rc ? rc : add_special(ctx, posix ? (int)nfds : (int)strlen(layout) - 2,
 				   posix);
-	rc = rc ? rc : posix ? sb_filter_posix_rules(ctx, nfds) : 0;
+	rc = rc ? rc : posix ? sb_filter_posix_rules(ctx, nfds, det) : 0;
 	if (rc) {
 		sb_error(err, "building the seccomp filter: %s", strerror(-rc));
 		goto fail;
@@ -316,11 +316,14 @@ fail:
 	return -1;
 }
 
-/* One cached entry: a daemon spawns the same shapes over and over. */
+/* One cached entry per policy (image runs and the others): a daemon
+ * spawns the same shapes over and over, of both kinds. */
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
-static char *cache_layout;
-static bool cache_det, cache_posix;
-static struct sock_fprog cache_prog;
+static struct filter_cache {
+	char *layout;
+	bool det;
+	struct sock_fprog prog;
+} cache[2];
 
 static int fprog_copy(const struct sock_fprog *from, struct sock_fprog *to)
 {
@@ -337,12 +340,12 @@ static int fprog_copy(const struct sock_fprog *from, struct sock_fprog *to)
 int sb_filter_get(const char *layout, bool det, bool posix,
 		  struct sock_fprog *out, struct sandbox_error *err)
 {
+	struct filter_cache *c = &cache[posix];
 	struct sock_fprog fresh;
 	int rc = 0;
 
 	pthread_mutex_lock(&cache_lock);
-	if (!cache_layout || cache_det != det || cache_posix != posix ||
-	    strcmp(cache_layout, layout) != 0) {
+	if (!c->layout || c->det != det || strcmp(c->layout, layout) != 0) {
 		char *copy = strdup(layout);
 
 		if (!copy || filter_build(layout, det, posix, &fresh, err) < 0) {
@@ -352,14 +355,13 @@ int sb_filter_get(const char *layout, bool det, bool posix,
 			rc = -1;
 			goto out;
 		}
-		free(cache_layout);
-		free(cache_prog.filter);
-		cache_layout = copy;
-		cache_det = det;
-		cache_posix = posix;
-		cache_prog = fresh;
+		free(c->layout);
+		free(c->prog.filter);
+		c->layout = copy;
+		c->det = det;
+		c->prog = fresh;
 	}
-	if (fprog_copy(&cache_prog, out) < 0) {
+	if (fprog_copy(&c->prog, out) < 0) {
 		sb_error(err, "out of memory");
 		rc = -1;
 	}

@@ -16,7 +16,8 @@
  * What changes (README.md "Images" has the table):
  *   ALLOW   listing and walking directories, links, changing the file
  *           tree (only /tmp is writable: the mounts decide)
- *   NOTIFY  file mappings and fd calls that would reach past the
+ *   NOTIFY  deterministic runs: getdents64 (sorted listings);
+ *           file mappings and fd calls that would reach past the
  *           supervisor on a channel: it refuses them on channels and
  *           lets them run on the program's own files (notify.c)
  * The path calls the core policy already sends to the supervisor (open,
@@ -32,7 +33,7 @@
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 static const int posix_allow[] = {
-	SCMP_SYS(getdents), SCMP_SYS(getdents64), SCMP_SYS(chdir),
+	SCMP_SYS(chdir),
 	SCMP_SYS(fchdir), SCMP_SYS(readlink), SCMP_SYS(readlinkat),
 	SCMP_SYS(mkdir), SCMP_SYS(mkdirat), SCMP_SYS(rmdir), SCMP_SYS(unlink),
 	SCMP_SYS(unlinkat), SCMP_SYS(rename), SCMP_SYS(renameat),
@@ -48,11 +49,17 @@ static const int posix_fd_checked[] = {
 	SCMP_SYS(flock),
 };
 
-int sb_filter_posix_rules(void *scmp_ctx, size_t nfds)
+int sb_filter_posix_rules(void *scmp_ctx, size_t nfds, bool det)
 {
 	scmp_filter_ctx ctx = scmp_ctx;
-	int rc = 0;
+	int rc;
 
+	/* Deterministic runs list directories sorted (the supervisor); the
+	 * old getdents (glibc never uses it on x86-64) would bypass that. */
+	rc = seccomp_rule_add(ctx, det ? SCMP_ACT_NOTIFY : SCMP_ACT_ALLOW,
+			      SCMP_SYS(getdents64), 0);
+	rc = rc ? rc : seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS),
+					SCMP_SYS(getdents), 0);
 	for (size_t i = 0; rc == 0 && i < N(posix_allow); i++)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, posix_allow[i], 0);
 	for (size_t i = 0; rc == 0 && i < N(posix_fd_checked); i++) {

@@ -20,6 +20,9 @@
  *      nodev, noexec) over /tmp; it vanishes with the namespace, i.e.
  *      with the program
  *
+ * And, for deterministic runs, directory listings sorted by name
+ * (sb_image_getdents, at the end).
+ *
  * The channel aliases under /dev (/dev/stdin, /dev/in/…, /dev/channels)
  * are not files: the supervisor answers them before the kernel looks
  * (notify.c), as in image-less runs.
@@ -29,6 +32,7 @@
 #include <linux/openat2.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -342,4 +346,147 @@ SB_CHILD_CODE long sb_image_enter(const struct sb_image *im, int *step)
 	if (im->tmp_fd >= 0 && (r = MOVE_EMPTY(im->tmp_fd, "/tmp")) < 0)
 		return r;
 	return 0;
+}
+
+/* ------------------------------------------------------ sorted listings */
+
+/*
+ * Deterministic image runs: getdents64 lists a directory sorted by name,
+ * so the same image lists the same way on every machine (the kernel's
+ * order is the file system's: hash order on ext4, creation order on
+ * tmpfs). The directory's file offset, shared with the program, is the
+ * index of the next entry in that order, and each entry's d_off the index
+ * after it: lseek/rewinddir/seekdir (the kernel's) keep working. Each call
+ * reads the whole directory again — fine for the directories programs
+ * list; a directory of a million entries listed with small buffers would
+ * be slow, not wrong.
+ */
+struct dent {
+	uint64_t ino;
+	unsigned char type;
+	char *name;
+};
+
+struct linux_dirent64 {
+	uint64_t d_ino;
+	int64_t d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
+static int dent_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct dent *)a)->name, ((const struct dent *)b)->name);
+}
+
+static void dents_free(struct dent *d, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(d[i].name);
+	free(d);
+}
+
+/* Every entry of the directory open at `dir`, sorted; moves its offset. */
+static long dents_read(int dir, struct dent **out, size_t *nout)
+{
+	char buf[32768];
+	struct dent *d = NULL;
+	size_t n = 0, cap = 0;
+	long got;
+
+	if (lseek(dir, 0, SEEK_SET) < 0)
+		return -errno;
+	while ((got = syscall(SYS_getdents64, dir, buf, sizeof(buf))) > 0) {
+		for (long off = 0; off < got;) {
+			struct linux_dirent64 *e = (struct linux_dirent64 *)(buf + off);
+
+			if (n == cap) {
+				struct dent *nd = realloc(d, (cap = cap ? 2 * cap : 64) *
+							     sizeof(*d));
+				if (!nd)
+					goto oom;
+				d = nd;
+			}
+			d[n].ino = e->d_ino;
+			d[n].type = e->d_type;
+			if (!(d[n].name = strdup(e->d_name)))
+				goto oom;
+			n++;
+			off += e->d_reclen;
+		}
+	}
+	if (got < 0) {
+		got = -errno;
+		dents_free(d, n);
+		return got;
+	}
+	qsort(d, n, sizeof(*d), dent_cmp);
+	*out = d;
+	*nout = n;
+	return 0;
+oom:
+	dents_free(d, n);
+	return -ENOMEM;
+}
+
+long sb_image_getdents(struct sandbox *sb, int fd, uint64_t buf, uint64_t count)
+{
+	struct dent *d = NULL;
+	size_t n = 0, i, len = 0;
+	char *out = NULL;
+	off_t idx;
+	long r;
+	int dir = (int)syscall(SYS_pidfd_getfd, sb->pidfd, fd, 0);
+
+	struct stat st;
+
+	if (dir < 0)
+		return -EBADF;
+	if (fstat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		r = -ENOTDIR;
+		goto out;
+	}
+	idx = lseek(dir, 0, SEEK_CUR);
+	if (idx < 0) {
+		r = -errno;
+		goto out;
+	}
+	if ((r = dents_read(dir, &d, &n)) < 0)
+		goto out;
+	if (count > 1 << 20)
+		count = 1 << 20;
+	if (!(out = malloc(count ? count : 1))) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (i = (size_t)idx; i < n; i++) {
+		size_t nl = strlen(d[i].name);
+		size_t reclen = (offsetof(struct linux_dirent64, d_name) + nl + 1 + 7) & ~7UL;
+		struct linux_dirent64 *e = (struct linux_dirent64 *)(out + len);
+
+		if (len + reclen > count)
+			break;
+		memset(e, 0, reclen);
+		e->d_ino = d[i].ino;
+		e->d_off = (int64_t)i + 1;
+		e->d_reclen = (unsigned short)reclen;
+		e->d_type = d[i].type;
+		memcpy(e->d_name, d[i].name, nl);
+		len += reclen;
+	}
+	/* Nothing fits: the buffer cannot hold the next entry. */
+	r = len == 0 && (size_t)idx < n ? -EINVAL
+	    : len ? sb_mem_write(sb, buf, out, len) : 0;
+	if (r == 0)
+		r = (long)len;
+	/* Where the program's next call starts: after what it got, or
+	 * where it was if it got nothing. */
+	if (lseek(dir, r > 0 ? (off_t)i : idx, SEEK_SET) < 0 && r >= 0)
+		r = -errno;
+out:
+	dents_free(d, n);
+	free(out);
+	close(dir);
+	return r;
 }

@@ -171,12 +171,15 @@ void sb_image_release(struct sb_image *im);
  * with the image as root. 0 or -errno; *step indexes sb_image_step_names. */
 long sb_image_enter(const struct sb_image *im, int *step);
 extern const char *const sb_image_step_names[];
+/* Deterministic image runs: getdents64(fd, buf, count) of the program,
+ * sorted by name. Bytes written or -errno. */
+long sb_image_getdents(struct sandbox *sb, int fd, uint64_t buf, uint64_t count);
 
 /* ------------------------------------------------------ filter_posix.c */
 
 /* The rules the posix policy adds (or changes) for a filter whose
  * program may have fds below nfds. 0 or -errno (libseccomp). */
-int sb_filter_posix_rules(void *scmp_ctx, size_t nfds);
+int sb_filter_posix_rules(void *scmp_ctx, size_t nfds, bool det);
 
 /* ------------------------------------------------------------ notify.c */
 

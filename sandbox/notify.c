@@ -793,6 +793,12 @@ static struct answer dispatch(struct sandbox *sb, const struct seccomp_notif *n)
 	case SYS_dup: return fd_dup(sb, n->id, a[0], 0, false, false);
 	case SYS_dup2: case SYS_dup3: return on_dup23(sb, n);
 	case SYS_fcntl: return on_fcntl(sb, n);
+	case SYS_getdents64: {
+		long r = sb->image ? sb_image_getdents(sb, (int)a[0], a[1], a[2])
+				   : -EPERM;
+
+		return r < 0 ? ans_err((int)-r) : ans_val(r);
+	}
 	case SYS_mmap: case SYS_ftruncate: case SYS_fallocate: case SYS_fchmod:
 	case SYS_flock:
 		return on_fd_checked(sb, n);

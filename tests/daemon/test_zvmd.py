@@ -554,6 +554,21 @@ def case_determinism(d):
           "a non-boolean switch: %d %r" % (s, body))
 
 
+def case_pipe_pairing(d):
+    # Pipes pair by the ends the plan names (proto_plan_edges), not by
+    # order: j's stdin is fed by i's stdout (zvm://), although h's zvm://
+    # pipe lands on a device of j between them and i also connects to j.
+    # Paired by order, j's stdin was i's silent /dev/out/j.
+    status, h, body = d.job([
+        group("h", "exitcode", "0 from-h",
+              devices=[{"name": "stdout", "path": "zvm://j:data"}]),
+        group("i", "exitcode", "0 from-i", connect=["j"],
+              devices=[{"name": "stdout", "path": "zvm://j:stdin"}]),
+        group("j", "upcase")])
+    check(status == 200, "status %d: %r" % (status, body))
+    check(body == b"FROM-I\n", "j read %r on stdin" % body)
+
+
 def case_store_paths(d):
     os.symlink("/etc/passwd", d.path("bin/link"))
     d.put("data/ok.txt", "ok\n")
@@ -623,6 +638,7 @@ CASES = {
     "big_output": ({"max_output": "2G", "instance_timeout": 300},
                    case_big_output),
     "determinism": ({}, case_determinism),
+    "pipe_pairing": ({}, case_pipe_pairing),
 }
 
 

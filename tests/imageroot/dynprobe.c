@@ -10,6 +10,38 @@
 #include <string.h>
 #include <unistd.h>
 
+/* /tmp after creating files out of order; a telldir/seekdir round trip
+ * must give the same rest of the listing. */
+static int list_tmp(void)
+{
+	static const char *const names[] = {"/tmp/c", "/tmp/a", "/tmp/b"};
+	char rest1[512] = "", rest2[512] = "";
+	struct dirent *e;
+	DIR *d;
+	long pos;
+
+	for (int i = 0; i < 3; i++)
+		if (close(open(names[i], O_WRONLY | O_CREAT, 0600)) < 0)
+			return 8;
+	d = opendir("/tmp");
+	if (!d)
+		return 9;
+	printf("tmp listing:");
+	for (int i = 0; i < 2 && (e = readdir(d)); i++)
+		printf(" %s", e->d_name);
+	pos = telldir(d);
+	while ((e = readdir(d)))
+		snprintf(rest1 + strlen(rest1), sizeof(rest1) - strlen(rest1),
+			 " %s", e->d_name);
+	seekdir(d, pos);
+	while ((e = readdir(d)))
+		snprintf(rest2 + strlen(rest2), sizeof(rest2) - strlen(rest2),
+			 " %s", e->d_name);
+	printf("%s\n", rest1);
+	closedir(d);
+	return strcmp(rest1, rest2) == 0 ? 0 : 10;
+}
+
 int main(int argc, char **argv)
 {
 	char buf[256] = {0};
@@ -43,5 +75,5 @@ int main(int argc, char **argv)
 	if (fd < 0 || write(fd, "x", 1) != 1)
 		return 7;
 	printf("devices: ok\n");
-	return 0;
+	return list_tmp();
 }

@@ -293,7 +293,7 @@ static const struct bad_case bad_plans[] = {
 	{ "{\"account\":\"a\",\"groups\":[\"g\"],\"inst\":[]}",
 	  "plan.inst: has 0 entries (1..10000 allowed)" },
 	{ "{\"account\":\"a\",\"groups\":[1],\"inst\":[]}",
-	  "plan: groups[0] must be a string without NUL, not an integer" },
+	  "plan.groups[0]: must be a string without NUL, not an integer" },
 	{ PLAN("{\"name\":\"g\"}"), "plan.inst[0].group: missing" },
 	{ PLAN(INST("g", ",\"group\":1", CH_STDIN)),
 	  "plan is not valid JSON" /* a duplicate key */ },
@@ -319,9 +319,9 @@ static const struct bad_case bad_plans[] = {
 	{ PLAN(INST("g", "", "{\"device\":\"x\",\"alias\":\"/dev/x\",\"kind\":\"empty\",\"dir\":1,\"type\":0,\"gets\":4294967297}")),
 	  "plan.inst[0].channels[0].gets: 4294967297 is out of range (0..4294967296)" },
 	{ PLAN(INST("g", "", "{\"device\":\"x\",\"alias\":\"/dev/x\",\"kind\":\"empty\",\"dir\":1,\"type\":0,\"gets\":1.5}")),
-	  "plan.inst[0].channels[0].gets: must be an integer, not a real number" },
+	  "plan.inst[0].channels[0].gets: must be an integer, not a number" },
 	{ PLAN(INST("g", "", "{\"device\":\"x\",\"alias\":\"/dev/x\",\"kind\":\"empty\",\"dir\":1,\"type\":0,\"meta\":[[\"\",\"v\"]]}")),
-	  "plan.inst[0].channels[0]: meta[0] must be a pair of strings [key, value], key not empty" },
+	  "plan.inst[0].channels[0].meta[0]: must be a pair of strings [key, value], key not empty" },
 	{ PLAN(INST("g", "", CH_STDIN) "," INST("h", "", OUT("9", "0"))),
 	  "plan.inst[1].channels[0].peer: 9 is out of range (2 instances)" },
 	{ PLAN(INST("g", "", CH_STDIN) "," INST("h", "", OUT("1", "0"))),
@@ -344,7 +344,7 @@ static const struct bad_case bad_plans[] = {
 	{ "{\"account\":\"a\",\"groups\":[\"g\"],\"inst\":[{\"name\":\"g\",\"group\":0,"
 	  "\"exec_kind\":\"object\",\"exec_path\":\"a/b/c\",\"argv\":[\"x\"],\"env\":[\"NOEQ\"],"
 	  "\"replicate\":1,\"channels\":[]}]}",
-	  "plan.inst[0]: env[0] must be KEY=VALUE" },
+	  "plan.inst[0].env[0]: must be KEY=VALUE" },
 	{ "{\"account\":\"a\",\"groups\":[\"g\"],\"inst\":[{\"name\":\"g\",\"group\":0,"
 	  "\"exec_kind\":\"object\",\"exec_path\":\"a/b/c\",\"argv\":[\"x\"],\"env\":[],"
 	  "\"replicate\":1,\"channels\":[],\"placement\":0}]}",
@@ -489,8 +489,8 @@ static const struct task_case bad_tasks[] = {
 	{ "\"nodes\":[", "\"nodes\":[{\"http\":\"127.0.0.1:1\"},", "task.nodes[0].edge: missing" },
 	{ "\"nodes\":[", "\"nodes\":[{\"http\":\"a:1\",\"edge\":\"a:2\",\"tcp\":1},", "task.nodes[0]: unknown field \"tcp\"" },
 	{ "\"placement\":[0,1,2,1,0]", "\"placement\":[0,1,2,1]", "task.placement: has 4 entries for 5 plan instances" },
-	{ "\"placement\":[0,1,2,1,0]", "\"placement\":[0,1,3,1,0]", "task: placement[2]: must be a node index < 3" },
-	{ "\"placement\":[0,1,2,1,0]", "\"placement\":[0,1,2,1,\"0\"]", "task: placement[4]: must be a node index < 3" },
+	{ "\"placement\":[0,1,2,1,0]", "\"placement\":[0,1,3,1,0]", "task.placement[2]: must be a node index < 3" },
+	{ "\"placement\":[0,1,2,1,0]", "\"placement\":[0,1,2,1,\"0\"]", "task.placement[4]: must be a node index < 3" },
 	{ "\"placement\":[0,1,2,1,0]", "\"placement\":{}", "task.placement: must be an array, not an object" },
 	{ "\"etag\":\"d41d8cd98f00b204e9800998ecf8427e\"", "\"etag\":\"\"", "task.objects[\"acct/books/x.txt\"].etag: must not be empty" },
 	{ "\"etag\":\"d41d8cd98f00b204e9800998ecf8427e\"", "\"etag\":\"a b\"", "task.objects[\"acct/books/x.txt\"].etag: must be 1..128 visible ASCII characters" },
