@@ -21,7 +21,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from harness import Failure, check, wait_for  # noqa: E402
+from harness import Failure, check, descendants, wait_for  # noqa: E402
 
 ZVMD = os.environ["ZVMD"]
 BOOKS = os.environ["ZVMD_BOOKS"]
@@ -137,23 +137,7 @@ class Daemon:
 
     def descendants(self):
         """Pids of every process below zvmd."""
-        kids = collections.defaultdict(list)
-        for pid in os.listdir("/proc"):
-            if not pid.isdigit():
-                continue
-            try:
-                with open("/proc/%s/stat" % pid) as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            kids[ppid].append(int(pid))
-        out, todo = [], [self.proc.pid]
-        while todo:
-            p = todo.pop()
-            for k in kids.get(p, []):
-                out.append(k)
-                todo.append(k)
-        return sorted(out)
+        return descendants(self.proc.pid)
 
     def rss_kib(self):
         with open("/proc/%d/status" % self.proc.pid) as f:
