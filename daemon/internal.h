@@ -121,6 +121,73 @@ void zvmd_cluster_free(struct zvmd_cluster *cl);
 const struct swift_ring *zvmd_cluster_ring(const struct zvmd_cluster *cl,
 					   int policy_index);
 
+/* Where a cluster job runs (daemon/cluster_place.c): the task fields
+ * `nodes` and `placement`. */
+struct zvmd_node {
+	char ip[64];
+	char http[80];   /* "ip:worker_port" */
+	char edge[80];   /* "ip:edge_port" */
+	unsigned ninst;  /* instances placed on it */
+};
+
+struct zvmd_placement {
+	size_t *inst;            /* node index of every plan instance */
+	struct zvmd_node *nodes; /* the nodes with instances, first use first */
+	size_t nnodes;
+};
+
+/* Is the zvmd of this node up? (GET /healthcheck in the daemon; a fake
+ * in unit tests.) Called at most once per IP and placement. */
+typedef bool (*zvmd_alive_fn)(void *ctx, const char *ip);
+
+/*
+ * Place every instance of plan. An instance with a placing object
+ * (inst->placement >= 0) goes to the first primary of that object, in
+ * the ring of storage policy policy[i], whose zvmd is alive; any other
+ * instance (or one whose primaries are all down) goes to the live node
+ * of the rings with the fewest instances so far (ties: ring device
+ * order). Returns 0, or -1 with msg set when no node is alive.
+ */
+int zvmd_place(const struct zvmd_cluster *cl, unsigned worker_port,
+	       unsigned edge_port, const struct proto_plan *plan,
+	       const int *policy, zvmd_alive_fn alive, void *ctx,
+	       struct zvmd_placement *out, char *msg, size_t cap);
+void zvmd_placement_clear(struct zvmd_placement *p);
+
+/*
+ * The coordinator's planning phase (daemon/cluster_prep.c), run in a uv
+ * work thread: blocking HTTP to the proxy (with the user's token) and to
+ * the workers' /healthcheck. The caller fills the inputs; on return
+ * status is 200 and the outputs are set, or status is the HTTP answer
+ * (400, 403, 404, 413, 422, 500, 502, 503) and msg says why.
+ */
+struct zvmd_prep {
+	/* in */
+	struct zvmd_config cfg;           /* a copy: SIGHUP may replace it */
+	const struct zvmd_cluster *cl;
+	char *json;
+	size_t len;
+	char account[256];
+	char *token;                      /* the user's X-Auth-Token */
+	unsigned list_limit;              /* listing page size; 0 = Swift's */
+	/* out */
+	int status;
+	char msg[600];
+	struct proto_plan *plan;
+	struct zvmd_placement place;
+	/* Per node of place: where its instances go if it cannot be
+	 * reached at dispatch (ip "" = nowhere: they pipe to other nodes). */
+	struct zvmd_node *alt;
+	struct proto_object *objects;     /* what HEAD said of every input
+					   * object and program */
+	size_t nobjects;
+};
+
+void zvmd_prep_run(struct zvmd_prep *p);
+/* Free the outputs (and json, token); the struct itself is the
+ * caller's. */
+void zvmd_prep_clear(struct zvmd_prep *p);
+
 /* ------------------------------------------------------------- store */
 
 /* An output being written: a temp file beside the final object, renamed
@@ -336,6 +403,7 @@ struct zvmd_server {
 	struct zvmd_job *running;                 /* list of running jobs */
 	unsigned queue_depth, running_jobs, slots_used, live_jobs;
 	uint64_t next_job_id;
+	struct zvmd_cluster *cluster; /* role = cluster: rings, secret */
 	bool draining, stopping;
 };
 
@@ -385,6 +453,64 @@ typedef void (*zvmd_job_done_cb)(struct zvmd_job *job, void *arg);
 int zvmd_job_create(struct zvmd_server *srv, struct proto_plan *plan,
 		    uint64_t id, zvmd_job_done_cb done, void *arg,
 		    struct zvmd_job **out, struct proto_error *err);
+/* A job whose instances run on workers (the coordinator's view): no
+ * sandboxes here, no pool slots; reports and immediate output arrive in
+ * frames. It is done when every instance has a report or failed; then
+ * zvmd_job_response / zvmd_job_stream_response work as for a local job.
+ * Takes ownership of plan. */
+int zvmd_job_create_remote(struct zvmd_server *srv, struct proto_plan *plan,
+			   uint64_t id, zvmd_job_done_cb done, void *arg,
+			   struct zvmd_job **out, struct proto_error *err);
+/* Append immediate output of instance inst (spooled like local output).
+ * An instance's worker sends its immediate channels one after the other,
+ * in channel order, so the body is the local one byte for byte. */
+int zvmd_job_remote_output(struct zvmd_job *job, size_t inst,
+			   const void *buf, size_t len,
+			   struct proto_error *err);
+/* Instance f->inst ended on its worker (a decoded "report" frame). It
+ * succeeded when its status is "ok" and its retcode 0. Reports for an
+ * unknown or already ended instance are ignored. */
+void zvmd_job_remote_report(struct zvmd_job *job,
+			    const struct proto_frame *f);
+/* Every instance without a report yet failed with this reason (worker
+ * unreachable, stream cut, error frame). */
+void zvmd_job_remote_fail(struct zvmd_job *job, const char *why);
+
+/* A part job commits an output: PUT the spool file fd (owned by the
+ * callee from now on) as the object of channel c of instance inst, then
+ * call zvmd_job_put_done. Only outputs of instances that succeeded get
+ * here, once all instances run here have ended. */
+typedef void (*zvmd_job_put_fn)(struct zvmd_job *job, size_t inst,
+				const struct proto_channel *c, int fd,
+				const char *etag, void *arg);
+
+/* A cluster worker's share of a plan. */
+struct zvmd_job_part {
+	const bool *here;  /* per plan instance: runs on this node */
+	/* Per instance run here, per channel: an opened source (object
+	 * .data, a spooled proxy GET or listing, an edge socket), or -1.
+	 * Object and container reads must all be given; outputs to objects
+	 * are spooled by the job; pipes within the node are made by it. */
+	int **fds;
+	int *prog_fds;     /* per instance run here: its program */
+	zvmd_job_put_fn put;
+	void *put_arg;
+};
+
+/* Prepare the instances of plan that run here. The job takes every fd
+ * >= 0 of part->fds and part->prog_fds (setting them to -1), also when it
+ * fails. Answer with zvmd_job_frames_response. Takes ownership of plan. */
+int zvmd_job_create_part(struct zvmd_server *srv, struct proto_plan *plan,
+			 uint64_t id, const struct zvmd_job_part *part,
+			 zvmd_job_done_cb done, void *arg,
+			 struct zvmd_job **out, struct proto_error *err);
+/* A put has settled: error NULL, or why the output could not be stored
+ * (the instance then fails with it). */
+void zvmd_job_put_done(struct zvmd_job *job, size_t inst, const char *error);
+/* A part job's answer to its coordinator: queued at once, the frames of
+ * CLUSTER.md (output frames as produced, reports, done) as they come. */
+struct MHD_Response *zvmd_job_frames_response(struct zvmd_job *job,
+					       struct MHD_Connection *conn);
 /* Would a job of n instances start at once (else it queues)? */
 bool zvmd_jobs_can_start(const struct zvmd_server *srv, size_t n);
 /* Run now if slots are free, else queue. */
@@ -411,5 +537,34 @@ void zvmd_job_release(struct zvmd_job *job);
 void zvmd_job_totals(const struct zvmd_job *job, size_t *ninst,
 		     uint64_t *bytes_in, uint64_t *bytes_out,
 		     uint64_t *body_bytes);
+
+/* ------------------------------------------------------ coordinator */
+
+/* A cluster job on its coordinator (daemon/coordinator.c). */
+struct zvmd_coord;
+
+/* Planning has ended (on the loop): zvmd_coord_status says how; when
+ * it is 200, zvmd_coord_job is the remote job, not submitted yet. */
+typedef void (*zvmd_coord_ready_cb)(struct zvmd_coord *co, void *arg);
+
+/* Plan json (taken, malloc'd) for account with the user's token in a
+ * work thread; ready runs on the loop when done. done is the remote
+ * job's completion callback. -1 when the work cannot be queued. */
+int zvmd_coord_start(struct zvmd_server *srv, uint64_t id,
+		     const char *account, const char *token, char *json,
+		     size_t len, zvmd_job_done_cb done,
+		     zvmd_coord_ready_cb ready, void *arg,
+		     struct zvmd_coord **out);
+/* 200, or the HTTP status of the failure with its message. */
+int zvmd_coord_status(const struct zvmd_coord *co, const char **msg);
+struct zvmd_job *zvmd_coord_job(const struct zvmd_coord *co);
+/* Send every node its task (after the job was submitted). */
+void zvmd_coord_dispatch(struct zvmd_coord *co);
+/* X-Nexe-Node: the worker ("ip:port") of every instance, comma-joined
+ * in plan order (malloc'd; NULL when memory runs out). */
+char *zvmd_coord_nodes(const struct zvmd_coord *co);
+/* The client's request is over: no callback runs after this; the
+ * coordinator is freed (once its planning thread, if any, has ended). */
+void zvmd_coord_release(struct zvmd_coord *co);
 
 #endif
