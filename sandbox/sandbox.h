@@ -77,6 +77,12 @@ struct sandbox_spec {
 	const unsigned char *seed;   /* of the random stream (getrandom, AT_RANDOM,
 				      * /dev/urandom); any length, may be empty */
 	size_t seed_len;
+	/* After this spawn, keep an isolated child of the same shape (fd
+	 * layout, limits, determinism) parked for this thread's next spawn,
+	 * which then skips the isolation steps and the seccomp attach: lower
+	 * start latency for a caller that spawns again and again, at the price
+	 * of one idle child process per spawning thread between spawns. */
+	bool prewarm;
 };
 
 /* 2014-01-01T00:00:00Z, the default start of the virtual clock; an

@@ -1,17 +1,17 @@
 /*
  * spawn.c — start one program: clone, isolate, seccomp, execveat.
  *
- * The child is a clone(CLONE_VM | CLONE_VFORK) of the caller running on a
- * small private stack (posix_spawn style): it never gets a copy of the
- * caller's memory, and the program's address space is the fresh one
- * execveat builds; the caller's thread sleeps until then. The child runs
- * only raw system calls, in this order:
+ * The child is a clone(CLONE_VM) of the caller running on a small private
+ * stack (posix_spawn style): it never gets a copy of the caller's memory,
+ * and the program's address space is the fresh one execveat builds. The
+ * child runs only raw system calls, in this order:
  *
  *   1. every signal back to its default disposition
  *   2. setns() into the holder's mount/ipc/uts/net namespaces (holder.c);
  *      chdir("/") — the empty read-only root
  *   3. channels to fds 0..n-1, the ELF to n and the spawn socket to n+1
- *      (close-on-exec), everything else closed
+ *      (close-on-exec), everything else closed — a parked child (below)
+ *      keeps only the socket
  *   4. rlimits: AS = memory, CPU, CORE = 0, NOFILE, FSIZE
  *   5. setsid; groups, gid and uid to 65534 (drops every capability)
  *   6. no_new_privs; SIGKILL when the spawning thread dies; unblock
@@ -23,16 +23,31 @@
  *      detaches
  *   7. seccomp filter with a user-notification listener; send the
  *      listener to the parent over the spawn socket (SCM_RIGHTS)
- *   8. execveat(n, "", AT_EMPTY_PATH) — the filter allows execveat and
+ *   8. a parked child only: wait in kill(0, 0), a call every filter hands
+ *      to the supervisor, until the spawn has placed its channels
+ *   9. execveat(n, "", AT_EMPTY_PATH) — the filter allows execveat and
  *      sendmsg only on fds n and n + 1, which exec closes for good
  *
+ * A direct spawn clones with CLONE_VFORK: the caller's thread sleeps until
+ * the exec. Attaching the filter (step 7: the kernel JIT-compiles it and
+ * emulates it for every system-call number) is the largest cost of a
+ * spawn, and none of steps 1-8 depends on the program, only on its
+ * *shape* (fd layout, limits, determinism). So with spec->prewarm, after
+ * the spawn the thread starts a *parked* child of the same shape, which
+ * isolates itself while the program runs and waits in step 8. The next
+ * spawn of that shape from that thread takes it: it installs the channels
+ * at fds 0..n-1 and the ELF at n with SECCOMP_IOCTL_NOTIF_ADDFD, places
+ * argv and envp in the shared arguments, answers the call, and waits for
+ * the spawn socket to close (exec done, or the child failed and exited).
+ *
  * A step that fails records its number and errno in the shared arguments
- * and exits; the parent wakes up (vfork) and reports the step.
+ * and exits; the spawn reports the step.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/seccomp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -53,12 +68,14 @@
 #include "internal.h"
 
 #define CHILD_STACK (64 * 1024)
+/* Where a parked child waits (step 8): a call every filter notifies. */
+#define PARK_NR SYS_kill
 
 enum spawn_step {
 	STEP_NONE, STEP_SETNS, STEP_CHDIR, STEP_DUP, STEP_MOVE, STEP_CLOSE,
 	STEP_RLIMIT, STEP_SETSID, STEP_SETGROUPS, STEP_SETGID, STEP_SETUID,
 	STEP_NNP, STEP_PDEATHSIG, STEP_PERSONALITY, STEP_TSC, STEP_TRACEME,
-	STEP_SECCOMP, STEP_SEND, STEP_EXEC,
+	STEP_SECCOMP, STEP_SEND, STEP_PARK, STEP_EXEC,
 };
 
 static const char *const step_names[] = {
@@ -68,23 +85,35 @@ static const char *const step_names[] = {
 	"no_new_privs", "parent-death signal",
 	"personality ADDR_NO_RANDOMIZE", "prctl PR_SET_TSC", "PTRACE_TRACEME",
 	"installing the seccomp filter",
-	"sending the seccomp listener", "execveat",
+	"sending the seccomp listener", "waiting for the spawn", "execveat",
 };
 
+/* What decides the child's steps 1-8 besides the fds: two spawns with the
+ * same shape and layout can use the same parked child. */
+struct spawn_shape {
+	int lim_res[5];
+	struct rlimit lim[5];
+	bool det;               /* spec->deterministic */
+};
+
+/* Shared with the child (CLONE_VM). A parked child outlives the call that
+ * started it, so everything it reads is in here, never on our stack. */
 struct spawn_args {
 	pid_t parent;           /* our pid, for the parent-death check */
 	int holder_pidfd;
-	const int *chan_fds;
-	int *tmp;               /* n + 2 scratch slots */
+	const int *chan_fds;    /* NULL: parked, the channels come in step 8 */
+	int *tmp;               /* n + 2 scratch slots (direct spawn) */
 	size_t n;
 	int prog_fd, sock;
-	struct msghdr *msg;     /* one byte + SCM_RIGHTS for the listener */
-	int *msg_fd;            /* where the listener goes in msg */
-	struct rlimit lim[5];
-	int lim_res[5];
+	struct spawn_shape shape;
 	const struct sock_fprog *prog;
-	const char *const *argv, *const *envp;
-	bool det;               /* spec->deterministic */
+	struct msghdr msg;      /* one byte + SCM_RIGHTS for the listener */
+	struct iovec iov;
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cmsg;
+	const char *const *argv, *const *envp; /* parked: set in step 8 */
 	/* written by the child */
 	int fail_step, fail_errno;
 };
@@ -105,18 +134,12 @@ struct k_sigaction {
 		}                                \
 	} while (0)
 
-SB_CHILD_CODE static int spawn_child(void *p)
+/* Step 3 of a direct spawn. */
+SB_CHILD_CODE static long child_fds(struct spawn_args *a)
 {
-	struct spawn_args *a = p;
-	struct k_sigaction dfl = {0};
-	unsigned long none = 0;
 	size_t n = a->n;
 	long r;
 
-	for (int sig = 1; sig <= 64; sig++)
-		sb_raw(SYS_rt_sigaction, sig, (long)&dfl, 0, 8, 0, 0);
-	TRY(STEP_SETNS, sb_raw(SYS_setns, a->holder_pidfd, SB_HOLDER_NS, 0, 0, 0, 0));
-	TRY(STEP_CHDIR, sb_raw(SYS_chdir, (long)"/", 0, 0, 0, 0, 0));
 	/* Above every target number first, so no move clobbers a source. */
 	for (size_t i = 0; i < n; i++)
 		TRY(STEP_DUP, a->tmp[i] = sb_raw(SYS_fcntl, a->chan_fds[i],
@@ -129,9 +152,41 @@ SB_CHILD_CODE static int spawn_child(void *p)
 		TRY(STEP_MOVE, sb_raw(SYS_dup3, a->tmp[i], i,
 				      i < n ? 0 : O_CLOEXEC, 0, 0, 0));
 	TRY(STEP_CLOSE, sb_raw(SYS_close_range, n + 2, ~0U, 0, 0, 0, 0));
+fail:
+	return r;
+}
+
+/* Step 3 of a parked child: only the socket, at n + 1. */
+SB_CHILD_CODE static long child_fds_parked(struct spawn_args *a)
+{
+	long n = (long)a->n, r = 0;
+
+	if (a->sock != n + 1)
+		TRY(STEP_MOVE, sb_raw(SYS_dup3, a->sock, n + 1, O_CLOEXEC, 0, 0, 0));
+	TRY(STEP_CLOSE, sb_raw(SYS_close_range, 0, n, 0, 0, 0, 0));
+	TRY(STEP_CLOSE, sb_raw(SYS_close_range, n + 2, ~0U, 0, 0, 0, 0));
+fail:
+	return r;
+}
+
+SB_CHILD_CODE static int spawn_child(void *p)
+{
+	struct spawn_args *a = p;
+	struct k_sigaction dfl = {0};
+	unsigned long none = 0;
+	size_t n = a->n;
+	long r;
+
+	for (int sig = 1; sig <= 64; sig++)
+		sb_raw(SYS_rt_sigaction, sig, (long)&dfl, 0, 8, 0, 0);
+	TRY(STEP_SETNS, sb_raw(SYS_setns, a->holder_pidfd, SB_HOLDER_NS, 0, 0, 0, 0));
+	TRY(STEP_CHDIR, sb_raw(SYS_chdir, (long)"/", 0, 0, 0, 0, 0));
+	r = a->chan_fds ? child_fds(a) : child_fds_parked(a);
+	if (r < 0)
+		goto fail;
 	for (int i = 0; i < 5; i++)
-		TRY(STEP_RLIMIT, sb_raw(SYS_prlimit64, 0, a->lim_res[i],
-					(long)&a->lim[i], 0, 0, 0));
+		TRY(STEP_RLIMIT, sb_raw(SYS_prlimit64, 0, a->shape.lim_res[i],
+					(long)&a->shape.lim[i], 0, 0, 0));
 	TRY(STEP_SETSID, sb_raw(SYS_setsid, 0, 0, 0, 0, 0, 0));
 	TRY(STEP_SETGROUPS, sb_raw(SYS_setgroups, 0, 0, 0, 0, 0, 0));
 	TRY(STEP_SETGID, sb_raw(SYS_setresgid, SB_GID, SB_GID, SB_GID, 0, 0, 0));
@@ -146,17 +201,24 @@ SB_CHILD_CODE static int spawn_child(void *p)
 		goto fail;
 	}
 	sb_raw(SYS_rt_sigprocmask, SIG_SETMASK, (long)&none, 0, 8, 0, 0);
-	if (a->det) {
+	if (a->shape.det) {
 		TRY(STEP_PERSONALITY, sb_raw(SYS_personality, ADDR_NO_RANDOMIZE,
 					     0, 0, 0, 0, 0));
 		TRY(STEP_TSC, sb_raw(SYS_prctl, PR_SET_TSC, PR_TSC_SIGSEGV, 0, 0,
 				     0, 0));
 		TRY(STEP_TRACEME, sb_raw(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0, 0, 0));
 	}
-	TRY(STEP_SECCOMP, *a->msg_fd = sb_raw(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
-					      SECCOMP_FILTER_FLAG_NEW_LISTENER,
-					      (long)a->prog, 0, 0, 0));
-	TRY(STEP_SEND, sb_raw(SYS_sendmsg, n + 1, (long)a->msg, 0, 0, 0, 0));
+	TRY(STEP_SECCOMP, sb_raw(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+				 SECCOMP_FILTER_FLAG_NEW_LISTENER, (long)a->prog,
+				 0, 0, 0));
+	/* Our copy of the listener is close-on-exec (a parked child's is at
+	 * a number step 8 overwrites); close() would go to the supervisor. */
+	*(int *)CMSG_DATA(&a->cmsg.align) = (int)r;
+	TRY(STEP_SEND, sb_raw(SYS_sendmsg, n + 1, (long)&a->msg, 0, 0, 0, 0));
+	/* The spawn answers 0 once the channels are in place; anything else
+	 * (-ENOSYS when the listener is gone) means "give up". */
+	if (!a->chan_fds)
+		TRY(STEP_PARK, sb_raw(PARK_NR, 0, 0, 0, 0, 0, 0));
 	r = sb_raw(SYS_execveat, n, (long)"", (long)a->argv, (long)a->envp,
 		   AT_EMPTY_PATH, 0);
 	a->fail_step = STEP_EXEC;
@@ -166,29 +228,67 @@ fail:
 	return 127;
 }
 
-static void args_limits(struct spawn_args *a, const struct sandbox_spec *spec,
+static void spawn_shape(struct spawn_shape *s, const struct sandbox_spec *spec,
 			const struct sandbox *sb)
 {
 	uint64_t mem = spec->memory ? spec->memory : SB_DEFAULT_MEMORY;
 	rlim_t fsize = 0;
 
+	memset(s, 0, sizeof(*s));
 	for (size_t i = 0; i < sb->nch; i++)
 		if (sb->ch[i].writable && (rlim_t)sb->ch[i].put_size > fsize)
 			fsize = sb->ch[i].put_size;
 	if (fsize >= (rlim_t)SANDBOX_UNBOUNDED)
 		fsize = RLIM_INFINITY;
-	a->lim_res[0] = RLIMIT_AS;
-	a->lim[0] = (struct rlimit){mem, mem};
-	a->lim_res[1] = RLIMIT_CPU;
-	a->lim[1] = spec->cpu_seconds
+	s->lim_res[0] = RLIMIT_AS;
+	s->lim[0] = (struct rlimit){mem, mem};
+	s->lim_res[1] = RLIMIT_CPU;
+	s->lim[1] = spec->cpu_seconds
 			    ? (struct rlimit){spec->cpu_seconds, spec->cpu_seconds + 1}
 			    : (struct rlimit){RLIM_INFINITY, RLIM_INFINITY};
-	a->lim_res[2] = RLIMIT_CORE;
-	a->lim[2] = (struct rlimit){0, 0};
-	a->lim_res[3] = RLIMIT_NOFILE;
-	a->lim[3] = (struct rlimit){sb->nfdt, sb->nfdt};
-	a->lim_res[4] = RLIMIT_FSIZE;
-	a->lim[4] = (struct rlimit){fsize, fsize};
+	s->lim_res[2] = RLIMIT_CORE;
+	s->lim[2] = (struct rlimit){0, 0};
+	s->lim_res[3] = RLIMIT_NOFILE;
+	s->lim[3] = (struct rlimit){sb->nfdt, sb->nfdt};
+	s->lim_res[4] = RLIMIT_FSIZE;
+	s->lim[4] = (struct rlimit){fsize, fsize};
+	s->det = sb->det;
+}
+
+/* The parts of the shared arguments that do not depend on the mode. */
+static void args_init(struct spawn_args *a, const struct spawn_shape *shape,
+		      size_t n, int holder_pidfd, const struct sock_fprog *prog)
+{
+	struct cmsghdr *cm;
+
+	a->parent = getpid();
+	a->holder_pidfd = holder_pidfd;
+	a->n = n;
+	a->shape = *shape;
+	a->prog = prog;
+	a->iov = (struct iovec){"s", 1};
+	a->msg = (struct msghdr){.msg_iov = &a->iov, .msg_iovlen = 1,
+				 .msg_control = a->cmsg.buf,
+				 .msg_controllen = sizeof(a->cmsg.buf)};
+	cm = CMSG_FIRSTHDR(&a->msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+}
+
+/* Clone the child on `stack` with signals blocked: no handler of ours may
+ * run on its stack before it resets the dispositions. */
+static pid_t child_clone(struct spawn_args *a, void *stack, int flags, int *pidfd)
+{
+	sigset_t all, old;
+	pid_t pid;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid = clone(spawn_child, (char *)stack + CHILD_STACK,
+		    CLONE_VM | CLONE_PIDFD | SIGCHLD | flags, a, pidfd);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return pid;
 }
 
 /*
@@ -212,8 +312,10 @@ static void exec_reads(int prog_fd, uint64_t base[4])
 	base[1] += (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr);
 }
 
-/* The listener the child sent before exec, or -1. */
-static int listener_recv(int sock)
+/* The listener the child sent after attaching its filter, or -1 (with
+ * flags 0 this waits for it, or for the child's end of the socket to
+ * close). */
+static int listener_recv(int sock, int flags)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
@@ -224,9 +326,13 @@ static int listener_recv(int sock)
 	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
 			     .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
 	struct cmsghdr *cm;
+	ssize_t got;
 	int fd;
 
-	if (recvmsg(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) != 1)
+	do
+		got = recvmsg(sock, &msg, flags | MSG_CMSG_CLOEXEC);
+	while (got < 0 && errno == EINTR);
+	if (got != 1)
 		return -1;
 	cm = CMSG_FIRSTHDR(&msg);
 	if (!cm || cm->cmsg_type != SCM_RIGHTS ||
@@ -298,27 +404,13 @@ static int exec_stop(struct sandbox *sb, struct sandbox_error *err)
 	return 0;
 }
 
-/* Clone the child; it has exec'd (or failed) when clone returns. */
-static int spawn_run(struct sandbox *sb, const struct sandbox_spec *spec,
-		     struct spawn_args *a, struct sandbox_error *err)
+/* A direct spawn: the child has exec'd (or failed) when clone returns. */
+static int spawn_direct(struct sandbox *sb, const struct sandbox_spec *spec,
+			struct spawn_args *a, struct sandbox_error *err)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = {"s", 1};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
-			     .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
 	int sock[2], pidfd = -1, rc = -1;
-	sigset_t all, old;
 	char *stack;
 
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	a->msg = &msg;
-	a->msg_fd = (int *)CMSG_DATA(cm);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) < 0) {
 		sb_error(err, "socketpair: %s", strerror(errno));
 		return -1;
@@ -332,13 +424,7 @@ static int spawn_run(struct sandbox *sb, const struct sandbox_spec *spec,
 		return -1;
 	}
 	a->sock = sock[1];
-	/* No handler of ours may run on the child's stack before it resets
-	 * the dispositions. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	sb->pid = clone(spawn_child, stack + CHILD_STACK,
-			CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, a, &pidfd);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	sb->pid = child_clone(a, stack, CLONE_VFORK, &pidfd);
 	close(sock[1]);
 	munmap(stack, CHILD_STACK);
 	if (sb->pid < 0) {
@@ -351,9 +437,7 @@ static int spawn_run(struct sandbox *sb, const struct sandbox_spec *spec,
 		child_error(a, spec, err);
 		goto fail;
 	}
-	if (a->det && exec_stop(sb, err) < 0)
-		goto fail;
-	sb->notify_fd = listener_recv(sock[0]);
+	sb->notify_fd = listener_recv(sock[0], MSG_DONTWAIT);
 	if (sb->notify_fd < 0) {
 		sb_error(err, "sandbox setup: no seccomp listener from the child");
 		goto fail;
@@ -365,6 +449,235 @@ fail:
 out:
 	close(sock[0]);
 	return rc;
+}
+
+/* ------------------------------------------------------ parked children */
+
+/* A parked child and what we hold of it. One owner: the parking thread's
+ * slot (park_key) while it waits, then the spawn that takes it. */
+struct park {
+	struct spawn_args a;
+	pid_t owner;            /* getpid() of the process that parked it */
+	pid_t pid;
+	int pidfd;
+	int sock;               /* our end of the spawn socket */
+	int listener;           /* -1 until received */
+	char *layout;           /* the filter's fd layout (filter.c) */
+	struct sock_fprog prog;
+	void *stack;
+};
+
+static pthread_key_t park_key;
+static pthread_once_t park_once = PTHREAD_ONCE_INIT;
+static int park_key_rc;
+
+/* Kill and reap the child (if it is ours to reap), free the rest. */
+static void park_free(struct park *pk)
+{
+	siginfo_t si;
+
+	if (!pk)
+		return;
+	if (pk->pidfd >= 0 && pk->owner == getpid()) {
+		syscall(SYS_pidfd_send_signal, pk->pidfd, SIGKILL, NULL, 0);
+		waitid(P_PIDFD, pk->pidfd, &si, WEXITED);
+	}
+	if (pk->pidfd >= 0)
+		close(pk->pidfd);
+	if (pk->sock >= 0)
+		close(pk->sock);
+	if (pk->listener >= 0)
+		close(pk->listener);
+	if (pk->stack)
+		munmap(pk->stack, CHILD_STACK);
+	sb_filter_free(&pk->prog);
+	free(pk->layout);
+	free(pk);
+}
+
+/* A thread that ends takes its parked child with it (the parent-death
+ * signal kills it; the key's destructor reaps it and closes our fds). */
+static void park_key_make(void)
+{
+	park_key_rc = pthread_key_create(&park_key, (void (*)(void *))park_free);
+}
+
+/* Start a parked child (steps 1-8); it gets ready on its own. */
+static struct park *park_start(const char *layout,
+			       const struct spawn_shape *shape,
+			       struct sandbox_error *err)
+{
+	struct park *pk = calloc(1, sizeof(*pk));
+	int sv[2], pidfd = -1, holder;
+
+	if (!pk || !(pk->layout = strdup(layout))) {
+		free(pk);
+		sb_error(err, "out of memory");
+		return NULL;
+	}
+	pk->pidfd = pk->sock = pk->listener = -1;
+	pk->owner = getpid();
+	holder = sb_holder_pidfd(err);
+	if (holder < 0 || sb_filter_get(layout, shape->det, &pk->prog, err) < 0)
+		goto fail;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		sb_error(err, "socketpair: %s", strerror(errno));
+		goto fail;
+	}
+	pk->sock = sv[0];
+	pk->stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (pk->stack == MAP_FAILED) {
+		pk->stack = NULL;
+		sb_error(err, "mmap: %s", strerror(errno));
+		close(sv[1]);
+		goto fail;
+	}
+	args_init(&pk->a, shape, strlen(layout) - 2, holder, &pk->prog);
+	pk->a.sock = sv[1];
+	pk->pid = child_clone(&pk->a, pk->stack, 0, &pidfd);
+	close(sv[1]);
+	if (pk->pid < 0) {
+		sb_error(err, "clone: %s", strerror(errno));
+		goto fail;
+	}
+	pk->pidfd = pidfd;
+	return pk;
+fail:
+	park_free(pk);
+	return NULL;
+}
+
+/* This thread's parked child if it has this shape and layout, else NULL
+ * (one of another shape is discarded). */
+static struct park *park_take(const char *layout, const struct spawn_shape *shape)
+{
+	struct pollfd alive;
+	struct park *pk;
+
+	pthread_once(&park_once, park_key_make);
+	if (park_key_rc)
+		return NULL;
+	pk = pthread_getspecific(park_key);
+	if (!pk)
+		return NULL;
+	pthread_setspecific(park_key, NULL);
+	alive = (struct pollfd){.fd = pk->pidfd, .events = POLLIN};
+	/* After a fork, the child belongs to the parent process. */
+	if (pk->owner == getpid() && poll(&alive, 1, 0) == 0 &&
+	    memcmp(&pk->a.shape, shape, sizeof(*shape)) == 0 &&
+	    strcmp(pk->layout, layout) == 0)
+		return pk;
+	park_free(pk);
+	return NULL;
+}
+
+/* Park the next child of this shape; a failure costs only the speed-up. */
+static void park_ahead(const char *layout, const struct spawn_shape *shape)
+{
+	struct sandbox_error ignored;
+	struct park *pk;
+
+	if (park_key_rc)
+		return;
+	pk = park_start(layout, shape, &ignored);
+	if (pk && pthread_setspecific(park_key, pk) != 0)
+		park_free(pk);
+}
+
+/* Wait until the child parks (step 8) and receive that call. */
+static int park_wait(struct park *pk, struct seccomp_notif *n)
+{
+	struct pollfd p[2] = {{.fd = pk->listener, .events = POLLIN},
+			      {.fd = pk->pidfd, .events = POLLIN}};
+
+	for (;;) {
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (p[0].revents & POLLIN)
+			break;
+		if (p[1].revents || p[0].revents)
+			return -1;
+	}
+	memset(n, 0, sizeof(*n));
+	if (ioctl(pk->listener, SECCOMP_IOCTL_NOTIF_RECV, n) < 0)
+		return -1;
+	return n->pid == (__u32)pk->pid && n->data.nr == PARK_NR ? 0 : -1;
+}
+
+static int park_addfd(const struct park *pk, __u64 id, int src, int dst,
+		      int flags, struct sandbox_error *err)
+{
+	struct seccomp_notif_addfd add = {
+		.id = id, .flags = SECCOMP_ADDFD_FLAG_SETFD, .srcfd = src,
+		.newfd = dst, .newfd_flags = flags,
+	};
+
+	if (ioctl(pk->listener, SECCOMP_IOCTL_NOTIF_ADDFD, &add) == dst)
+		return 0;
+	sb_error(err, "sandbox setup: installing fd %d: %s", dst, strerror(errno));
+	return -1;
+}
+
+/* Place the channels, let the child go and wait until step 9 is over: 0,
+ * 1 when the child stopped at a step (or is somewhere unexpected), -1 on
+ * an error of ours (in err). */
+static int park_go(struct park *pk, const struct sandbox *sb,
+		   const struct sandbox_spec *spec, const char *const *envp,
+		   struct sandbox_error *err)
+{
+	struct seccomp_notif_resp resp = {0};
+	struct seccomp_notif n;
+	size_t nch = pk->a.n;
+	char c;
+
+	if (pk->listener < 0)
+		pk->listener = listener_recv(pk->sock, 0);
+	if (pk->listener < 0 || park_wait(pk, &n) < 0)
+		return 1;
+	for (size_t i = 0; i < nch; i++)
+		if (park_addfd(pk, n.id, sb->ch[i].fd, (int)i, 0, err) < 0)
+			return -1;
+	if (park_addfd(pk, n.id, spec->prog_fd, (int)nch, O_CLOEXEC, err) < 0)
+		return -1;
+	pk->a.argv = spec->argv;
+	pk->a.envp = envp;
+	resp.id = n.id;
+	if (ioctl(pk->listener, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0)
+		return 1;
+	/* The child's end of the socket closes at its exec or its exit. */
+	while (read(pk->sock, &c, 1) < 0 && errno == EINTR)
+		;
+	return pk->a.fail_step == STEP_NONE ? 0 : 1;
+}
+
+/* Make the parked child the sandbox's program; pk is freed either way. */
+static int park_launch(struct park *pk, struct sandbox *sb,
+		       const struct sandbox_spec *spec, const char *const *envp,
+		       struct sandbox_error *err)
+{
+	int rc = park_go(pk, sb, spec, envp, err);
+
+	if (rc > 0) {
+		/* End it if it is not ending already, then read what it
+		 * recorded. */
+		siginfo_t si;
+
+		syscall(SYS_pidfd_send_signal, pk->pidfd, SIGKILL, NULL, 0);
+		waitid(P_PIDFD, pk->pidfd, &si, WEXITED | WNOWAIT);
+		child_error(&pk->a, spec, err);
+	}
+	if (rc == 0) {
+		sb->pid = pk->pid;
+		sb->pidfd = pk->pidfd;
+		sb->notify_fd = pk->listener;
+		pk->pidfd = pk->listener = -1;
+	}
+	park_free(pk);
+	return rc == 0 ? 0 : -1;
 }
 
 static int spec_check(const struct sandbox_spec *spec, struct sandbox_error *err)
@@ -385,14 +698,47 @@ static int spec_check(const struct sandbox_spec *spec, struct sandbox_error *err
 	return 0;
 }
 
+/* A direct spawn: the child gets everything at once. */
+static int spawn_now(struct sandbox *sb, const struct sandbox_spec *spec,
+		     const struct spawn_shape *shape, const char *const *envp,
+		     struct sandbox_error *err)
+{
+	struct sock_fprog prog = {0};
+	struct spawn_args a = {0};
+	int holder = sb_holder_pidfd(err), rc = -1;
+	int *fds = NULL;
+
+	if (holder < 0 || sb_filter_get(sb->layout, sb->det, &prog, err) < 0)
+		return -1;
+	fds = malloc((2 * sb->nch + 2) * sizeof(int));
+	if (!fds) {
+		sb_error(err, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < sb->nch; i++)
+		fds[i] = sb->ch[i].fd;
+	args_init(&a, shape, sb->nch, holder, &prog);
+	a.chan_fds = fds;
+	a.tmp = fds + sb->nch;
+	a.prog_fd = spec->prog_fd;
+	a.argv = spec->argv;
+	a.envp = envp;
+	rc = spawn_direct(sb, spec, &a, err);
+out:
+	free(fds);
+	sb_filter_free(&prog);
+	return rc;
+}
+
 int sandbox_spawn(const struct sandbox_spec *spec, struct sandbox **out,
 		  struct sandbox_error *err)
 {
 	static const char *const no_env[] = {NULL};
-	struct sock_fprog prog = {0};
-	struct spawn_args a = {0};
+	const char *const *envp = spec->envp ? spec->envp : no_env;
+	struct spawn_shape shape;
 	struct sandbox *sb;
-	int *fds = NULL;
+	struct park *pk;
+	int rc;
 
 	*out = NULL;
 	if (spec_check(spec, err) < 0)
@@ -406,36 +752,22 @@ int sandbox_spawn(const struct sandbox_spec *spec, struct sandbox **out,
 	sb_det_init(sb, spec);
 	if (sb_chans_init(sb, spec, err) < 0)
 		goto fail;
-	a.holder_pidfd = sb_holder_pidfd(err);
-	if (a.holder_pidfd < 0 || sb_filter_get(sb->layout, sb->det, &prog, err) < 0)
+	spawn_shape(&shape, spec, sb);
+	exec_reads(spec->prog_fd, sb->base);
+	pk = park_take(sb->layout, &shape);
+	rc = pk ? park_launch(pk, sb, spec, envp, err)
+		: spawn_now(sb, spec, &shape, envp, err);
+	if (rc < 0)
 		goto fail;
-	fds = malloc((2 * sb->nch + 2) * sizeof(int));
-	if (!fds) {
-		sb_error(err, "out of memory");
+	if (sb->det && exec_stop(sb, err) < 0) {
+		child_reap(sb);
 		goto fail;
 	}
-	for (size_t i = 0; i < sb->nch; i++)
-		fds[i] = sb->ch[i].fd;
-	a.chan_fds = fds;
-	a.tmp = fds + sb->nch;
-	a.n = sb->nch;
-	a.prog_fd = spec->prog_fd;
-	a.prog = &prog;
-	a.argv = spec->argv;
-	a.envp = spec->envp ? spec->envp : no_env;
-	a.det = sb->det;
-	args_limits(&a, spec, sb);
-	exec_reads(spec->prog_fd, sb->base);
-	a.parent = getpid();
-	if (spawn_run(sb, spec, &a, err) < 0)
-		goto fail;
-	free(fds);
-	sb_filter_free(&prog);
+	if (spec->prewarm)
+		park_ahead(sb->layout, &shape);
 	*out = sb;
 	return 0;
 fail:
-	free(fds);
-	sb_filter_free(&prog);
 	sandbox_free(sb);
 	return -1;
 }
