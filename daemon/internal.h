@@ -12,7 +12,14 @@
 #include <uv.h>
 
 #include "proto.h"
+#include "swift.h"
 #include "zvmd.h"
+
+/* A bad configuration value: "file:line: key: why" when the file set it,
+ * else "key: why". Returns -1. */
+int zvmd_config_error(const struct zvmd_config *cfg, struct zvmd_error *err,
+		      const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 /* "ADDR:PORT" (or ":PORT", or "PORT") -> IPv4 socket address. */
 int zvmd_listen_parse(const char *s, struct sockaddr_in *out, char *msg,
@@ -31,6 +38,88 @@ void zvmd_log_set_level(enum zvmd_log_level level);
 /* One logfmt line on stderr: "ts=... level=... " then fmt. */
 void zvmd_log(enum zvmd_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* ----------------------------------------------------------- cluster */
+
+#define ZVMD_SECRET_MIN 32
+#define ZVMD_SECRET_MAX 1024
+
+/* The cluster secret shared by every node's zvmd (signed internal
+ * requests, edge hellos). */
+struct zvmd_secret {
+	unsigned char key[ZVMD_SECRET_MAX];
+	size_t len;
+};
+
+/* Read a secret file: a regular file, not readable or writable by
+ * others, ZVMD_SECRET_MIN..ZVMD_SECRET_MAX bytes once trailing
+ * newlines are dropped (a hex line from `openssl rand -hex 32` works).
+ * On error msg says what is wrong with the file. */
+int zvmd_secret_load(const char *path, struct zvmd_secret *out, char *msg,
+		     size_t cap);
+
+/* ------------------------------------------------------------- auth */
+
+/* Signed internal requests and edge hellos, checked on the worker
+ * (daemon/auth.c): signature, expiry, then a replay cache that keeps
+ * every nonce until its signature expires. Loop thread only. */
+#define ZVMD_AUTH_NONCES 65536   /* default bound of the replay cache */
+
+enum zvmd_auth_result {
+	ZVMD_AUTH_OK,
+	ZVMD_AUTH_MISSING,        /* 401: an X-Zvm-* header is absent */
+	ZVMD_AUTH_BAD_SIGNATURE,  /* 403: malformed or wrong signature */
+	ZVMD_AUTH_EXPIRED,        /* 403: expired, or expires too far ahead */
+	ZVMD_AUTH_REPLAYED,       /* 403: nonce seen before its expiry */
+	ZVMD_AUTH_FULL,           /* 503: replay cache full; retry later */
+};
+
+struct zvmd_auth;
+
+/* Copies the secret; max_nonces 0 = ZVMD_AUTH_NONCES. NULL when memory
+ * runs out or the secret is shorter than ZVMD_SECRET_MIN. */
+struct zvmd_auth *zvmd_auth_new(const struct zvmd_secret *secret,
+				size_t max_nonces);
+void zvmd_auth_free(struct zvmd_auth *a);
+/* HTTP status of a result: 200, 401, 403 or 503. */
+int zvmd_auth_status(enum zvmd_auth_result r);
+/* Nonces remembered now (for metrics and tests). */
+size_t zvmd_auth_pending(const struct zvmd_auth *a);
+/* A request: method, path (as signed: no query), the X-Zvm-Expires,
+ * -Nonce, -Signature values (NULL = absent), the body, the time. msg
+ * gets a one-line reason for any result but OK. Nothing may run before
+ * this says OK. */
+enum zvmd_auth_result zvmd_auth_request(struct zvmd_auth *a,
+					const char *method, const char *path,
+					const char *expires, const char *nonce,
+					const char *signature, const void *body,
+					size_t len, int64_t now, char *msg,
+					size_t cap);
+/* An edge hello line (with or without '\n'): parsed into *out, then
+ * checked like a request. Answer "OK\n" on ZVMD_AUTH_OK, else
+ * "ERR <msg>\n". */
+enum zvmd_auth_result zvmd_auth_edge(struct zvmd_auth *a, const char *line,
+				     size_t len, int64_t now,
+				     struct proto_edge_hello *out, char *msg,
+				     size_t cap);
+
+/* What cluster mode reads at start (daemon/cluster.c): swift.conf and
+ * the object ring of every storage policy in swift_dir, the secret, and
+ * this node's IP. Immutable once loaded: planning threads share it. */
+struct zvmd_cluster {
+	struct swift_conf conf;
+	struct swift_ring **rings;  /* parallel to conf.policies */
+	struct zvmd_secret secret;
+	char node_ip[64];
+};
+
+/* Load what cfg's [cluster] section names; errors name file:line:key. */
+int zvmd_cluster_load(const struct zvmd_config *cfg,
+		      struct zvmd_cluster **out, struct zvmd_error *err);
+void zvmd_cluster_free(struct zvmd_cluster *cl);
+/* The object ring of a storage policy, or NULL if there is none. */
+const struct swift_ring *zvmd_cluster_ring(const struct zvmd_cluster *cl,
+					   int policy_index);
 
 /* ------------------------------------------------------------- store */
 
@@ -97,6 +186,7 @@ struct zvmd_metrics {
 	uint64_t instance_failures;  /* instances that did not end ok */
 	uint64_t bytes_in;           /* bytes read by instances + job bodies */
 	uint64_t bytes_out;          /* bytes written by instances */
+	uint64_t image_extractions;  /* images unpacked into the cache */
 	uint64_t latency[ZVMD_LATENCY_BUCKETS + 1]; /* cumulative at render */
 	double latency_sum;
 	uint64_t latency_count;
@@ -107,6 +197,121 @@ void zvmd_metrics_job(struct zvmd_metrics *m, int status, double seconds);
 char *zvmd_metrics_render(const struct zvmd_metrics *m, unsigned queue_depth,
 			  unsigned running_jobs, unsigned slots_used,
 			  unsigned pool_size, bool draining);
+
+/* ------------------------------------------------------- http client */
+
+/* Outgoing HTTP (daemon/http.c): libcurl's multi interface driven by the
+ * server's uv loop. Nothing blocks the loop. A request is owned by the
+ * client from zvmd_http_start until its on_done has returned or it was
+ * cancelled; the caller keeps owning the fds it passes. */
+
+struct zvmd_http;
+struct zvmd_http_request;
+
+struct zvmd_http_header {
+	char *name, *value;
+};
+
+/* The final (non-1xx) response's status line and headers. */
+struct zvmd_http_response {
+	long status;
+	struct zvmd_http_header *headers;
+	size_t nheaders, cap;
+};
+
+/* The value of header name (case-insensitive, the first one), or NULL. */
+const char *zvmd_http_header(const struct zvmd_http_response *resp,
+			     const char *name);
+
+enum zvmd_http_body {
+	ZVMD_HTTP_BODY_NONE,
+	ZVMD_HTTP_BODY_MEM,   /* body/body_len, copied at start */
+	ZVMD_HTTP_BODY_FD,    /* read from body_fd's current offset */
+};
+
+/* on_data's answer: the buffer was consumed, or it was NOT and the
+ * request pauses; after zvmd_http_resume the same bytes come again. */
+enum zvmd_http_flow {
+	ZVMD_HTTP_CONSUMED,
+	ZVMD_HTTP_PAUSE,
+};
+
+struct zvmd_http_result {
+	/* NULL: the exchange completed (whatever the status); else a
+	 * transport error naming the method, URL and curl's reason. */
+	const char *error;
+	const struct zvmd_http_response *response; /* status 0: none */
+	uint64_t bytes_received; /* body bytes given to on_data / out_fd */
+	uint64_t bytes_sent;     /* request body bytes read by curl */
+};
+
+/* Headers are in (once). Cancelling from here is allowed. */
+typedef void (*zvmd_http_response_cb)(struct zvmd_http_request *req,
+				      const struct zvmd_http_response *resp,
+				      void *arg);
+typedef enum zvmd_http_flow (*zvmd_http_data_cb)(
+	struct zvmd_http_request *req, const char *buf, size_t len,
+	void *arg);
+/* Exactly once unless cancelled, never from inside zvmd_http_start;
+ * the request is freed when it returns. */
+typedef void (*zvmd_http_done_cb)(struct zvmd_http_request *req,
+				  const struct zvmd_http_result *res,
+				  void *arg);
+
+struct zvmd_http_opts {
+	const char *method;              /* NULL: GET */
+	const char *url;
+	const char *const *headers;      /* "Name: value", NULL-terminated */
+	enum zvmd_http_body body_kind;
+	const void *body;                /* ZVMD_HTTP_BODY_MEM */
+	size_t body_len;
+	int body_fd;                     /* ZVMD_HTTP_BODY_FD: a file (reads
+					  * must not block) */
+	int64_t body_size;               /* FD: bytes to send; -1: until EOF,
+					  * sent chunked */
+	bool to_fd;                      /* response body -> out_fd, not on_data */
+	int out_fd;
+	unsigned connect_timeout_ms;     /* 0: curl's default (300 s) */
+	unsigned timeout_ms;             /* whole exchange; 0: none */
+	unsigned low_speed_bytes;        /* abort below this many bytes/s ... */
+	unsigned low_speed_secs;         /* ... for this long (both > 0) */
+	zvmd_http_response_cb on_response;
+	zvmd_http_data_cb on_data;       /* NULL: the body is discarded */
+	zvmd_http_done_cb on_done;
+	void *arg;
+};
+
+/* One client per server, on its loop. */
+int zvmd_http_create(uv_loop_t *loop, struct zvmd_http **out,
+		     struct proto_error *err);
+/* Stop: every live request gets on_done with an error, then everything
+ * is freed once the loop has run (the client frees itself). Safe from
+ * any callback. */
+void zvmd_http_close(struct zvmd_http *h);
+/* Start a request (it runs from the next loop iteration). Fails only on
+ * bad options, no memory, or a closing client: then no callback runs. */
+int zvmd_http_start(struct zvmd_http *h, const struct zvmd_http_opts *o,
+		    struct zvmd_http_request **out, struct proto_error *err);
+/* No callback of req runs after this; req is freed. Safe anywhere. */
+void zvmd_http_cancel(struct zvmd_http_request *req);
+/* Continue a request whose on_data answered ZVMD_HTTP_PAUSE. */
+void zvmd_http_resume(struct zvmd_http_request *req);
+/* Requests started and not yet done or cancelled. */
+size_t zvmd_http_live(const struct zvmd_http *h);
+
+/* A blocking exchange with curl easy, ONLY for uv work-queue threads
+ * (never the loop thread). Callbacks, to_fd and FD bodies are not used;
+ * the response body is kept in memory, at most max_body bytes (more is
+ * an error). */
+struct zvmd_http_fetched {
+	struct zvmd_http_response resp;
+	char *body;        /* NUL-terminated */
+	size_t len;
+};
+
+int zvmd_http_fetch(const struct zvmd_http_opts *o, size_t max_body,
+		    struct zvmd_http_fetched *out, struct proto_error *err);
+void zvmd_http_fetched_free(struct zvmd_http_fetched *f);
 
 /* ------------------------------------------------------------ server */
 
@@ -125,6 +330,7 @@ struct zvmd_server {
 	uv_timer_t grace_timer;
 	struct zvmd_store *store;
 	int spoolfd;
+	struct zvmd_http *http;    /* outgoing requests */
 	struct zvmd_metrics metrics;
 	struct zvmd_job *queue_head, *queue_tail; /* waiting for slots */
 	struct zvmd_job *running;                 /* list of running jobs */
@@ -137,6 +343,37 @@ struct zvmd_server {
 void zvmd_server_kick(struct zvmd_server *srv);
 /* A job finished or left: the server may stop if it is draining. */
 void zvmd_server_job_gone(struct zvmd_server *srv);
+
+/* ------------------------------------------------------------ images */
+
+/* An instance's image root (images.c). */
+struct zvmd_inst_image {
+	int tar_fd;              /* the archive; -1 = the instance has no image */
+	char label[80];          /* "python3", "/dev/image": for messages */
+	const char *prog;        /* program path inside it; NULL = an object */
+	/* filled by zvmd_image_resolve */
+	char *root_dir;          /* the extracted tree (malloc'd) */
+	int prog_fd;             /* the program in it, or -1 */
+	bool extracted;          /* this resolve unpacked it */
+	enum proto_error_kind kind;
+	char error[256];         /* "" = resolved */
+};
+
+const struct zvmd_sysimage *zvmd_sysimage_find(const struct zvmd_config *cfg,
+					       const char *name);
+/* Open a configured system image's archive read-only. */
+int zvmd_sysimage_open(const struct zvmd_config *cfg, const char *name,
+		       int *fd, struct proto_error *err);
+/* Which archive (if any) becomes the instance's root (fds: its opened
+ * channels). Fills tar_fd/label/prog; sets tar_fd = -1 for none. */
+int zvmd_image_source(const struct zvmd_config *cfg,
+		      const struct proto_instance *pi, const int *fds,
+		      struct zvmd_inst_image *im, struct proto_error *err);
+/* Extract (once, cached in `cache`) and open the program. Blocks: run it
+ * on the uv work queue. Errors land in im->error / im->kind. */
+void zvmd_image_resolve(const char *cache, uint64_t max_bytes,
+			struct zvmd_inst_image *im);
+void zvmd_image_clear(struct zvmd_inst_image *im);
 
 /* -------------------------------------------------------------- jobs */
 

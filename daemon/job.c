@@ -34,7 +34,6 @@ struct inst {
 	const struct proto_instance *pi;
 	int prog_fd;
 	int *fds;                   /* per channel; -1 once handed over */
-	size_t pipe_next;           /* where pipes_make() resumes its search */
 	bool *keep;                 /* spool fds stay open for the response */
 	struct out_obj *outs;
 	size_t nouts;
@@ -48,6 +47,7 @@ struct inst {
 	bool ok;
 	char status[600];
 	uint64_t t_start, t_end;    /* ns */
+	struct zvmd_inst_image img; /* its image root, if any */
 };
 
 /* One piece of the response body: an immediate output's spool file. */
@@ -71,6 +71,10 @@ struct zvmd_job {
 	uv_timer_t timer;
 	uv_poll_t client_poll;
 	bool timer_open, client_open, conn_released, cancelled;
+	uv_work_t image_work;           /* images unpacked off the loop */
+	char *image_cache;              /* copies of the config for it: a */
+	uint64_t image_max;             /* reload may change srv->cfg meanwhile */
+	int fail_status;                /* an image error's status, 0 = none */
 	char cancel_why[128];
 	int open_handles;
 	uint64_t t_start, t_end;
@@ -216,10 +220,14 @@ static int channel_open(struct zvmd_job *job, size_t i, size_t k,
 	case PROTO_CHAN_PIPE_OUT:
 		return 0; /* made by pipes_make() */
 	case PROTO_CHAN_IMAGE:
-		return proto_error_set(err, PROTO_EBADJOB,
-				       "instance %s, device %s: images are not "
-				       "available in the local store",
-				       in->pi->name, c->device);
+		/* A system image device reads as its archive. */
+		if (strchr(c->path, ':'))
+			return proto_error_set(err, PROTO_EBADJOB,
+					       "instance %s, device %s: a file "
+					       "inside a system image (%s) as "
+					       "the image is not supported",
+					       in->pi->name, c->device, c->path);
+		return zvmd_sysimage_open(&srv->cfg, c->path, &in->fds[k], err);
 	case PROTO_CHAN_NODE:
 	default:
 		return proto_error_set(err, PROTO_EBADJOB,
@@ -233,73 +241,27 @@ static int channel_open(struct zvmd_job *job, size_t i, size_t k,
 	return 0;
 }
 
-/* A pipe per edge: instance i's PIPE_OUT to j meets j's PIPE_IN from i. */
-/*
- * The reader end in `peer` of a pipe from instance `src` that has none
- * yet, or peer's channel count. A reducer's /dev/in channels come in
- * source order and sources are visited in order, so the search resumes
- * where the previous one ended: one pass over a 10 000-way fan-in instead
- * of one per mapper. It wraps around, so any other order is still found.
- */
-static size_t reader_find(struct inst *peer, size_t src)
-{
-	size_t n = peer->pi->nchannels;
-
-	for (size_t j = 0; j < n; j++) {
-		size_t m = (peer->pipe_next + j) % n;
-		const struct proto_channel *c = &peer->pi->channels[m];
-
-		if (c->kind == PROTO_CHAN_PIPE_IN && c->peer == src &&
-		    peer->fds[m] < 0) {
-			peer->pipe_next = m + 1;
-			return m;
-		}
-	}
-	return n;
-}
-
+/* A pipe per edge of the plan (proto_plan_edges: the pairing cluster
+ * workers use too, so a job pairs its pipes the same way everywhere). */
 static int pipes_make(struct zvmd_job *job, struct proto_error *err)
 {
-	for (size_t i = 0; i < job->ninst; i++) {
-		const struct proto_instance *pi = job->inst[i].pi;
+	struct proto_edge *e;
+	size_t n;
 
-		for (size_t k = 0; k < pi->nchannels; k++) {
-			const struct proto_channel *c = &pi->channels[k];
-			struct inst *peer;
-			size_t m;
-			int p[2];
+	if (proto_plan_edges(job->plan, &e, &n, err))
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		int p[2];
 
-			if (c->kind != PROTO_CHAN_PIPE_OUT)
-				continue;
-			if (c->peer >= job->ninst)
-				return proto_error_set(err, PROTO_EINTERNAL,
-						       "plan: %s has a pipe to "
-						       "instance %zu of %zu",
-						       pi->name, c->peer,
-						       job->ninst);
-			peer = &job->inst[c->peer];
-			m = reader_find(peer, i);
-			if (m == peer->pi->nchannels)
-				return proto_error_set(err, PROTO_EINTERNAL,
-						       "plan: %s writes to %s, "
-						       "which has no reader",
-						       pi->name, peer->pi->name);
-			if (pipe2(p, O_CLOEXEC))
-				return proto_error_set(err, PROTO_EINTERNAL,
-						       "pipe: %s",
-						       strerror(errno));
-			job->inst[i].fds[k] = p[1];
-			peer->fds[m] = p[0];
+		if (pipe2(p, O_CLOEXEC)) {
+			free(e);
+			return proto_error_set(err, PROTO_EINTERNAL, "pipe: %s",
+					       strerror(errno));
 		}
+		job->inst[e[i].writer].fds[e[i].wchan] = p[1];
+		job->inst[e[i].reader].fds[e[i].rchan] = p[0];
 	}
-	for (size_t i = 0; i < job->ninst; i++)
-		for (size_t k = 0; k < job->inst[i].pi->nchannels; k++)
-			if (job->inst[i].pi->channels[k].kind ==
-			    PROTO_CHAN_PIPE_IN && job->inst[i].fds[k] < 0)
-				return proto_error_set(err, PROTO_EINTERNAL,
-						       "plan: %s reads from a "
-						       "pipe nobody writes",
-						       job->inst[i].pi->name);
+	free(e);
 	return 0;
 }
 
@@ -348,11 +310,7 @@ static int program_open(struct zvmd_job *job, struct inst *in,
 	struct zvmd_store *st = job->srv->store;
 
 	if (in->pi->exec_kind != PROTO_EXEC_OBJECT)
-		return proto_error_set(err, PROTO_EBADJOB,
-				       "instance %s: program %s is in an image; "
-				       "the local store runs programs stored "
-				       "as objects (swift://...)", in->pi->name,
-				       in->pi->exec_path);
+		return 0; /* opened in its image by images_work() */
 	if (st->ops->open_read(st, in->pi->exec_path, &in->prog_fd, err)) {
 		if (err->kind == PROTO_ENOTFOUND)
 			proto_error_set(err, PROTO_ENOTFOUND,
@@ -389,6 +347,7 @@ static void job_free(struct zvmd_job *job)
 			srv->store->ops->abort(srv->store, in->outs[o].o);
 		if (in->sb)
 			sandbox_free(in->sb);
+		zvmd_image_clear(&in->img);
 		free(in->fds);
 		free(in->keep);
 		free(in->chstats);
@@ -424,12 +383,17 @@ int zvmd_job_create(struct zvmd_server *srv, struct proto_plan *plan,
 	job->inst = calloc(plan->ninst, sizeof(*job->inst));
 	if (!job->inst)
 		goto oom;
+	/* Every fd field before any allocation can fail: job_free closes
+	 * what is >= 0 in all instances. */
+	for (size_t i = 0; i < plan->ninst; i++) {
+		job->inst[i].prog_fd = -1;
+		job->inst[i].img.tar_fd = job->inst[i].img.prog_fd = -1;
+	}
 	for (size_t i = 0; i < plan->ninst; i++) {
 		struct inst *in = &job->inst[i];
 
 		in->job = job;
 		in->pi = &plan->inst[i];
-		in->prog_fd = -1;
 		in->fds = malloc((in->pi->nchannels + 1) * sizeof(int));
 		in->keep = calloc(in->pi->nchannels + 1, sizeof(bool));
 		if (!in->fds || !in->keep)
@@ -443,6 +407,9 @@ int zvmd_job_create(struct zvmd_server *srv, struct proto_plan *plan,
 		for (size_t k = 0; k < plan->inst[i].nchannels; k++)
 			if (channel_open(job, i, k, err))
 				goto fail;
+		if (zvmd_image_source(&srv->cfg, &plan->inst[i],
+				      job->inst[i].fds, &job->inst[i].img, err))
+			goto fail;
 	}
 	if (pipes_make(job, err))
 		goto fail;
@@ -678,12 +645,19 @@ static int inst_spawn(struct zvmd_job *job, struct inst *in)
 		}
 	}
 	spec.prog_fd = in->prog_fd;
+	spec.root_dir = in->img.root_dir;
+	spec.tmp_size = in->img.root_dir ? cfg->tmp_size : 0;
 	spec.argv = argv;
 	spec.envp = envp;
 	spec.channels = ch;
 	spec.nchannels = pi->nchannels;
 	spec.memory = cfg->instance_memory;
 	spec.timeout_ms = (uint64_t)cfg->instance_timeout * 1000;
+	/* Seeded by the instance's name: reruns of a job repeat, while
+	 * map-1 and map-2 still draw different random streams. */
+	spec.deterministic = pi->deterministic;
+	spec.seed = (const unsigned char *)pi->name;
+	spec.seed_len = strlen(pi->name);
 	in->t_start = now_ns();
 	if (sandbox_spawn(&spec, &in->sb, &e)) {
 		in->sb = NULL;
@@ -785,7 +759,8 @@ void zvmd_jobs_schedule(struct zvmd_server *srv)
 	}
 }
 
-void zvmd_job_submit(struct zvmd_job *job)
+/* Run now if slots are free, else queue (images are ready). */
+static void job_submit_ready(struct zvmd_job *job)
 {
 	struct zvmd_server *srv = job->srv;
 
@@ -800,6 +775,114 @@ void zvmd_job_submit(struct zvmd_job *job)
 		srv->queue_head = job;
 	srv->queue_tail = job;
 	srv->queue_depth++;
+}
+
+/* ------------------------------------------------------------ images */
+
+/* On a pool thread: the loop touches no instance until images_done. */
+static void images_work(uv_work_t *w)
+{
+	struct zvmd_job *job = w->data;
+
+	for (size_t i = 0; i < job->ninst; i++) {
+		struct zvmd_inst_image *im = &job->inst[i].img;
+
+		if (im->tar_fd < 0)
+			continue;
+		zvmd_image_resolve(job->image_cache, job->image_max, im);
+		if (im->error[0])
+			return;
+	}
+}
+
+static void images_settle(struct zvmd_job *job);
+
+static void images_done(uv_work_t *w, int status)
+{
+	struct zvmd_job *job = w->data;
+
+	(void)status;
+	job->open_handles--;
+	free(job->image_cache);
+	job->image_cache = NULL;
+	/* Counted even for a job cancelled meanwhile: the tree stays. */
+	for (size_t i = 0; i < job->ninst; i++) {
+		const struct zvmd_inst_image *im = &job->inst[i].img;
+
+		if (!im->extracted)
+			continue;
+		job->srv->metrics.image_extractions++;
+		zvmd_log(ZVMD_LOG_INFO, "msg=\"image extracted\" job=%llu "
+			 "image=%s root=%s", (unsigned long long)job->id,
+			 im->label, im->root_dir);
+	}
+	if (job->state == JOB_DONE) { /* cancelled meanwhile */
+		if (job->conn_released && job->open_handles == 0)
+			job_free(job);
+		return;
+	}
+	images_settle(job);
+}
+
+/* Take the resolved images' programs; run, or fail every instance with
+ * the first image error. */
+static void images_settle(struct zvmd_job *job)
+{
+	const struct zvmd_inst_image *bad = NULL;
+
+	for (size_t i = 0; i < job->ninst; i++) {
+		struct inst *in = &job->inst[i];
+
+		if (in->img.error[0] && !bad)
+			bad = &in->img;
+		if (in->img.prog_fd >= 0) {
+			in->prog_fd = in->img.prog_fd;
+			in->img.prog_fd = -1;
+		}
+	}
+	if (!bad) {
+		job_submit_ready(job);
+		return;
+	}
+	job->fail_status = proto_error_status(bad->kind);
+	for (size_t i = 0; i < job->ninst; i++) {
+		job->inst[i].ended = true;
+		snprintf(job->inst[i].status, sizeof(job->inst[i].status),
+			 "ZeroVM did not run: %s", bad->error);
+	}
+	job->nended = job->ninst;
+	job_finish(job);
+}
+
+/* Instances in images run once their trees are unpacked (or found in the
+ * cache): that reads and writes disk, so it happens on the work queue. */
+void zvmd_job_submit(struct zvmd_job *job)
+{
+	const struct zvmd_config *cfg = &job->srv->cfg;
+
+	for (size_t i = 0; i < job->ninst; i++) {
+		if (job->inst[i].img.tar_fd < 0)
+			continue;
+		if (cfg->image_cache[0])
+			job->image_cache = strdup(cfg->image_cache);
+		else if (asprintf(&job->image_cache, "%s/images", cfg->spool) < 0)
+			job->image_cache = NULL;
+		job->image_max = cfg->image_max_size;
+		if (!job->image_cache) {
+			struct zvmd_inst_image *im = &job->inst[i].img;
+
+			im->kind = PROTO_EINTERNAL;
+			snprintf(im->error, sizeof(im->error), "out of memory");
+			images_settle(job);
+			return;
+		}
+		job->image_work.data = job;
+		job->open_handles++;
+		uv_queue_work(job->srv->loop, &job->image_work, images_work,
+			      images_done);
+		return;
+	}
+	job_submit_ready(job);
 }
 
 static void running_remove(struct zvmd_server *srv, struct zvmd_job *job)
@@ -958,6 +1041,8 @@ int zvmd_job_status(const struct zvmd_job *job)
 			ran |= job->inst[i].spawned;
 	if (job->cancelled && job->srv->draining && !ran)
 		return 503;
+	if (job->fail_status)
+		return job->fail_status;
 	for (size_t i = 0; i < job->ninst; i++)
 		if (!job->inst[i].ok)
 			return 500;

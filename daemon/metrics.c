@@ -65,6 +65,11 @@ char *zvmd_metrics_render(const struct zvmd_metrics *m, unsigned queue_depth,
 		(unsigned long long)m->instance_failures,
 		(unsigned long long)m->bytes_in,
 		(unsigned long long)m->bytes_out);
+	fprintf(f, "# HELP zvmd_image_extractions_total Images unpacked into "
+		   "the image cache (a cached image is not counted again).\n"
+		   "# TYPE zvmd_image_extractions_total counter\n"
+		   "zvmd_image_extractions_total %llu\n",
+		(unsigned long long)m->image_extractions);
 	fprintf(f, "# HELP zvmd_queue_depth Jobs waiting for instance slots.\n"
 		   "# TYPE zvmd_queue_depth gauge\nzvmd_queue_depth %u\n"
 		   "# HELP zvmd_running_jobs Jobs whose instances run.\n"

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
@@ -124,16 +125,34 @@ static void on_mhd_poll(uv_poll_t *h, int status, int events)
 	mhd_pump(h->data);
 }
 
+static unsigned mhd_connections(struct zvmd_server *srv)
+{
+	const union MHD_DaemonInfo *i = MHD_get_daemon_info(
+		srv->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+
+	return i ? i->num_connections : 0;
+}
+
 static void mhd_pump(struct zvmd_server *srv)
 {
 	MHD_UNSIGNED_LONG_LONG ms;
+	unsigned before;
 
 	if (srv->stopping)
 		return;
+	before = mhd_connections(srv);
 	MHD_run(srv->mhd);
 	if (srv->stopping)
 		return;
-	if (MHD_get_timeout(srv->mhd, &ms) == MHD_YES)
+	/* At its connection cap MHD takes the listen socket out of its epoll
+	 * set and puts it back only at the start of a later MHD_run: when the
+	 * run that closed connections is the last one, clients waiting in
+	 * the backlog would wait forever. */
+	if (mhd_connections(srv) < before)
+		ms = 0;
+	else if (MHD_get_timeout(srv->mhd, &ms) != MHD_YES)
+		ms = UINT64_MAX;
+	if (ms != UINT64_MAX)
 		uv_timer_start(&srv->mhd_timer, on_mhd_timer, ms, 0);
 	else
 		uv_timer_stop(&srv->mhd_timer);
@@ -229,6 +248,7 @@ static enum MHD_Result job_start(struct request *req)
 	struct proto_limits lim;
 	struct proto_plan *plan = NULL;
 	struct proto_error err = { 0 };
+	const char *sysimages[ZVMD_MAX_SYSIMAGES];
 	const union MHD_ConnectionInfo *ci;
 	struct MHD_Response *r;
 	enum MHD_Result rc;
@@ -244,8 +264,11 @@ static enum MHD_Result job_start(struct request *req)
 	proto_limits_default(&lim);
 	lim.max_job_size = cfg->max_job_size;
 	lim.max_instances = cfg->max_instances;
+	for (size_t i = 0; i < cfg->nsysimages; i++)
+		sysimages[i] = cfg->sysimages[i].name;
 	if (proto_job_plan(req->body ? req->body : "", req->len, req->account,
-			   NULL, 0, &lim, &store, &plan, &err))
+			   sysimages, cfg->nsysimages, &lim, &store, &plan,
+			   &err))
 		return job_error(req, proto_error_status(err.kind), 0, "%s",
 				 err.msg);
 	if (!zvmd_jobs_can_start(srv, plan->ninst) &&
@@ -442,6 +465,7 @@ static void server_stop(struct zvmd_server *srv)
 		return;
 	srv->stopping = true;
 	log_line("msg=stopped");
+	zvmd_http_close(srv->http);
 	for (size_t i = 0; i < sizeof(hs) / sizeof(hs[0]); i++)
 		if (!uv_is_closing(hs[i]))
 			uv_close(hs[i], NULL);
@@ -590,10 +614,36 @@ static size_t unescape_uri(void *cls, struct MHD_Connection *c, char *uri)
 	return n;
 }
 
+/*
+ * How many client connections to accept at once. Every connection costs an
+ * fd and a running job costs several more (pipes, inputs, spool files), so
+ * a fixed cap above the fd limit would turn a connection flood into EMFILE
+ * for jobs already running. The soft fd limit is raised to the hard one
+ * first (systemd's default soft limit is 1024); connections get a quarter.
+ */
+static unsigned connection_cap(void)
+{
+	struct rlimit rl;
+	rlim_t cap;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return 256;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl))
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	cap = rl.rlim_cur / 4;
+	if (cap > 4000)
+		cap = 4000;
+	return cap < 8 ? 8 : (unsigned)cap;
+}
+
 static int server_listen(struct zvmd_server *srv, struct zvmd_error *err)
 {
 	struct sockaddr_in sa;
 	const union MHD_DaemonInfo *info;
+	unsigned max_conns = connection_cap();
 	char msg[256];
 
 	if (zvmd_listen_parse(srv->cfg.listen, &sa, msg, sizeof(msg))) {
@@ -606,7 +656,7 @@ static int server_listen(struct zvmd_server *srv, struct zvmd_error *err)
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
 		MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)4000,
+		MHD_OPTION_CONNECTION_LIMIT, max_conns,
 		/* A client that sends nothing for this long (slowloris, a
 		 * half-sent request, an idle keep-alive) loses its connection;
 		 * a running job's connection is suspended and never times out. */
@@ -619,8 +669,9 @@ static int server_listen(struct zvmd_server *srv, struct zvmd_error *err)
 		return -1;
 	}
 	info = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_BIND_PORT);
-	log_line("msg=listening addr=%s port=%u root=%s", srv->cfg.listen,
-		 info ? info->port : 0, srv->cfg.root);
+	log_line("msg=listening addr=%s port=%u root=%s max_connections=%u",
+		 srv->cfg.listen, info ? info->port : 0, srv->cfg.root,
+		 max_conns);
 	if (srv->cfg.port_file[0] &&
 	    write_port_file(srv->cfg.port_file, info ? info->port : 0, err))
 		return -1;
@@ -696,10 +747,15 @@ int zvmd_run(const struct zvmd_config *cfg, const char *config_path,
 			 cfg->spool, strerror(errno));
 		goto out;
 	}
+	if (zvmd_http_create(&loop, &srv->http, &perr)) {
+		snprintf(err->msg, sizeof(err->msg), "%s", perr.msg);
+		goto out;
+	}
 	uv_timer_init(&loop, &srv->mhd_timer);
 	srv->mhd_timer.data = srv;
 	if (server_listen(srv, err)) {
 		uv_close((uv_handle_t *)&srv->mhd_timer, NULL);
+		zvmd_http_close(srv->http);
 		uv_run(&loop, UV_RUN_DEFAULT);
 		goto out;
 	}

@@ -335,6 +335,15 @@ static int open_object_dir(int rootfd, const char *path, int *out,
 	return 0;
 }
 
+/* An output can't replace a directory: refuse before anything runs. */
+static bool name_is_dir(int dirfd, const char *name)
+{
+	struct stat sb;
+
+	return !fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) &&
+	       S_ISDIR(sb.st_mode);
+}
+
 static int local_create(struct zvmd_store *st, const char *path,
 			struct zvmd_output **out, struct proto_error *err)
 {
@@ -347,6 +356,11 @@ static int local_create(struct zvmd_store *st, const char *path,
 		return bad_path(path, err);
 	if (open_object_dir(sl->rootfd, path, &dirfd, err))
 		return -1;
+	if (name_is_dir(dirfd, strrchr(path, '/') + 1)) {
+		close(dirfd);
+		return proto_error_set(err, PROTO_EBADJOB, "object %s: a "
+				       "directory of that name exists", path);
+	}
 	snprintf(tmp, sizeof(tmp), ".tmp-zvmd-%d-%lu", (int)getpid(),
 		 ++sl->tmp_counter);
 	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);

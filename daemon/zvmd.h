@@ -16,6 +16,19 @@
 
 #define ZVMD_CONFIG_MAX_OPTIONS 64
 
+/* local: the single-machine daemon over `root`. cluster: one zvmd per
+ * Swift storage node, coordinator and worker (CLUSTER.md). */
+enum zvmd_role { ZVMD_ROLE_LOCAL, ZVMD_ROLE_CLUSTER };
+
+/* A system image from [sysimages]: jobs name it as a device and in
+ * file://<name>:<path> (ZeroCloud's zerovm_sysimage_devices). */
+#define ZVMD_MAX_SYSIMAGES 16
+struct zvmd_sysimage {
+	char name[64];
+	char path[PATH_MAX];        /* the tar archive (plain or gzip) */
+	unsigned line;              /* where zvmd.conf set it */
+};
+
 struct zvmd_config {
 	char listen[64];            /* "127.0.0.1:8090"; port 0 = any free port */
 	char root[PATH_MAX];        /* local store root */
@@ -33,6 +46,20 @@ struct zvmd_config {
 	unsigned drain_grace;       /* seconds SIGTERM waits for running jobs */
 	unsigned client_timeout;    /* seconds an idle or slow client is kept */
 	char log_level[16];         /* error, warning, info, debug */
+	char image_cache[PATH_MAX]; /* extracted images; "" = <spool>/images */
+	uint64_t image_max_size;    /* bytes of files one image may unpack to */
+	uint64_t tmp_size;          /* private /tmp of an instance in an image */
+	struct zvmd_sysimage sysimages[ZVMD_MAX_SYSIMAGES];
+	size_t nsysimages;
+	/* [cluster] */
+	enum zvmd_role role;
+	char proxy_url[256];        /* "http://127.0.0.1:8080" */
+	char swift_dir[PATH_MAX];   /* rings + swift.conf */
+	char devices[PATH_MAX];     /* this node's device dirs */
+	char node_ip[64];           /* "" = the listen address */
+	unsigned worker_port;       /* every node's zvmd HTTP port */
+	unsigned edge_port;         /* every node's zvmd edge port */
+	char secret_file[PATH_MAX]; /* cluster secret, >= 32 bytes */
 	/* Where each option was set, so that a bad value is reported as
 	 * file:line: key (line 0 = default or command line). Indexed like
 	 * the option table of config.c. */
@@ -53,7 +80,8 @@ int zvmd_config_load(struct zvmd_config *cfg, const char *path,
 /* Overlay one "key=value" as if it came from the file (for flags). */
 int zvmd_config_set(struct zvmd_config *cfg, const char *key,
 		    const char *value, struct zvmd_error *err);
-/* Semantic checks: root and spool exist, listen parses, limits > 0.
+/* Semantic checks: root and spool exist, listen parses, limits > 0,
+ * every system image is a readable regular file.
  * A bad value set by the file is reported as "file:line: key: why". */
 int zvmd_config_check(const struct zvmd_config *cfg, struct zvmd_error *err);
 

@@ -11,11 +11,12 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 
 # Build: compiler, meson/ninja, and the libraries found through pkg-config
-# (zlib: Swift ring files are gzip streams).
+# (zlib: Swift ring files are gzip streams; libarchive: reading image tars,
+# plain or gzip, in sandbox/image.c).
 BUILD="build-essential meson ninja-build pkg-config
 	libuv1-dev libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev
 	libseccomp-dev libinih-dev libsystemd-dev libssl-dev
-	zlib1g-dev"
+	zlib1g-dev libarchive-dev"
 # Tests: criterion, clang + libFuzzer/sanitizer runtimes, musl for
 # test programs built with another libc, curl for functional tests.
 TEST="libcriterion-dev clang libclang-rt-14-dev musl-tools curl

@@ -68,4 +68,44 @@ struct glob_cap {
 int glob_match(const char *pat, const char *s, struct glob_cap *caps,
 	       size_t maxcaps, size_t *ncaps);
 
+/* peer_chan of a pipe end not linked yet (while planning). */
+#define PROTO_UNLINKED SIZE_MAX
+
+/*
+ * Link every pipe end whose peer_chan is PROTO_UNLINKED: the k-th such
+ * PIPE_OUT from a writer to a reader (in the writer's channel order) with
+ * the k-th such PIPE_IN of the reader from that writer (in its channel
+ * order). Linear in channels + instances. PROTO_EINTERNAL when an end has
+ * no partner.
+ */
+int plan_link_pipes(struct proto_plan *plan, struct proto_error *err);
+
+/* ---- wire (proto/wire.c, frame.c, sign.c) */
+
+static inline bool chan_is_pipe(const struct proto_channel *c)
+{
+	return c->kind == PROTO_CHAN_PIPE_IN || c->kind == PROTO_CHAN_PIPE_OUT;
+}
+
+/* A job id: [A-Za-z0-9._:-]{1,64} (it travels in the edge hello line). */
+bool wire_job_ok(const char *s);
+/* Is [s, s+n) valid UTF-8 (no overlong forms, surrogates or > U+10FFFF:
+ * what jansson accepts)? */
+bool wire_utf8_ok(const char *s, size_t n);
+/* Append s as a JSON value: a string when it is UTF-8, else {"hex":..};
+ * NULL gives null. */
+void wire_put_str(struct pbuf *b, const char *s);
+
+struct json_t;
+/* "an object", "a string"... for messages (job_parse.c). */
+const char *json_kind(const struct json_t *j);
+/* The first key of object o not in the NULL-ended list, or NULL. */
+const char *wire_unknown_key(struct json_t *o, const char *const *keys);
+/* A string-valued field as wire_put_str wrote it: a JSON string or
+ * {"hex": "..."}, no NUL byte either way. *out is NUL-terminated, in
+ * arena a (malloc'd when a is NULL), *n its length. Returns 0, -1 when v
+ * is neither form, -2 when memory runs out. */
+int wire_get_str(struct json_t *v, struct proto_arena *a, char **out,
+		 size_t *n);
+
 #endif

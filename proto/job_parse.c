@@ -57,7 +57,7 @@ static bool name_ok(const char *s)
 	return true;
 }
 
-static const char *json_kind(const json_t *j)
+const char *json_kind(const json_t *j)
 {
 	switch (json_typeof(j)) {
 	case JSON_OBJECT: return "an object";
@@ -577,9 +577,9 @@ static int parse_args(struct jctx *c, struct jgroup *g, const char *argv0,
 static int parse_exec(struct jctx *c, struct jgroup *g, json_t *j)
 {
 	static const char *const fields[] = {
-		"path", "args", "env", "name", NULL
+		"path", "args", "env", "name", "deterministic", NULL
 	};
-	json_t *ex = json_object_get(j, "exec"), *env;
+	json_t *ex = json_object_get(j, "exec"), *env, *det;
 	const char *path, *args, *name, *group_args;
 	struct jpath p;
 
@@ -606,6 +606,11 @@ static int parse_exec(struct jctx *c, struct jgroup *g, json_t *j)
 			    path);
 	if (name && !*name)
 		return jerr(c, PROTO_EBADJOB, "name: is empty");
+	det = json_object_get(ex, "deterministic");
+	if (det && !json_is_boolean(det))
+		return jerr(c, PROTO_EBADJOB, "deterministic: must be true or "
+			    "false, got %s", json_kind(det));
+	g->deterministic = !det || json_is_true(det);
 	*strrchr(c->where, ':') = '\0';
 	if (get_string(c, j, "args", &group_args) < 0)
 		return -1;

@@ -679,6 +679,7 @@ static void fill_pipe(struct proto_channel *ch, enum proto_chan_kind kind,
 	ch->dir = kind == PROTO_CHAN_PIPE_IN ? PROTO_READ : PROTO_WRITE;
 	ch->type = PROTO_SGET_SPUT;
 	ch->peer = peer;
+	ch->peer_chan = PROTO_UNLINKED;
 	set_limits(ch);
 }
 
@@ -742,6 +743,28 @@ static int placement(struct jctx *c, const struct jgroup *g,
 	return 0;
 }
 
+/*
+ * A zvm:// pipe joins a named device of the writer to a named device of
+ * the reader: link the two ends by channel index. Order cannot do it (a
+ * writer's stderr may feed the reader's stdin and its stdout a later
+ * device); connect pipes are linked by order (plan_link_pipes).
+ */
+static void link_zvm(struct jctx *c, struct proto_plan *plan)
+{
+	for (size_t t = 0; t < c->ng; t++) {
+		const struct jgroup *g = &c->g[t];
+
+		for (size_t k = 0; k < g->nzin; k++) {
+			const struct jgroup *wg = &c->g[g->zin[k].group];
+			size_t wslot = wg->devs[g->zin[k].dev].slot;
+			size_t rslot = g->zin[k].slot;
+
+			plan->inst[g->first].channels[rslot].peer_chan = wslot;
+			plan->inst[wg->first].channels[wslot].peer_chan = rslot;
+		}
+	}
+}
+
 static int build_instances(struct jctx *c, struct proto_plan *plan)
 {
 	const char **in_alias, **out_alias;
@@ -794,6 +817,7 @@ static int build_instances(struct jctx *c, struct proto_plan *plan)
 			in->env = g->env;
 			in->nenv = g->nenv;
 			in->replicate = g->replicate;
+			in->deterministic = g->deterministic;
 			in->location = (char *)g->location;
 			in->nchannels = g->nslots + nout + nin;
 			in->channels = arena_alloc(c->a, in->nchannels *
@@ -835,6 +859,9 @@ static int build_instances(struct jctx *c, struct proto_plan *plan)
 			in->placement = place;
 		}
 	}
+	link_zvm(c, plan);
+	if (plan_link_pipes(plan, c->err))
+		return -1;
 	return 0;
 }
 

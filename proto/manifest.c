@@ -8,6 +8,9 @@
  *   Memory       required, "<bytes>, <etag 0|1>"
  *   Timeout      required, seconds
  *   Node, Job    optional strings
+ *   Image        optional: an image (directory or tar) that becomes the
+ *                program's root; Program is then a path inside it
+ *   ImageTmp     optional, bytes of the image run's private /tmp
  *   CommandLine  optional, split like a shell (proto_args_split)
  *   Environment  optional, "k1,v1,k2,v2"
  *   Channel      "uri, alias, type, etag, gets, get_size, puts, put_size",
@@ -70,7 +73,7 @@ struct mparse {
 	struct proto_manifest *m;
 	struct proto_error *err;
 	int line;
-	int seen[9]; /* line of the first occurrence of each singleton key */
+	int seen[16]; /* line of the first occurrence of each singleton key */
 	size_t chan_cap;
 };
 
@@ -168,6 +171,16 @@ static int key_node(struct mparse *p, struct span v)
 static int key_job(struct mparse *p, struct span v)
 {
 	return string(p, "Job", v, &p->m->job);
+}
+
+static int key_image(struct mparse *p, struct span v)
+{
+	return string(p, "Image", v, &p->m->image);
+}
+
+static int key_image_tmp(struct mparse *p, struct span v)
+{
+	return number(p, "ImageTmp", "size", v, &p->m->image_tmp);
 }
 
 static int key_cmdline(struct mparse *p, struct span v)
@@ -336,10 +349,15 @@ static const struct mkey keys[] = {
 	{ "Timeout", true, true, key_timeout },
 	{ "Node", true, false, key_node },
 	{ "Job", true, false, key_job },
+	{ "Image", true, false, key_image },
+	{ "ImageTmp", true, false, key_image_tmp },
 	{ "CommandLine", true, false, key_cmdline },
 	{ "Environment", true, false, key_environment },
 	{ "Channel", false, false, key_channel },
 };
+_Static_assert(sizeof(keys) / sizeof(keys[0]) <=
+		       sizeof(((struct mparse *)0)->seen) / sizeof(int),
+	       "struct mparse: seen[] needs a slot per key");
 
 static int parse_line(struct mparse *p, struct span line)
 {
@@ -451,6 +469,7 @@ void proto_manifest_free(struct proto_manifest *m)
 	free(m->program);
 	free(m->node);
 	free(m->job);
+	free(m->image);
 	proto_strv_free(m->argv, m->argc);
 	proto_strv_free(m->env, m->nenv);
 	free(m);
@@ -496,7 +515,8 @@ static bool manifest_representable(const struct proto_manifest *m)
 	if (!representable(m->program, false) ||
 	    (m->node && !representable(m->node, false)) ||
 	    (m->job && !representable(m->job, false)) ||
-	    m->memory < 0 || m->timeout < 0)
+	    (m->image && !representable(m->image, false)) ||
+	    m->memory < 0 || m->timeout < 0 || m->image_tmp < 0)
 		return false;
 	for (i = 0; i < m->argc; i++)
 		if (strpbrk(m->argv[i], "\n\r"))
@@ -531,6 +551,10 @@ char *proto_manifest_format(const struct proto_manifest *m)
 		pbuf_printf(&b, "Node = %s\n", m->node);
 	if (m->job)
 		pbuf_printf(&b, "Job = %s\n", m->job);
+	if (m->image)
+		pbuf_printf(&b, "Image = %s\n", m->image);
+	if (m->image_tmp)
+		pbuf_printf(&b, "ImageTmp = %lld\n", (long long)m->image_tmp);
 	if (m->argc) {
 		pbuf_puts(&b, "CommandLine =");
 		for (i = 0; i < m->argc; i++) {

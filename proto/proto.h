@@ -5,6 +5,8 @@
  *   - the ZeroVM manifest (`Version = 20130611`): parse and write
  *   - the ZeroVM report (the six lines `zerovm` prints): format and parse
  *   - the job description (ZeroCloud "servlet" JSON) -> execution plan
+ *   - the cluster wire protocol: plan and task JSON, response frames,
+ *     request and edge signatures (daemon/CLUSTER.md)
  *
  * Ownership: every `*_parse`/`*_plan` returns a heap object the caller
  * frees with the matching `*_free`; strings inside belong to that object.
@@ -69,6 +71,10 @@ struct proto_manifest {
 	int64_t timeout;    /* seconds */
 	char *node;         /* optional `Node = ` (ZeroVM node name) */
 	char *job;          /* optional `Job = ` (daemon socket in ZeroVM) */
+	char *image;        /* optional `Image = ` directory or tar: the
+			     * program's root; `Program` is a path in it */
+	int64_t image_tmp;  /* optional `ImageTmp = ` bytes of its /tmp; 0 =
+			     * the runner's default */
 	char **argv;        /* optional `CommandLine = ` split like a shell */
 	size_t argc;
 	char **env;         /* optional `Environment = k,v,k,v` as "k=v" */
@@ -180,6 +186,8 @@ struct proto_channel {
 			      * "image:path" or image name (IMAGE), "node:device"
 			      * (NODE); NULL otherwise */
 	size_t peer;         /* instance index for PIPE_IN/PIPE_OUT */
+	size_t peer_chan;    /* PIPE_IN/PIPE_OUT: index of the other end in
+			      * the peer's channels (proto_plan_edges) */
 	char *content_type;  /* NULL = default */
 	struct proto_meta *meta;
 	size_t nmeta;
@@ -207,6 +215,7 @@ struct proto_instance {
 	size_t nchannels;
 	long placement;      /* channel index that decides where it runs, or -1 */
 	int replicate;
+	bool deterministic;   /* exec.deterministic (default true) */
 	char *location;      /* co-location hint or NULL */
 };
 
@@ -242,5 +251,233 @@ size_t proto_plan_bytes(const struct proto_plan *plan);
 int proto_args_split(const char *line, char ***argv, size_t *argc,
 		     struct proto_error *err);
 void proto_strv_free(char **v, size_t n);
+
+/* ------------------------------------------------------------------ wire */
+/*
+ * The cluster's internal protocol (daemon/CLUSTER.md), in proto/wire.c
+ * (JSON, frames), proto/sign.c (signatures) and proto/edges.c (pipes).
+ * Decoders are strict: unknown fields, wrong types, out-of-range indexes
+ * and NUL bytes in strings are refused with the field's path,
+ * `plan.inst[3].channels[2].peer: 9 is out of range (7 instances)`, as
+ * PROTO_EBADJOB (or PROTO_EUNPARSABLE when the text is not JSON).
+ */
+
+/* One pipe of a plan: writer's PIPE_OUT channel wchan -> reader's PIPE_IN
+ * channel rchan. */
+struct proto_edge {
+	size_t writer, wchan;
+	size_t reader, rchan;
+};
+
+/*
+ * Every pipe of the plan, ordered by writer instance then writer channel
+ * (*out malloc'd, may be NULL when *n == 0). Checks that both ends agree
+ * (peer, peer_chan, kinds): a plan that does not is PROTO_EINTERNAL with
+ * the instance names. out == NULL only checks. Linear in channels.
+ */
+int proto_plan_edges(const struct proto_plan *plan, struct proto_edge **out,
+		     size_t *n, struct proto_error *err);
+/* The edge whose writer end is (writer, wchan) in edges sorted as
+ * proto_plan_edges returns them, or NULL (binary search). */
+const struct proto_edge *proto_edge_find(const struct proto_edge *edges,
+					 size_t n, size_t writer, size_t wchan);
+
+/* The whole plan as compact JSON (malloc'd, NUL-terminated), or NULL when
+ * memory runs out. */
+char *proto_plan_to_json(const struct proto_plan *plan);
+/* Decode what proto_plan_to_json wrote (limits: NULL = defaults; bound
+ * groups, instances and channels). The plan owns its memory (one arena),
+ * free it with proto_plan_free. */
+int proto_plan_from_json(const char *json, size_t len,
+			 const struct proto_limits *limits,
+			 struct proto_plan **out, struct proto_error *err);
+
+#define PROTO_TASK_VERSION 1
+#define PROTO_TASK_MAX_NODES 4096
+#define PROTO_TASK_MAX_OBJECTS 1000000
+
+/* A node of the cluster: "ip:port" of its zvmd HTTP and edge listeners. */
+struct proto_node {
+	char *http;
+	char *edge;
+};
+
+/* What the coordinator saw of an object (HEAD through the proxy). */
+struct proto_object {
+	char *path;       /* "acct/cont/obj" */
+	char *etag;       /* as Swift gave it (md5 hex for plain objects) */
+	uint64_t size;
+	char *timestamp;  /* X-Timestamp, "1700000000.12345" */
+	int policy;       /* storage policy index */
+};
+
+/* The body of POST /internal/v1/task. */
+struct proto_task {
+	int version;                 /* PROTO_TASK_VERSION */
+	char *job;                   /* [A-Za-z0-9._:-]{1,64} */
+	char *account;               /* == plan->account */
+	char *token;                 /* the user's token: never log it */
+	size_t self;                 /* the receiving node, < nnodes */
+	struct proto_node *nodes;
+	size_t nnodes;
+	size_t *placement;           /* node of every plan instance (ninst) */
+	struct proto_object *objects; /* sorted by path once decoded */
+	size_t nobjects;
+	struct proto_plan *plan;
+	struct proto_arena *arena;   /* private: set by proto_task_from_json;
+				      * NULL in a caller-built task */
+};
+
+/* JSON of a task the caller filled in (malloc'd), or NULL (out of memory,
+ * or a field that proto_task_from_json would refuse: err says which). */
+char *proto_task_to_json(const struct proto_task *task,
+			 struct proto_error *err);
+/* Decode and check a task: placement has plan->ninst entries each <
+ * nnodes, self < nnodes, addresses are host:port, account matches the
+ * plan... The task owns everything (plan included). */
+int proto_task_from_json(const char *json, size_t len,
+			 const struct proto_limits *limits,
+			 struct proto_task **out, struct proto_error *err);
+/* Frees a decoded task (and its plan); NULL is fine. */
+void proto_task_free(struct proto_task *task);
+/* The object entry for "acct/cont/obj" in a decoded task, or NULL. */
+const struct proto_object *proto_task_object(const struct proto_task *task,
+					     const char *path);
+
+/* ---- response frames: one JSON line each, `output` followed by len bytes */
+
+enum proto_frame_type {
+	PROTO_FRAME_OUTPUT,  /* inst, len; then len raw bytes */
+	PROTO_FRAME_REPORT,  /* inst and the report fields */
+	PROTO_FRAME_ERROR,   /* message; the stream ends */
+	PROTO_FRAME_DONE,    /* the last frame of a complete task */
+};
+
+struct proto_frame {
+	enum proto_frame_type type;
+	size_t inst;
+	uint64_t len;
+	/* report: X-Nexe-System, -Status, -Retcode, -Etag, -Validation,
+	 * -Cdr-Line */
+	const char *system;
+	const char *status;
+	int retcode;
+	const char *etag;
+	int validation;
+	const char *cdr;
+	/* error */
+	const char *message;
+};
+
+/* Longest frame line a parser accepts by default (the newline included). */
+#define PROTO_FRAME_LINE_MAX (64 * 1024)
+
+/* The frame's JSON line with its '\n' (malloc'd), or NULL (out of memory,
+ * or a report/error without its strings). Strings are copied as JSON
+ * strings: any byte but NUL survives. */
+char *proto_frame_format(const struct proto_frame *f);
+
+/* What the parser hands back as the stream arrives. Each returns 0 to go
+ * on, 1 to pause (proto_frame_parser_feed returns after this event, with
+ * *used saying how far it got), or -1 to fail (setting err). The frame's
+ * strings live until the callback returns. */
+struct proto_frame_sink {
+	int (*frame)(void *arg, const struct proto_frame *f,
+		     struct proto_error *err);
+	/* A piece of the current output frame's payload (pieces of one
+	 * frame come in order, their lengths sum to its len). */
+	int (*output)(void *arg, size_t inst, const char *buf, size_t len,
+		      struct proto_error *err);
+	void *arg;
+};
+
+struct proto_frame_parser;
+
+/* A parser for the stream of a task with ninst plan instances (reports
+ * and outputs name inst < ninst; each instance reports at most once).
+ * max_line 0 = PROTO_FRAME_LINE_MAX. NULL when memory runs out. */
+struct proto_frame_parser *proto_frame_parser_new(size_t ninst,
+						  size_t max_line,
+						  const struct proto_frame_sink *sink);
+/* Feed the next bytes (any split). Returns 0 with *used = len, or 0 with
+ * *used < len when a callback paused (feed the rest later), or -1 on
+ * garbage: `frame 4 (byte 812): unknown type "bogus"`. After an error the
+ * parser refuses everything. Bytes after `done` or `error` are garbage. */
+int proto_frame_parser_feed(struct proto_frame_parser *p, const void *buf,
+			    size_t len, size_t *used, struct proto_error *err);
+/* The stream ended: 0 after `done`; -1 otherwise (cut mid-frame, or no
+ * `done`: "stream ended without a done frame"; an `error` frame gives
+ * its message here too, so callers have one place to look). */
+int proto_frame_parser_end(struct proto_frame_parser *p,
+			   struct proto_error *err);
+void proto_frame_parser_free(struct proto_frame_parser *p);
+
+/* ---- signatures (HMAC-SHA256 with the cluster secret: key, keylen —
+ * daemon/'s struct zvmd_secret holds them; keylen >= PROTO_SECRET_MIN) */
+
+#define PROTO_SECRET_MIN 32
+#define PROTO_SECRET_MAX 1024
+#define PROTO_NONCE_HEX 32     /* 16 random bytes, lowercase hex */
+#define PROTO_SIG_HEX 64       /* HMAC-SHA256, lowercase hex */
+#define PROTO_EXPIRES_MAX 300  /* seconds a signature may live */
+
+enum proto_sig_result {
+	PROTO_SIG_OK = 0,
+	PROTO_SIG_MISSING,    /* a header/field is absent (401) */
+	PROTO_SIG_MALFORMED,  /* expires/nonce/signature syntax (403) */
+	PROTO_SIG_EXPIRED,    /* expires < now, or > now + PROTO_EXPIRES_MAX */
+	PROTO_SIG_BAD,        /* HMAC does not match (403) */
+};
+
+/* hex(HMAC-SHA256(secret, METHOD "\n" PATH "\n" EXPIRES "\n" NONCE "\n"
+ * hex(SHA256(body)))) into out_hex (PROTO_SIG_HEX + 1 bytes). Returns 0,
+ * or -1 when the nonce is not PROTO_NONCE_HEX lowercase hex or the crypto
+ * library fails. */
+int proto_sign_request(const unsigned char *key, size_t keylen,
+		       const char *method, const char *path, int64_t expires,
+		       const char *nonce, const void *body, size_t len,
+		       char *out_hex);
+/* Check the X-Zvm-Expires/-Nonce/-Signature values (NULL = missing) of a
+ * request at time now: syntax, expiry window, then the HMAC compared in
+ * constant time. err->msg gets a one-line reason. The replay check is
+ * the caller's (daemon/auth.c), after PROTO_SIG_OK. */
+enum proto_sig_result
+proto_verify_request(const unsigned char *key, size_t keylen,
+		     const char *method, const char *path, const char *expires,
+		     const char *nonce, const char *signature, const void *body,
+		     size_t len, int64_t now, struct proto_error *err);
+/* A fresh nonce: PROTO_NONCE_HEX hex chars + NUL (OpenSSL's RAND);
+ * 0, or -1 when the random generator fails. */
+int proto_nonce_new(char *out);
+
+/* The edge hello: "ZVMEDGE/1 <job> <writer inst> <writer chan> <expires>
+ * <nonce> <hmac>\n", the hmac over the fields before it joined by
+ * single spaces. */
+#define PROTO_EDGE_HELLO_MAX 256
+
+struct proto_edge_hello {
+	char job[65];
+	size_t writer, wchan;
+	int64_t expires;
+	char nonce[PROTO_NONCE_HEX + 1];
+	char hmac[PROTO_SIG_HEX + 1];
+};
+
+/* Sign and write the line (with its '\n') into out; returns its length,
+ * or -1 (bad job id or nonce, or cap < PROTO_EDGE_HELLO_MAX). */
+int proto_edge_hello_format(const unsigned char *key, size_t keylen,
+			    const char *job, size_t writer, size_t wchan,
+			    int64_t expires, const char *nonce, char *out,
+			    size_t cap);
+/* Split a received line (with or without its '\n') into its fields,
+ * checking syntax only. */
+int proto_edge_hello_parse(const char *line, size_t len,
+			   struct proto_edge_hello *out,
+			   struct proto_error *err);
+/* Expiry window and HMAC (constant time) of a parsed hello. */
+enum proto_sig_result
+proto_edge_hello_verify(const unsigned char *key, size_t keylen,
+			const struct proto_edge_hello *h, int64_t now,
+			struct proto_error *err);
 
 #endif

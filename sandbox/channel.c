@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -179,6 +180,19 @@ static void layout_build(struct sandbox *sb)
 	sb->nlayout = n + 2;
 }
 
+/* With an image: the ELF and the socket live past RLIMIT_NOFILE (spawn.c),
+ * so nothing can ever take their numbers; above the channels come
+ * SB_IMAGE_FILES numbers for the program's own files, on which the kernel
+ * does every I/O call directly, then SB_FD_SLACK mediated numbers where
+ * the supervisor puts channels the program opens by alias. */
+static void layout_build_image(struct sandbox *sb)
+{
+	layout_build(sb);
+	memset(sb->layout + sb->nch, SB_FD_IMAGE, SB_IMAGE_FILES);
+	sb->nlayout = sb->nch + SB_IMAGE_FILES;
+	sb->layout[sb->nlayout] = '\0';
+}
+
 int sb_chans_init(struct sandbox *sb, const struct sandbox_spec *spec,
 		  struct sandbox_error *err)
 {
@@ -194,8 +208,9 @@ int sb_chans_init(struct sandbox *sb, const struct sandbox_spec *spec,
 		return -1;
 	sb->ch = calloc(n, sizeof(*sb->ch));
 	sb->stats = calloc(n, sizeof(*sb->stats));
-	sb->layout = malloc(n + 3);
-	sb->nfdt = n + 2 + SB_FD_SLACK;
+	sb->layout = malloc(n + 3 + (sb->image ? SB_IMAGE_FILES : 0));
+	sb->nfdt = sb->image ? n + SB_IMAGE_FILES + SB_FD_SLACK
+			     : n + 2 + SB_FD_SLACK;
 	sb->fdt = malloc(sb->nfdt * sizeof(*sb->fdt));
 	if (!sb->ch || !sb->stats || !sb->layout || !sb->fdt) {
 		sb_error(err, "out of memory for %zu channels", n);
@@ -208,8 +223,13 @@ int sb_chans_init(struct sandbox *sb, const struct sandbox_spec *spec,
 		if (chan_init(&sb->ch[i], &spec->channels[i], i, err) < 0)
 			return -1;
 	for (size_t i = 0; i < sb->nfdt; i++)
-		sb->fdt[i] = i < n ? (int)i : i < n + 2 ? SB_FDT_RESERVED : SB_FDT_FREE;
-	layout_build(sb);
+		sb->fdt[i] = i < n ? (int)i
+			     : i < n + 2 && !sb->image ? SB_FDT_RESERVED
+						       : SB_FDT_FREE;
+	if (sb->image)
+		layout_build_image(sb);
+	else
+		layout_build(sb);
 	return 0;
 }
 
@@ -253,6 +273,9 @@ bool sb_fdt_allowed(const struct sandbox *sb, int entry, int fd)
 {
 	if (fd < 0 || (size_t)fd >= sb->nfdt || sb->fdt[fd] == SB_FDT_RESERVED)
 		return false;
+	/* The program's own files' numbers: no filter rule guards them. */
+	if (sb->image && (size_t)fd >= sb->nch && (size_t)fd < sb->nlayout)
+		return false;
 	if ((size_t)fd >= sb->nlayout || sb->layout[fd] == SB_FD_NOTIFY)
 		return true;
 	if (entry < 0)
@@ -264,10 +287,25 @@ bool sb_fdt_allowed(const struct sandbox *sb, int entry, int fd)
 	return want != SB_FD_NOTIFY && (fd_bits & ~(want - SB_FD_DIRECT)) == 0;
 }
 
+/* With an image the kernel opens the program's files itself, unseen: a
+ * number free in our table may hold one of them. */
+static bool kernel_free(const struct sandbox *sb, int fd)
+{
+	int got;
+
+	if (!sb->image)
+		return true;
+	got = (int)syscall(SYS_pidfd_getfd, sb->pidfd, fd, 0);
+	if (got >= 0)
+		close(got);
+	return got < 0;
+}
+
 int sb_fdt_place(const struct sandbox *sb, int entry, int min)
 {
 	for (size_t fd = min < 0 ? 0 : (size_t)min; fd < sb->nfdt; fd++)
-		if (sb->fdt[fd] == SB_FDT_FREE && sb_fdt_allowed(sb, entry, fd))
+		if (sb->fdt[fd] == SB_FDT_FREE && sb_fdt_allowed(sb, entry, fd) &&
+		    kernel_free(sb, (int)fd))
 			return (int)fd;
 	return -1;
 }

@@ -173,19 +173,20 @@ static int add_fd_rules(scmp_filter_ctx ctx, int nr, int bits,
 	return rc;
 }
 
-static int add_special(scmp_filter_ctx ctx, int nchan)
+static int add_special(scmp_filter_ctx ctx, int exec_fd, bool posix)
 {
 	int rc = 0;
 
-	/* The child's own exec of the ELF at fd n and its hand-over of the
-	 * listener on fd n + 1 (spawn.c). Both fds close at exec and the
-	 * supervisor never puts anything there again, so afterwards these
-	 * calls can only fail; an absolute path for execveat resolves in the
-	 * empty noexec root. */
+	/* The child's own exec of the ELF at exec_fd and its hand-over of the
+	 * listener on exec_fd + 1 (spawn.c). Both fds close at exec and
+	 * nothing can live there again (the supervisor never puts anything
+	 * at n, n + 1; with an image they are past RLIMIT_NOFILE), so
+	 * afterwards these calls can only fail; without an image an
+	 * absolute path for execveat resolves in the empty noexec root. */
 	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(execveat), 1,
-			       SCMP_A0(SCMP_CMP_EQ, nchan));
+			       SCMP_A0(SCMP_CMP_EQ, exec_fd));
 	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendmsg), 1,
-			       SCMP_A0(SCMP_CMP_EQ, nchan + 1));
+			       SCMP_A0(SCMP_CMP_EQ, exec_fd + 1));
 	/* With AT_EMPTY_PATH these are fstat (glibc's fstat is one), or a
 	 * path looked up in the empty root: nothing to hide, no round trip.
 	 * Without it, the supervisor answers for the channel aliases. */
@@ -216,12 +217,14 @@ static int add_special(scmp_filter_ctx ctx, int nchan)
 	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 2,
 			       SCMP_A0(SCMP_CMP_EQ, 0), SCMP_A2(SCMP_CMP_EQ, 0));
 	/* File mappings would read or write channels behind the
-	 * supervisor's back: only anonymous memory. */
+	 * supervisor's back: only anonymous memory (the posix policy asks
+	 * the supervisor about file mappings instead). */
 	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
 			       SCMP_A3(SCMP_CMP_MASKED_EQ, MAP_ANONYMOUS,
 				       MAP_ANONYMOUS));
-	rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENODEV), SCMP_SYS(mmap), 1,
-			       SCMP_A3(SCMP_CMP_MASKED_EQ, MAP_ANONYMOUS, 0));
+	if (!posix)
+		rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENODEV), SCMP_SYS(mmap), 1,
+				       SCMP_A3(SCMP_CMP_MASKED_EQ, MAP_ANONYMOUS, 0));
 	/* fcntl: fd flags and reading status flags are fine, duplication is
 	 * tracked, the rest refused — F_SETFL too: the open file description
 	 * is shared with the caller (O_NONBLOCK would reach its event loop). */
@@ -236,14 +239,17 @@ static int add_special(scmp_filter_ctx ctx, int nchan)
 	/* Terminals and devices: no ioctl at all (TIOCSTI could type into
 	 * the host's terminal). Programs see "not a tty". */
 	rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOTTY), SCMP_SYS(ioctl), 0);
-	/* No channel is a symlink. */
-	rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOENT), SCMP_SYS(readlink), 0);
-	rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOENT), SCMP_SYS(readlinkat), 0);
+	/* No channel is a symlink (an image's links are the kernel's). */
+	if (!posix) {
+		rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOENT), SCMP_SYS(readlink), 0);
+		rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOENT),
+				       SCMP_SYS(readlinkat), 0);
+	}
 	return rc;
 }
 
-static int filter_build(const char *layout, bool det, struct sock_fprog *out,
-			struct sandbox_error *err)
+static int filter_build(const char *layout, bool det, bool posix,
+			struct sock_fprog *out, struct sandbox_error *err)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
 	int rc, mfd = -1;
@@ -276,8 +282,12 @@ static int filter_build(const char *layout, bool det, struct sock_fprog *out,
 		rc = add_fd_rules(ctx, io_rules[i].nr, io_rules[i].bits, layout,
 				  nfds);
 	for (size_t i = 0; rc == 0 && i < N(fd_calls); i++)
-		rc = add_fd_rules(ctx, fd_calls[i], 0, layout, nfds);
-	rc = rc ? rc : add_special(ctx, (int)strlen(layout) - 2);
+		rc = add_fd_rules(ctx, fd_calls[i],
+				  posix && fd_calls[i] == SCMP_SYS(close) ? SB_FD_OWN : 0,
+				  layout, nfds);
+	rc = rc ? rc : add_special(ctx, posix ? (int)nfds : (int)strlen(layout) - 2,
+				   posix);
+	rc = rc ? rc : posix ? sb_filter_posix_rules(ctx, nfds, det) : 0;
 	if (rc) {
 		sb_error(err, "building the seccomp filter: %s", strerror(-rc));
 		goto fail;
@@ -306,11 +316,14 @@ fail:
 	return -1;
 }
 
-/* One cached entry: a daemon spawns the same shapes over and over. */
+/* One cached entry per policy (image runs and the others): a daemon
+ * spawns the same shapes over and over, of both kinds. */
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
-static char *cache_layout;
-static bool cache_det;
-static struct sock_fprog cache_prog;
+static struct filter_cache {
+	char *layout;
+	bool det;
+	struct sock_fprog prog;
+} cache[2];
 
 static int fprog_copy(const struct sock_fprog *from, struct sock_fprog *to)
 {
@@ -324,31 +337,31 @@ static int fprog_copy(const struct sock_fprog *from, struct sock_fprog *to)
 	return 0;
 }
 
-int sb_filter_get(const char *layout, bool det, struct sock_fprog *out,
-		  struct sandbox_error *err)
+int sb_filter_get(const char *layout, bool det, bool posix,
+		  struct sock_fprog *out, struct sandbox_error *err)
 {
+	struct filter_cache *c = &cache[posix];
 	struct sock_fprog fresh;
 	int rc = 0;
 
 	pthread_mutex_lock(&cache_lock);
-	if (!cache_layout || cache_det != det ||
-	    strcmp(cache_layout, layout) != 0) {
+	if (!c->layout || c->det != det || strcmp(c->layout, layout) != 0) {
 		char *copy = strdup(layout);
 
-		if (!copy || filter_build(layout, det, &fresh, err) < 0) {
+		if (!copy || filter_build(layout, det, posix, &fresh, err) < 0) {
 			if (!copy)
 				sb_error(err, "out of memory");
 			free(copy);
 			rc = -1;
 			goto out;
 		}
-		free(cache_layout);
-		free(cache_prog.filter);
-		cache_layout = copy;
-		cache_det = det;
-		cache_prog = fresh;
+		free(c->layout);
+		free(c->prog.filter);
+		c->layout = copy;
+		c->det = det;
+		c->prog = fresh;
 	}
-	if (fprog_copy(&cache_prog, out) < 0) {
+	if (fprog_copy(&c->prog, out) < 0) {
 		sb_error(err, "out of memory");
 		rc = -1;
 	}

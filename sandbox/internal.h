@@ -10,6 +10,8 @@
  *   report.c   kill, wait, report, free, run
  *   determinism.c  virtual clock, seeded random stream, fixed uname, the
  *              auxv patch (only when spec->deterministic)
+ *   image_root.c  the program's file system with an image (spec->root_dir)
+ *   filter_posix.c  the wider system-call policy of image runs
  */
 #ifndef ZEROVM_SANDBOX_INTERNAL_H
 #define ZEROVM_SANDBOX_INTERNAL_H
@@ -73,12 +75,19 @@ enum sb_fdbits {
 	SB_FD_WRITE = 2,  /* write, writev */
 	SB_FD_PREAD = 4,  /* pread64, preadv, preadv2 (and lseek) */
 	SB_FD_PWRITE = 8, /* pwrite64, pwritev, pwritev2 (and lseek) */
+	SB_FD_OWN = 16,   /* the program's own file: close needs no supervisor */
 };
 
-/* BPF for a layout (a string of fd classes, one per fd). The result
- * is malloc'd (filter->filter too); free with sb_filter_free. */
-int sb_filter_get(const char *layout, bool det, struct sock_fprog *out,
-		  struct sandbox_error *err);
+/* Image runs: the numbers of the program's own files (image, /tmp,
+ * /dev/null): the kernel does every I/O call on them directly. */
+#define SB_FD_IMAGE (SB_FD_DIRECT + 31)
+#define SB_IMAGE_FILES 1024
+
+/* BPF for a layout (a string of fd classes, one per fd). `posix`: the
+ * wider policy of image runs (filter_posix.c). The result is malloc'd
+ * (filter->filter too); free with sb_filter_free. */
+int sb_filter_get(const char *layout, bool det, bool posix,
+		  struct sock_fprog *out, struct sandbox_error *err);
 void sb_filter_free(struct sock_fprog *f);
 
 /* ----------------------------------------------------------- channel.c */
@@ -116,6 +125,8 @@ struct sandbox {
 	int *fdt;           /* fd -> channel index or SB_FDT_* */
 	size_t nfdt;        /* = RLIMIT_NOFILE of the program */
 	int channels_memfd; /* /dev/channels content, -1 until first open */
+	bool image;         /* runs in an image root: the posix policy; fds the
+			     * table calls free may hold the program's files */
 	uint64_t base[4];   /* syscr rchar syscw wchar of the exec itself */
 	uint64_t deadline;  /* monotonic ms; 0 = none (sandbox_run only) */
 	bool killed;
@@ -143,6 +154,32 @@ int sb_fdt_place(const struct sandbox *sb, int entry, int min);
 bool sb_fdt_allowed(const struct sandbox *sb, int entry, int fd);
 /* An fd for /dev/channels, a fresh open file description. */
 int sb_channels_open(struct sandbox *sb);
+
+/* -------------------------------------------------------- image_root.c */
+
+/* Detached mounts the child attaches (sb_image_enter), -1 = none. */
+struct sb_image {
+	int root_fd;   /* clone of root_dir: read-only, nosuid, nodev */
+	int dev_fd;    /* clone of the /dev tree */
+	int tmp_fd;    /* a fresh tmpfs of spec->tmp_size bytes */
+};
+
+int sb_image_prepare(const struct sandbox_spec *spec, struct sb_image *im,
+		     struct sandbox_error *err);
+void sb_image_release(struct sb_image *im);
+/* In the child, in the holder's namespaces: a mount namespace of its own
+ * with the image as root. 0 or -errno; *step indexes sb_image_step_names. */
+long sb_image_enter(const struct sb_image *im, int *step);
+extern const char *const sb_image_step_names[];
+/* Deterministic image runs: getdents64(fd, buf, count) of the program,
+ * sorted by name. Bytes written or -errno. */
+long sb_image_getdents(struct sandbox *sb, int fd, uint64_t buf, uint64_t count);
+
+/* ------------------------------------------------------ filter_posix.c */
+
+/* The rules the posix policy adds (or changes) for a filter whose
+ * program may have fds below nfds. 0 or -errno (libseccomp). */
+int sb_filter_posix_rules(void *scmp_ctx, size_t nfds, bool det);
 
 /* ------------------------------------------------------------ notify.c */
 

@@ -54,6 +54,8 @@ static struct answer ans_err(int e) { return (struct answer){.error = e}; }
 static struct answer ans_val(long v) { return (struct answer){.val = v}; }
 static struct answer ans_cont(void) { return (struct answer){.cont = true}; }
 
+static int fdt_get(const struct sandbox *sb, uint64_t arg);
+
 /* ------------------------------------------------------ program memory */
 
 ssize_t sb_mem_read(const struct sandbox *sb, void *buf, size_t len,
@@ -122,9 +124,29 @@ static void path_normalise(char *p)
 	*out = '\0';
 }
 
+/* With an image: the directory a relative path starts from — the
+ * program's cwd or one of its own directory fds — as the kernel names it.
+ * Only to recognise channel aliases: the kernel resolves every other path
+ * itself. */
+static int image_dir(const struct sandbox *sb, int dirfd, char *out)
+{
+	char link[64];
+	ssize_t r;
+
+	if (dirfd == AT_FDCWD)
+		snprintf(link, sizeof(link), "/proc/%d/cwd", sb->pid);
+	else
+		snprintf(link, sizeof(link), "/proc/%d/fd/%d", sb->pid, dirfd);
+	r = readlink(link, out, PATH_MAX - 1);
+	if (r <= 0 || out[0] != '/')
+		return -ENOENT;
+	out[r] = '\0';
+	return 0;
+}
+
 /* Resolve (dirfd, path) of the program to an absolute normalised path.
  * 0 or -errno. Channels are not directories, so a real dirfd never
- * leads anywhere. */
+ * leads anywhere; without an image there is no other directory than /. */
 static int path_resolve(const struct sandbox *sb, int dirfd, uint64_t addr,
 			char *out)
 {
@@ -135,7 +157,18 @@ static int path_resolve(const struct sandbox *sb, int dirfd, uint64_t addr,
 		return rc;
 	if (raw[0] == '\0')
 		return -ENOENT;
-	if (raw[0] != '/') {
+	if (raw[0] != '/' && sb->image) {
+		char dir[PATH_MAX];
+
+		if (dirfd != AT_FDCWD && dirfd < 0)
+			return -EBADF;
+		if (dirfd >= 0 && fdt_get(sb, dirfd) != SB_FDT_FREE)
+			return -ENOTDIR;
+		if ((rc = image_dir(sb, dirfd, dir)) < 0)
+			return rc;
+		if (snprintf(out, PATH_MAX, "%s/%s", dir, raw) >= PATH_MAX)
+			return -ENAMETOOLONG;
+	} else if (raw[0] != '/') {
 		if (dirfd != AT_FDCWD)
 			return -ENOTDIR;
 		if (snprintf(out, PATH_MAX, "/%s", raw) >= PATH_MAX)
@@ -189,6 +222,23 @@ static int entry_src(struct sandbox *sb, int entry, int prog_fd, bool *owned)
 	return syscall(SYS_pidfd_getfd, sb->pidfd, prog_fd, 0);
 }
 
+/* Image runs: duplicating one of the program's own files is the
+ * kernel's business, but a dup2 over a channel's number ends that
+ * channel there — and only if the source really exists (else the kernel
+ * fails and the channel stays). */
+static struct answer own_dup(struct sandbox *sb, uint64_t oldarg, int target,
+			     bool exact)
+{
+	int got = (int)syscall(SYS_pidfd_getfd, sb->pidfd, (int)oldarg, 0);
+
+	if (got < 0)
+		return ans_err(EBADF);
+	close(got);
+	if (exact && target >= 0 && (size_t)target < sb->nfdt)
+		sb->fdt[target] = SB_FDT_FREE;
+	return ans_cont();
+}
+
 static struct answer fd_dup(struct sandbox *sb, uint64_t id, uint64_t oldarg,
 			    int target, bool exact, bool cloexec)
 {
@@ -196,6 +246,8 @@ static struct answer fd_dup(struct sandbox *sb, uint64_t id, uint64_t oldarg,
 	bool owned;
 	int src;
 
+	if (entry == SB_FDT_FREE && sb->image)
+		return own_dup(sb, oldarg, target, exact);
 	if (entry == SB_FDT_FREE)
 		return ans_err(EBADF);
 	if (exact) {
@@ -241,8 +293,11 @@ static struct answer do_open(struct sandbox *sb, uint64_t id, int dirfd,
 	char path[PATH_MAX];
 	int rc = path_resolve(sb, dirfd, path_addr, path), acc, entry, src;
 
+	/* With an image, what is not an alias is the kernel's to resolve,
+	 * in the program's root, with its rights; it opens the program's
+	 * own files at numbers our table leaves to it. */
 	if (rc < 0)
-		return ans_err(-rc);
+		return sb->image ? ans_cont() : ans_err(-rc);
 	acc = flags & O_ACCMODE;
 	if (strcmp(path, "/dev/channels") == 0) {
 		if (acc != O_RDONLY)
@@ -256,7 +311,7 @@ static struct answer do_open(struct sandbox *sb, uint64_t id, int dirfd,
 		long c = sb_chan_find(sb, path);
 
 		if (c < 0)
-			return ans_err(ENOENT);
+			return sb->image ? ans_cont() : ans_err(ENOENT);
 		entry = (int)c;
 		if ((flags & O_DIRECTORY))
 			return ans_err(ENOTDIR);
@@ -317,6 +372,13 @@ static int stat_target(struct sandbox *sb, int dirfd, uint64_t path_addr,
 	return 0;
 }
 
+/* Not an alias: with an image the kernel answers (in the program's root),
+ * without one there is nothing else. */
+static struct answer not_alias(const struct sandbox *sb, int rc)
+{
+	return sb->image ? ans_cont() : ans_err(-rc);
+}
+
 static struct answer do_stat(struct sandbox *sb, int dirfd, uint64_t path_addr,
 			     uint64_t buf)
 {
@@ -325,7 +387,7 @@ static struct answer do_stat(struct sandbox *sb, int dirfd, uint64_t path_addr,
 	int fd, rc = stat_target(sb, dirfd, path_addr, &fd, &owned);
 
 	if (rc < 0)
-		return ans_err(-rc);
+		return not_alias(sb, rc);
 	rc = fstat(fd, &st) < 0 ? -errno : sb_mem_write(sb, buf, &st, sizeof(st));
 	if (owned)
 		close(fd);
@@ -341,7 +403,7 @@ static struct answer on_statx(struct sandbox *sb, const struct seccomp_notif *n)
 
 	rc = stat_target(sb, (int)a[0], a[1], &fd, &owned);
 	if (rc < 0)
-		return ans_err(-rc);
+		return not_alias(sb, rc);
 	rc = statx(fd, "", AT_EMPTY_PATH, (unsigned)a[3], &stx) < 0
 		     ? -errno
 		     : sb_mem_write(sb, a[4], &stx, sizeof(stx));
@@ -357,12 +419,12 @@ static struct answer do_access(struct sandbox *sb, int dirfd, uint64_t path_addr
 	int rc = path_resolve(sb, dirfd, path_addr, path);
 
 	if (rc < 0)
-		return ans_err(-rc);
+		return not_alias(sb, rc);
 	if (strcmp(path, "/dev/channels") == 0 || is_random_dev(sb, path))
 		return ans_err(mode & (W_OK | X_OK) ? EACCES : 0);
 	long c = sb_chan_find(sb, path);
 	if (c < 0)
-		return ans_err(ENOENT);
+		return not_alias(sb, -ENOENT);
 	if ((mode & X_OK) || ((mode & R_OK) && !sb->ch[c].readable) ||
 	    ((mode & W_OK) && !sb->ch[c].writable))
 		return ans_err(EACCES);
@@ -614,8 +676,9 @@ static struct answer on_io(struct sandbox *sb, const struct seccomp_notif *n)
 	bool owned;
 	long r;
 
+	/* Image runs: an fd we do not track is none or the program's own. */
 	if (entry == SB_FDT_FREE)
-		return ans_err(EBADF);
+		return sb->image ? ans_cont() : ans_err(EBADF);
 	if (io_decode(sb, n, &io) < 0)
 		return ans_err(EFAULT);
 	if (entry == SB_FDT_RANDOM)
@@ -647,6 +710,20 @@ static struct answer on_io(struct sandbox *sb, const struct seccomp_notif *n)
 }
 
 /* ------------------------------------------------------------ dispatch */
+
+/* Image runs: file mappings and ftruncate/fallocate/fchmod/flock run on
+ * the program's own files, never on a channel (a mapping would read or
+ * write it behind our back; the rest would change the caller's file). */
+static struct answer on_fd_checked(struct sandbox *sb,
+				   const struct seccomp_notif *n)
+{
+	bool is_mmap = n->data.nr == SYS_mmap;
+	int fd = (int)n->data.args[is_mmap ? 4 : 0];
+
+	if (sb->image && fdt_get(sb, fd) == SB_FDT_FREE)
+		return ans_cont();
+	return ans_err(is_mmap ? ENODEV : EPERM);
+}
 
 static struct answer on_kill(struct sandbox *sb, const struct seccomp_notif *n)
 {
@@ -716,6 +793,15 @@ static struct answer dispatch(struct sandbox *sb, const struct seccomp_notif *n)
 	case SYS_dup: return fd_dup(sb, n->id, a[0], 0, false, false);
 	case SYS_dup2: case SYS_dup3: return on_dup23(sb, n);
 	case SYS_fcntl: return on_fcntl(sb, n);
+	case SYS_getdents64: {
+		long r = sb->image ? sb_image_getdents(sb, (int)a[0], a[1], a[2])
+				   : -EPERM;
+
+		return r < 0 ? ans_err((int)-r) : ans_val(r);
+	}
+	case SYS_mmap: case SYS_ftruncate: case SYS_fallocate: case SYS_fchmod:
+	case SYS_flock:
+		return on_fd_checked(sb, n);
 	case SYS_clock_gettime: case SYS_clock_getres: case SYS_gettimeofday:
 	case SYS_time: case SYS_nanosleep: case SYS_clock_nanosleep:
 	case SYS_getrandom: case SYS_uname: case SYS_times: case SYS_getrusage: {

@@ -77,11 +77,23 @@ struct sandbox_spec {
 	const unsigned char *seed;   /* of the random stream (getrandom, AT_RANDOM,
 				      * /dev/urandom); any length, may be empty */
 	size_t seed_len;
+	/* NULL: the empty root (a static program, channels only). Else an
+	 * extracted, read-only directory tree that becomes the program's `/`
+	 * (read-only, nosuid, nodev; it must hold /dev and, with tmp_size, /tmp
+	 * directories) under the wider "posix" policy (README.md "Images").
+	 * prog_fd is still the program: open it with
+	 * sandbox_image_open_program(); a dynamically linked program's
+	 * interpreter is found inside the image. */
+	const char *root_dir;
+	uint64_t tmp_size;           /* bytes of a private writable /tmp that
+				      * vanishes with the program; 0 = no /tmp
+				      * (only with root_dir) */
 	/* After this spawn, keep an isolated child of the same shape (fd
 	 * layout, limits, determinism) parked for this thread's next spawn,
 	 * which then skips the isolation steps and the seccomp attach: lower
 	 * start latency for a caller that spawns again and again, at the price
-	 * of one idle child process per spawning thread between spawns. */
+	 * of one idle child process per spawning thread between spawns.
+	 * Ignored with root_dir. */
 	bool prewarm;
 };
 
@@ -135,5 +147,62 @@ void sandbox_free(struct sandbox *sb);
 /* Spawn, service, enforce spec->timeout_ms, wait. */
 int sandbox_run(const struct sandbox_spec *spec, struct sandbox **out,
 		struct sandbox_report *report, struct sandbox_error *err);
+
+/* Open `path` inside the image tree `root_dir` as the program to run
+ * (spec->prog_fd): resolved as if root_dir were `/` (openat2
+ * RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS: `..` and symlinks cannot leave
+ * it); it must be a regular file executable by others. *fd is O_CLOEXEC,
+ * the caller's. 0, or -1 with err naming the image and the path. */
+int sandbox_image_open_program(const char *root_dir, const char *path, int *fd,
+			       struct sandbox_error *err);
+
+/* The root_dir of `image`: a directory as it is (its real path), a tar
+ * file through sandbox_image_open() in cache_dir (NULL = the CLIs'
+ * default: $ZEROVM_IMAGE_CACHE, else $HOME/.cache/zerovm/images).
+ * *root_dir is malloc'd, the caller frees it. 0 or -1 with err. */
+int sandbox_image_root(const char *image, const char *cache_dir,
+		       char **root_dir, struct sandbox_error *err);
+
+/* ------------------------------------------------------------- images */
+
+/*
+ * A system or job image: a tar archive (plain or gzip) unpacked once into
+ * a content-addressed cache and shared read-only by every sandbox that
+ * uses it (README.md "Images").
+ *
+ * sandbox_image_open() reads the archive at `tar_fd` (with pread: the
+ * fd's offset is not used or moved) and sets *root_dir (malloc'd, the
+ * caller frees) to `cache_dir/<sha256 of the archive bytes>`, the
+ * extracted tree, made on the first call and reused after that. It is
+ * safe to call from several threads and processes at once: one of them
+ * extracts (into a temporary directory renamed into place), the others
+ * wait for it and get the same directory. `cache_dir` is created if
+ * missing. `name` (may be NULL) only labels error messages ("image
+ * python3: entry 'lib/x': ..."). *extracted (may be NULL) says whether
+ * this call did the extraction. A later call for an unchanged file (same
+ * device, inode, size, mtime and ctime) does not even re-read it.
+ *
+ * Hostile archives are refused with an error naming the entry (absolute
+ * names, `..`, control characters in names, duplicate non-directory
+ * entries, hard links to anything but an earlier regular file of the same
+ * archive, more than `max_bytes` of file data or `max_entries` entries);
+ * device nodes, FIFOs and sockets are skipped; set-id and sticky bits are
+ * dropped; symlinks are kept as they are (they resolve inside the
+ * sandbox's root) but extraction never follows one. The tree always has
+ * `dev` and `tmp` directories (made empty if the archive has none; an
+ * archive where they are anything else is refused): the sandbox mounts
+ * its own /dev and /tmp there. Blocks for as long as
+ * reading, hashing and unpacking take: call it off any event loop.
+ * `limits` may be NULL (the defaults).
+ */
+struct sandbox_image_limits {
+	uint64_t max_bytes;    /* file data after extraction; 0 = 2 GiB */
+	uint64_t max_entries;  /* archive entries; 0 = 200000 */
+};
+
+int sandbox_image_open(const char *cache_dir, int tar_fd, const char *name,
+		       const struct sandbox_image_limits *limits,
+		       char **root_dir, bool *extracted,
+		       struct sandbox_error *err);
 
 #endif

@@ -23,22 +23,23 @@
  *      detaches
  *   7. seccomp filter with a user-notification listener; send the
  *      listener to the parent over the spawn socket (SCM_RIGHTS)
- *   8. a parked child only: wait in kill(0, 0), a call every filter hands
+ *   7b. a parked child only: wait in kill(0, 0), a call every filter hands
  *      to the supervisor, until the spawn has placed its channels
- *   9. execveat(n, "", AT_EMPTY_PATH) — the filter allows execveat and
+ *   8. execveat(n, "", AT_EMPTY_PATH) — the filter allows execveat and
  *      sendmsg only on fds n and n + 1, which exec closes for good
  *
  * A direct spawn clones with CLONE_VFORK: the caller's thread sleeps until
  * the exec. Attaching the filter (step 7: the kernel JIT-compiles it and
  * emulates it for every system-call number) is the largest cost of a
- * spawn, and none of steps 1-8 depends on the program, only on its
- * *shape* (fd layout, limits, determinism). So with spec->prewarm, after
- * the spawn the thread starts a *parked* child of the same shape, which
- * isolates itself while the program runs and waits in step 8. The next
- * spawn of that shape from that thread takes it: it installs the channels
- * at fds 0..n-1 and the ELF at n with SECCOMP_IOCTL_NOTIF_ADDFD, places
- * argv and envp in the shared arguments, answers the call, and waits for
- * the spawn socket to close (exec done, or the child failed and exited).
+ * spawn, and none of steps 1-7 depends on the program, only on its
+ * *shape* (fd layout, limits, determinism). So with spec->prewarm (and no
+ * image), after the spawn the thread starts a *parked* child of the same
+ * shape, which isolates itself while the program runs and waits in step
+ * 7b. The next spawn of that shape from that thread takes it: it installs
+ * the channels at fds 0..n-1 and the ELF at n with
+ * SECCOMP_IOCTL_NOTIF_ADDFD, places argv and envp in the shared
+ * arguments, answers the call, and waits for the spawn socket to close
+ * (exec done, or the child failed and exited).
  *
  * A step that fails records its number and errno in the shared arguments
  * and exits; the spawn reports the step.
@@ -68,14 +69,14 @@
 #include "internal.h"
 
 #define CHILD_STACK (64 * 1024)
-/* Where a parked child waits (step 8): a call every filter notifies. */
+/* Where a parked child waits (step 7b): a call every filter notifies. */
 #define PARK_NR SYS_kill
 
 enum spawn_step {
 	STEP_NONE, STEP_SETNS, STEP_CHDIR, STEP_DUP, STEP_MOVE, STEP_CLOSE,
 	STEP_RLIMIT, STEP_SETSID, STEP_SETGROUPS, STEP_SETGID, STEP_SETUID,
 	STEP_NNP, STEP_PDEATHSIG, STEP_PERSONALITY, STEP_TSC, STEP_TRACEME,
-	STEP_SECCOMP, STEP_SEND, STEP_PARK, STEP_EXEC,
+	STEP_SECCOMP, STEP_SEND, STEP_EXEC, STEP_IMAGE, STEP_PARK,
 };
 
 static const char *const step_names[] = {
@@ -85,37 +86,34 @@ static const char *const step_names[] = {
 	"no_new_privs", "parent-death signal",
 	"personality ADDR_NO_RANDOMIZE", "prctl PR_SET_TSC", "PTRACE_TRACEME",
 	"installing the seccomp filter",
-	"sending the seccomp listener", "waiting for the spawn", "execveat",
-};
-
-/* What decides the child's steps 1-8 besides the fds: two spawns with the
- * same shape and layout can use the same parked child. */
-struct spawn_shape {
-	int lim_res[5];
-	struct rlimit lim[5];
-	bool det;               /* spec->deterministic */
+	"sending the seccomp listener", "execveat", "image root",
+	"waiting for the spawn",
 };
 
 /* Shared with the child (CLONE_VM). A parked child outlives the call that
- * started it, so everything it reads is in here, never on our stack. */
+ * started it: then everything it reads is in struct park, not on a stack. */
 struct spawn_args {
 	pid_t parent;           /* our pid, for the parent-death check */
 	int holder_pidfd;
-	const int *chan_fds;    /* NULL: parked, the channels come in step 8 */
-	int *tmp;               /* n + 2 scratch slots (direct spawn) */
+	const int *chan_fds;    /* NULL: parked, the channels come in step 7b */
+	int *tmp;               /* n + 2 scratch slots */
 	size_t n;
 	int prog_fd, sock;
-	struct spawn_shape shape;
+	int exec_fd;            /* where the ELF goes (the socket above it): n,
+				 * or past RLIMIT_NOFILE with an image */
+	const struct sb_image *image; /* NULL: the holder's empty root */
+	struct rlimit nofile_setup;   /* while placing fds past exec_fd */
+	struct msghdr *msg;     /* one byte + SCM_RIGHTS for the listener */
+	int *msg_fd;            /* where the listener goes in msg */
+	struct rlimit lim[5];
+	int lim_res[5];
 	const struct sock_fprog *prog;
-	struct msghdr msg;      /* one byte + SCM_RIGHTS for the listener */
-	struct iovec iov;
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} cmsg;
-	const char *const *argv, *const *envp; /* parked: set in step 8 */
+	const char *const *argv, *const *envp; /* parked: set in step 7b */
+	bool det;               /* spec->deterministic */
+	bool tsc_trap;          /* det, and no ELF interpreter: ld.so reads
+				 * the TSC at start (its timing statistics) */
 	/* written by the child */
-	int fail_step, fail_errno;
+	int fail_step, fail_errno, fail_image_step;
 };
 
 struct k_sigaction {
@@ -134,41 +132,6 @@ struct k_sigaction {
 		}                                \
 	} while (0)
 
-/* Step 3 of a direct spawn. */
-SB_CHILD_CODE static long child_fds(struct spawn_args *a)
-{
-	size_t n = a->n;
-	long r;
-
-	/* Above every target number first, so no move clobbers a source. */
-	for (size_t i = 0; i < n; i++)
-		TRY(STEP_DUP, a->tmp[i] = sb_raw(SYS_fcntl, a->chan_fds[i],
-						 F_DUPFD_CLOEXEC, n + 2, 0, 0, 0));
-	TRY(STEP_DUP, a->tmp[n] = sb_raw(SYS_fcntl, a->prog_fd, F_DUPFD_CLOEXEC,
-					 n + 2, 0, 0, 0));
-	TRY(STEP_DUP, a->tmp[n + 1] = sb_raw(SYS_fcntl, a->sock, F_DUPFD_CLOEXEC,
-					     n + 2, 0, 0, 0));
-	for (size_t i = 0; i < n + 2; i++)
-		TRY(STEP_MOVE, sb_raw(SYS_dup3, a->tmp[i], i,
-				      i < n ? 0 : O_CLOEXEC, 0, 0, 0));
-	TRY(STEP_CLOSE, sb_raw(SYS_close_range, n + 2, ~0U, 0, 0, 0, 0));
-fail:
-	return r;
-}
-
-/* Step 3 of a parked child: only the socket, at n + 1. */
-SB_CHILD_CODE static long child_fds_parked(struct spawn_args *a)
-{
-	long n = (long)a->n, r = 0;
-
-	if (a->sock != n + 1)
-		TRY(STEP_MOVE, sb_raw(SYS_dup3, a->sock, n + 1, O_CLOEXEC, 0, 0, 0));
-	TRY(STEP_CLOSE, sb_raw(SYS_close_range, 0, n, 0, 0, 0, 0));
-	TRY(STEP_CLOSE, sb_raw(SYS_close_range, n + 2, ~0U, 0, 0, 0, 0));
-fail:
-	return r;
-}
-
 SB_CHILD_CODE static int spawn_child(void *p)
 {
 	struct spawn_args *a = p;
@@ -180,13 +143,42 @@ SB_CHILD_CODE static int spawn_child(void *p)
 	for (int sig = 1; sig <= 64; sig++)
 		sb_raw(SYS_rt_sigaction, sig, (long)&dfl, 0, 8, 0, 0);
 	TRY(STEP_SETNS, sb_raw(SYS_setns, a->holder_pidfd, SB_HOLDER_NS, 0, 0, 0, 0));
+	if (a->image)
+		TRY(STEP_IMAGE, sb_image_enter(a->image, &a->fail_image_step));
 	TRY(STEP_CHDIR, sb_raw(SYS_chdir, (long)"/", 0, 0, 0, 0, 0));
-	r = a->chan_fds ? child_fds(a) : child_fds_parked(a);
-	if (r < 0)
-		goto fail;
+	const long e = a->exec_fd;
+	if (!a->chan_fds) {
+		/* Parked (never with an image: e == n): only the socket. */
+		if (a->sock != e + 1)
+			TRY(STEP_MOVE, sb_raw(SYS_dup3, a->sock, e + 1, O_CLOEXEC,
+					      0, 0, 0));
+		TRY(STEP_CLOSE, sb_raw(SYS_close_range, 0, e, 0, 0, 0, 0));
+		TRY(STEP_CLOSE, sb_raw(SYS_close_range, e + 2, ~0U, 0, 0, 0, 0));
+		goto limits;
+	}
+	/* Above every target number first, so no move clobbers a source. */
+	/* Room for the ELF and the socket past the program's own limit (the
+	 * caller's soft limit may be lower; step 4 sets the program's). */
+	if (e > (long)n)
+		TRY(STEP_RLIMIT, sb_raw(SYS_prlimit64, 0, RLIMIT_NOFILE,
+					(long)&a->nofile_setup, 0, 0, 0));
+	for (size_t i = 0; i < n; i++)
+		TRY(STEP_DUP, a->tmp[i] = sb_raw(SYS_fcntl, a->chan_fds[i],
+						 F_DUPFD_CLOEXEC, e + 2, 0, 0, 0));
+	TRY(STEP_DUP, a->tmp[n] = sb_raw(SYS_fcntl, a->prog_fd, F_DUPFD_CLOEXEC,
+					 e + 2, 0, 0, 0));
+	TRY(STEP_DUP, a->tmp[n + 1] = sb_raw(SYS_fcntl, a->sock, F_DUPFD_CLOEXEC,
+					     e + 2, 0, 0, 0));
+	for (size_t i = 0; i < n + 2; i++)
+		TRY(STEP_MOVE, sb_raw(SYS_dup3, a->tmp[i], i < n ? (long)i : e + (long)(i - n),
+				      i < n ? 0 : O_CLOEXEC, 0, 0, 0));
+	if (e > (long)n)
+		TRY(STEP_CLOSE, sb_raw(SYS_close_range, n, e - 1, 0, 0, 0, 0));
+	TRY(STEP_CLOSE, sb_raw(SYS_close_range, e + 2, ~0U, 0, 0, 0, 0));
+limits:
 	for (int i = 0; i < 5; i++)
-		TRY(STEP_RLIMIT, sb_raw(SYS_prlimit64, 0, a->shape.lim_res[i],
-					(long)&a->shape.lim[i], 0, 0, 0));
+		TRY(STEP_RLIMIT, sb_raw(SYS_prlimit64, 0, a->lim_res[i],
+					(long)&a->lim[i], 0, 0, 0));
 	TRY(STEP_SETSID, sb_raw(SYS_setsid, 0, 0, 0, 0, 0, 0));
 	TRY(STEP_SETGROUPS, sb_raw(SYS_setgroups, 0, 0, 0, 0, 0, 0));
 	TRY(STEP_SETGID, sb_raw(SYS_setresgid, SB_GID, SB_GID, SB_GID, 0, 0, 0));
@@ -201,25 +193,24 @@ SB_CHILD_CODE static int spawn_child(void *p)
 		goto fail;
 	}
 	sb_raw(SYS_rt_sigprocmask, SIG_SETMASK, (long)&none, 0, 8, 0, 0);
-	if (a->shape.det) {
+	if (a->det) {
 		TRY(STEP_PERSONALITY, sb_raw(SYS_personality, ADDR_NO_RANDOMIZE,
 					     0, 0, 0, 0, 0));
-		TRY(STEP_TSC, sb_raw(SYS_prctl, PR_SET_TSC, PR_TSC_SIGSEGV, 0, 0,
-				     0, 0));
+		if (a->tsc_trap)
+			TRY(STEP_TSC, sb_raw(SYS_prctl, PR_SET_TSC, PR_TSC_SIGSEGV,
+					     0, 0, 0, 0));
 		TRY(STEP_TRACEME, sb_raw(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0, 0, 0));
 	}
-	TRY(STEP_SECCOMP, sb_raw(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
-				 SECCOMP_FILTER_FLAG_NEW_LISTENER, (long)a->prog,
-				 0, 0, 0));
-	/* Our copy of the listener is close-on-exec (a parked child's is at
-	 * a number step 8 overwrites); close() would go to the supervisor. */
-	*(int *)CMSG_DATA(&a->cmsg.align) = (int)r;
-	TRY(STEP_SEND, sb_raw(SYS_sendmsg, n + 1, (long)&a->msg, 0, 0, 0, 0));
-	/* The spawn answers 0 once the channels are in place; anything else
-	 * (-ENOSYS when the listener is gone) means "give up". */
+	TRY(STEP_SECCOMP, *a->msg_fd = sb_raw(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+					      SECCOMP_FILTER_FLAG_NEW_LISTENER,
+					      (long)a->prog, 0, 0, 0));
+	TRY(STEP_SEND, sb_raw(SYS_sendmsg, e + 1, (long)a->msg, 0, 0, 0, 0));
+	/* Parked: the spawn answers 0 once the channels are in place (the
+	 * listener's copy here, at fd 0 and close-on-exec, is overwritten);
+	 * anything else (-ENOSYS when the listener is gone) means "give up". */
 	if (!a->chan_fds)
 		TRY(STEP_PARK, sb_raw(PARK_NR, 0, 0, 0, 0, 0, 0));
-	r = sb_raw(SYS_execveat, n, (long)"", (long)a->argv, (long)a->envp,
+	r = sb_raw(SYS_execveat, e, (long)"", (long)a->argv, (long)a->envp,
 		   AT_EMPTY_PATH, 0);
 	a->fail_step = STEP_EXEC;
 fail:
@@ -228,67 +219,32 @@ fail:
 	return 127;
 }
 
-static void spawn_shape(struct spawn_shape *s, const struct sandbox_spec *spec,
+static void args_limits(struct spawn_args *a, const struct sandbox_spec *spec,
 			const struct sandbox *sb)
 {
 	uint64_t mem = spec->memory ? spec->memory : SB_DEFAULT_MEMORY;
 	rlim_t fsize = 0;
 
-	memset(s, 0, sizeof(*s));
 	for (size_t i = 0; i < sb->nch; i++)
 		if (sb->ch[i].writable && (rlim_t)sb->ch[i].put_size > fsize)
 			fsize = sb->ch[i].put_size;
+	/* An image run's /tmp files are bounded by the tmpfs itself. */
+	if (spec->root_dir && spec->tmp_size > fsize)
+		fsize = spec->tmp_size;
 	if (fsize >= (rlim_t)SANDBOX_UNBOUNDED)
 		fsize = RLIM_INFINITY;
-	s->lim_res[0] = RLIMIT_AS;
-	s->lim[0] = (struct rlimit){mem, mem};
-	s->lim_res[1] = RLIMIT_CPU;
-	s->lim[1] = spec->cpu_seconds
+	a->lim_res[0] = RLIMIT_AS;
+	a->lim[0] = (struct rlimit){mem, mem};
+	a->lim_res[1] = RLIMIT_CPU;
+	a->lim[1] = spec->cpu_seconds
 			    ? (struct rlimit){spec->cpu_seconds, spec->cpu_seconds + 1}
 			    : (struct rlimit){RLIM_INFINITY, RLIM_INFINITY};
-	s->lim_res[2] = RLIMIT_CORE;
-	s->lim[2] = (struct rlimit){0, 0};
-	s->lim_res[3] = RLIMIT_NOFILE;
-	s->lim[3] = (struct rlimit){sb->nfdt, sb->nfdt};
-	s->lim_res[4] = RLIMIT_FSIZE;
-	s->lim[4] = (struct rlimit){fsize, fsize};
-	s->det = sb->det;
-}
-
-/* The parts of the shared arguments that do not depend on the mode. */
-static void args_init(struct spawn_args *a, const struct spawn_shape *shape,
-		      size_t n, int holder_pidfd, const struct sock_fprog *prog)
-{
-	struct cmsghdr *cm;
-
-	a->parent = getpid();
-	a->holder_pidfd = holder_pidfd;
-	a->n = n;
-	a->shape = *shape;
-	a->prog = prog;
-	a->iov = (struct iovec){"s", 1};
-	a->msg = (struct msghdr){.msg_iov = &a->iov, .msg_iovlen = 1,
-				 .msg_control = a->cmsg.buf,
-				 .msg_controllen = sizeof(a->cmsg.buf)};
-	cm = CMSG_FIRSTHDR(&a->msg);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-}
-
-/* Clone the child on `stack` with signals blocked: no handler of ours may
- * run on its stack before it resets the dispositions. */
-static pid_t child_clone(struct spawn_args *a, void *stack, int flags, int *pidfd)
-{
-	sigset_t all, old;
-	pid_t pid;
-
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pid = clone(spawn_child, (char *)stack + CHILD_STACK,
-		    CLONE_VM | CLONE_PIDFD | SIGCHLD | flags, a, pidfd);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return pid;
+	a->lim_res[2] = RLIMIT_CORE;
+	a->lim[2] = (struct rlimit){0, 0};
+	a->lim_res[3] = RLIMIT_NOFILE;
+	a->lim[3] = (struct rlimit){sb->nfdt, sb->nfdt};
+	a->lim_res[4] = RLIMIT_FSIZE;
+	a->lim[4] = (struct rlimit){fsize, fsize};
 }
 
 /*
@@ -298,6 +254,22 @@ static pid_t child_clone(struct spawn_args *a, void *stack, int flags, int *pidf
  * child's own sendmsg counts nothing.) tests/sandbox checks that a program
  * which does no I/O reports none, so a kernel that reads more shows up.
  */
+/* Does the ELF name an interpreter (a dynamically linked program)? */
+static bool elf_has_interp(int prog_fd)
+{
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph;
+
+	if (pread(prog_fd, &eh, sizeof(eh), 0) != sizeof(eh) ||
+	    eh.e_phentsize != sizeof(ph) || eh.e_phnum > 256)
+		return false;
+	for (int i = 0; i < eh.e_phnum; i++)
+		if (pread(prog_fd, &ph, sizeof(ph), eh.e_phoff + i * sizeof(ph)) ==
+			    sizeof(ph) && ph.p_type == PT_INTERP)
+			return true;
+	return false;
+}
+
 static void exec_reads(int prog_fd, uint64_t base[4])
 {
 	Elf64_Ehdr eh;
@@ -364,8 +336,15 @@ static void child_error(const struct spawn_args *a, const struct sandbox_spec *s
 			 "uid %d, its file must be executable by others (chmod o+x)",
 			 spec->argv[0], SB_UID);
 	else if (a->fail_step == STEP_EXEC && a->fail_errno == ENOENT)
-		sb_error(err, "execveat %s: not a static executable (its "
-			 "interpreter does not exist in the sandbox)", spec->argv[0]);
+		sb_error(err, spec->root_dir
+			 ? "execveat %s: its interpreter (PT_INTERP) is not in the image"
+			 : "execveat %s: not a static executable (its "
+			   "interpreter does not exist in the sandbox; dynamically "
+			   "linked programs need an image)", spec->argv[0]);
+	else if (a->fail_step == STEP_IMAGE)
+		sb_error(err, "sandbox setup: image %s: %s: %s", spec->root_dir,
+			 sb_image_step_names[a->fail_image_step],
+			 strerror(a->fail_errno));
 	else if (a->fail_step == STEP_EXEC)
 		sb_error(err, "execveat %s: %s", spec->argv[0],
 			 strerror(a->fail_errno));
@@ -404,13 +383,27 @@ static int exec_stop(struct sandbox *sb, struct sandbox_error *err)
 	return 0;
 }
 
-/* A direct spawn: the child has exec'd (or failed) when clone returns. */
-static int spawn_direct(struct sandbox *sb, const struct sandbox_spec *spec,
-			struct spawn_args *a, struct sandbox_error *err)
+/* Clone the child; it has exec'd (or failed) when clone returns. */
+static int spawn_run(struct sandbox *sb, const struct sandbox_spec *spec,
+		     struct spawn_args *a, struct sandbox_error *err)
 {
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = {"s", 1};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
 	int sock[2], pidfd = -1, rc = -1;
+	sigset_t all, old;
 	char *stack;
 
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	a->msg = &msg;
+	a->msg_fd = (int *)CMSG_DATA(cm);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) < 0) {
 		sb_error(err, "socketpair: %s", strerror(errno));
 		return -1;
@@ -424,7 +417,13 @@ static int spawn_direct(struct sandbox *sb, const struct sandbox_spec *spec,
 		return -1;
 	}
 	a->sock = sock[1];
-	sb->pid = child_clone(a, stack, CLONE_VFORK, &pidfd);
+	/* No handler of ours may run on the child's stack before it resets
+	 * the dispositions. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	sb->pid = clone(spawn_child, stack + CHILD_STACK,
+			CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, a, &pidfd);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	close(sock[1]);
 	munmap(stack, CHILD_STACK);
 	if (sb->pid < 0) {
@@ -437,6 +436,8 @@ static int spawn_direct(struct sandbox *sb, const struct sandbox_spec *spec,
 		child_error(a, spec, err);
 		goto fail;
 	}
+	if (a->det && exec_stop(sb, err) < 0)
+		goto fail;
 	sb->notify_fd = listener_recv(sock[0], MSG_DONTWAIT);
 	if (sb->notify_fd < 0) {
 		sb_error(err, "sandbox setup: no seccomp listener from the child");
@@ -457,6 +458,12 @@ out:
  * slot (park_key) while it waits, then the spawn that takes it. */
 struct park {
 	struct spawn_args a;
+	struct msghdr msg;      /* the child's listener message (a.msg) */
+	struct iovec iov;
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cmsg;
 	pid_t owner;            /* getpid() of the process that parked it */
 	pid_t pid;
 	int pidfd;
@@ -502,13 +509,23 @@ static void park_key_make(void)
 	park_key_rc = pthread_key_create(&park_key, (void (*)(void *))park_free);
 }
 
-/* Start a parked child (steps 1-8); it gets ready on its own. */
-static struct park *park_start(const char *layout,
-			       const struct spawn_shape *shape,
+/* The same shape: limits and determinism (the layout is compared apart). */
+static bool park_fits(const struct spawn_args *a, const struct spawn_args *b)
+{
+	return memcmp(a->lim, b->lim, sizeof(a->lim)) == 0 &&
+	       memcmp(a->lim_res, b->lim_res, sizeof(a->lim_res)) == 0 &&
+	       a->det == b->det && a->tsc_trap == b->tsc_trap;
+}
+
+/* Start a parked child of `shape` (steps 1-7b); it gets ready on its own. */
+static struct park *park_start(const char *layout, const struct spawn_args *shape,
 			       struct sandbox_error *err)
 {
 	struct park *pk = calloc(1, sizeof(*pk));
-	int sv[2], pidfd = -1, holder;
+	struct spawn_args *a;
+	struct cmsghdr *cm;
+	int sv[2], pidfd = -1;
+	sigset_t all, old;
 
 	if (!pk || !(pk->layout = strdup(layout))) {
 		free(pk);
@@ -517,8 +534,14 @@ static struct park *park_start(const char *layout,
 	}
 	pk->pidfd = pk->sock = pk->listener = -1;
 	pk->owner = getpid();
-	holder = sb_holder_pidfd(err);
-	if (holder < 0 || sb_filter_get(layout, shape->det, &pk->prog, err) < 0)
+	a = &pk->a;
+	memcpy(a->lim, shape->lim, sizeof(a->lim));
+	memcpy(a->lim_res, shape->lim_res, sizeof(a->lim_res));
+	a->det = shape->det;
+	a->tsc_trap = shape->tsc_trap;
+	a->holder_pidfd = sb_holder_pidfd(err);
+	if (a->holder_pidfd < 0 ||
+	    sb_filter_get(layout, a->det, false, &pk->prog, err) < 0)
 		goto fail;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		sb_error(err, "socketpair: %s", strerror(errno));
@@ -533,9 +556,28 @@ static struct park *park_start(const char *layout,
 		close(sv[1]);
 		goto fail;
 	}
-	args_init(&pk->a, shape, strlen(layout) - 2, holder, &pk->prog);
-	pk->a.sock = sv[1];
-	pk->pid = child_clone(&pk->a, pk->stack, 0, &pidfd);
+	pk->iov = (struct iovec){"s", 1};
+	pk->msg = (struct msghdr){.msg_iov = &pk->iov, .msg_iovlen = 1,
+				  .msg_control = pk->cmsg.buf,
+				  .msg_controllen = sizeof(pk->cmsg.buf)};
+	cm = CMSG_FIRSTHDR(&pk->msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	a->msg = &pk->msg;
+	a->msg_fd = (int *)CMSG_DATA(cm);
+	a->parent = getpid();
+	a->n = strlen(layout) - 2;
+	a->exec_fd = (int)a->n;
+	a->sock = sv[1];
+	a->prog = &pk->prog;
+	/* No handler of ours may run on the child's stack before it resets
+	 * the dispositions. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pk->pid = clone(spawn_child, (char *)pk->stack + CHILD_STACK,
+			CLONE_VM | CLONE_PIDFD | SIGCHLD, a, &pidfd);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	close(sv[1]);
 	if (pk->pid < 0) {
 		sb_error(err, "clone: %s", strerror(errno));
@@ -550,30 +592,26 @@ fail:
 
 /* This thread's parked child if it has this shape and layout, else NULL
  * (one of another shape is discarded). */
-static struct park *park_take(const char *layout, const struct spawn_shape *shape)
+static struct park *park_take(const char *layout, const struct spawn_args *shape)
 {
 	struct pollfd alive;
 	struct park *pk;
 
 	pthread_once(&park_once, park_key_make);
-	if (park_key_rc)
-		return NULL;
-	pk = pthread_getspecific(park_key);
-	if (!pk)
+	if (park_key_rc || !(pk = pthread_getspecific(park_key)))
 		return NULL;
 	pthread_setspecific(park_key, NULL);
 	alive = (struct pollfd){.fd = pk->pidfd, .events = POLLIN};
 	/* After a fork, the child belongs to the parent process. */
 	if (pk->owner == getpid() && poll(&alive, 1, 0) == 0 &&
-	    memcmp(&pk->a.shape, shape, sizeof(*shape)) == 0 &&
-	    strcmp(pk->layout, layout) == 0)
+	    park_fits(&pk->a, shape) && strcmp(pk->layout, layout) == 0)
 		return pk;
 	park_free(pk);
 	return NULL;
 }
 
 /* Park the next child of this shape; a failure costs only the speed-up. */
-static void park_ahead(const char *layout, const struct spawn_shape *shape)
+static void park_ahead(const char *layout, const struct spawn_args *shape)
 {
 	struct sandbox_error ignored;
 	struct park *pk;
@@ -585,7 +623,7 @@ static void park_ahead(const char *layout, const struct spawn_shape *shape)
 		park_free(pk);
 }
 
-/* Wait until the child parks (step 8) and receive that call. */
+/* Wait until the child parks (step 7b) and receive that call. */
 static int park_wait(struct park *pk, struct seccomp_notif *n)
 {
 	struct pollfd p[2] = {{.fd = pk->listener, .events = POLLIN},
@@ -622,7 +660,7 @@ static int park_addfd(const struct park *pk, __u64 id, int src, int dst,
 	return -1;
 }
 
-/* Place the channels, let the child go and wait until step 9 is over: 0,
+/* Place the channels, let the child go and wait until step 8 is over: 0,
  * 1 when the child stopped at a step (or is somewhere unexpected), -1 on
  * an error of ours (in err). */
 static int park_go(struct park *pk, const struct sandbox *sb,
@@ -677,7 +715,13 @@ static int park_launch(struct park *pk, struct sandbox *sb,
 		pk->pidfd = pk->listener = -1;
 	}
 	park_free(pk);
-	return rc == 0 ? 0 : -1;
+	if (rc != 0)
+		return -1;
+	if (sb->det && exec_stop(sb, err) < 0) {
+		child_reap(sb);
+		return -1;
+	}
+	return 0;
 }
 
 static int spec_check(const struct sandbox_spec *spec, struct sandbox_error *err)
@@ -695,21 +739,28 @@ static int spec_check(const struct sandbox_spec *spec, struct sandbox_error *err
 			 (unsigned long long)spec->epoch_ns);
 		return -1;
 	}
+	if (spec->tmp_size && !spec->root_dir) {
+		sb_error(err, "tmp_size needs an image (root_dir)");
+		return -1;
+	}
 	return 0;
 }
 
-/* A direct spawn: the child gets everything at once. */
+/* A direct spawn: everything at once, the child has exec'd when this
+ * returns. */
 static int spawn_now(struct sandbox *sb, const struct sandbox_spec *spec,
-		     const struct spawn_shape *shape, const char *const *envp,
-		     struct sandbox_error *err)
+		     struct spawn_args *a, struct sandbox_error *err)
 {
 	struct sock_fprog prog = {0};
-	struct spawn_args a = {0};
-	int holder = sb_holder_pidfd(err), rc = -1;
-	int *fds = NULL;
+	struct sb_image im = {-1, -1, -1};
+	int *fds = NULL, rc = -1;
 
-	if (holder < 0 || sb_filter_get(sb->layout, sb->det, &prog, err) < 0)
-		return -1;
+	if (sb->image && sb_image_prepare(spec, &im, err) < 0)
+		goto out;
+	a->holder_pidfd = sb_holder_pidfd(err);
+	if (a->holder_pidfd < 0 ||
+	    sb_filter_get(sb->layout, sb->det, sb->image, &prog, err) < 0)
+		goto out;
 	fds = malloc((2 * sb->nch + 2) * sizeof(int));
 	if (!fds) {
 		sb_error(err, "out of memory");
@@ -717,14 +768,18 @@ static int spawn_now(struct sandbox *sb, const struct sandbox_spec *spec,
 	}
 	for (size_t i = 0; i < sb->nch; i++)
 		fds[i] = sb->ch[i].fd;
-	args_init(&a, shape, sb->nch, holder, &prog);
-	a.chan_fds = fds;
-	a.tmp = fds + sb->nch;
-	a.prog_fd = spec->prog_fd;
-	a.argv = spec->argv;
-	a.envp = envp;
-	rc = spawn_direct(sb, spec, &a, err);
+	a->chan_fds = fds;
+	a->tmp = fds + sb->nch;
+	a->n = sb->nch;
+	a->prog_fd = spec->prog_fd;
+	a->exec_fd = sb->image ? (int)sb->nfdt : (int)sb->nch;
+	a->nofile_setup.rlim_cur = a->nofile_setup.rlim_max = a->exec_fd + sb->nch + 8;
+	a->image = sb->image ? &im : NULL;
+	a->prog = &prog;
+	a->parent = getpid();
+	rc = spawn_run(sb, spec, a, err);
 out:
+	sb_image_release(&im);
 	free(fds);
 	sb_filter_free(&prog);
 	return rc;
@@ -734,8 +789,7 @@ int sandbox_spawn(const struct sandbox_spec *spec, struct sandbox **out,
 		  struct sandbox_error *err)
 {
 	static const char *const no_env[] = {NULL};
-	const char *const *envp = spec->envp ? spec->envp : no_env;
-	struct spawn_shape shape;
+	struct spawn_args a = {0};
 	struct sandbox *sb;
 	struct park *pk;
 	int rc;
@@ -750,21 +804,23 @@ int sandbox_spawn(const struct sandbox_spec *spec, struct sandbox **out,
 	}
 	sb->pidfd = sb->notify_fd = sb->channels_memfd = -1;
 	sb_det_init(sb, spec);
+	sb->image = spec->root_dir != NULL;
 	if (sb_chans_init(sb, spec, err) < 0)
 		goto fail;
-	spawn_shape(&shape, spec, sb);
+	/* The shape: what a parked child must have been made for. */
+	a.det = sb->det;
+	a.tsc_trap = sb->det && !(sb->image && elf_has_interp(spec->prog_fd));
+	args_limits(&a, spec, sb);
+	a.argv = spec->argv;
+	a.envp = spec->envp ? spec->envp : no_env;
 	exec_reads(spec->prog_fd, sb->base);
-	pk = park_take(sb->layout, &shape);
-	rc = pk ? park_launch(pk, sb, spec, envp, err)
-		: spawn_now(sb, spec, &shape, envp, err);
+	pk = sb->image ? NULL : park_take(sb->layout, &a);
+	rc = pk ? park_launch(pk, sb, spec, a.envp, err)
+		: spawn_now(sb, spec, &a, err);
 	if (rc < 0)
 		goto fail;
-	if (sb->det && exec_stop(sb, err) < 0) {
-		child_reap(sb);
-		goto fail;
-	}
-	if (spec->prewarm)
-		park_ahead(sb->layout, &shape);
+	if (spec->prewarm && !sb->image)
+		park_ahead(sb->layout, &a);
 	*out = sb;
 	return 0;
 fail:

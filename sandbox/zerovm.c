@@ -5,7 +5,9 @@
  *
  * Reads a ZeroVM manifest (Version = 20130611), opens each channel's uri
  * as a host path in the direction its limits imply, runs Program in the
- * sandbox and prints ZeroVM's six report lines on stdout. The exit code
+ * sandbox and prints ZeroVM's six report lines on stdout. With
+ * `Image = DIR|TAR` the image is the program's root and Program a path
+ * inside it. The exit code
  * tells the program's outcome from a failure of zerovm itself (see
  * usage()).
  */
@@ -21,6 +23,9 @@
 
 #include "proto.h"
 #include "sandbox.h"
+
+/* The private /tmp of a run with an Image but no ImageTmp. */
+#define ZEROVM_IMAGE_TMP (64ULL << 20)
 
 enum zerovm_exit {
 	ZEROVM_OK = 0,          /* the program exited 0 */
@@ -156,13 +161,24 @@ struct run {
 	const char **argv;
 	const char **envp;
 	int prog_fd;
+	char *root_dir;     /* the extracted image, NULL without Image */
 };
 
 static int run_prepare(struct run *x, const char *path, char *msg, size_t msize)
 {
 	const struct proto_manifest *m = x->m;
+	struct sandbox_error err;
 
-	x->prog_fd = open(m->program, O_RDONLY | O_CLOEXEC);
+	if (m->image) {
+		if (sandbox_image_root(m->image, NULL, &x->root_dir, &err) < 0 ||
+		    sandbox_image_open_program(x->root_dir, m->program,
+					       &x->prog_fd, &err) < 0) {
+			snprintf(msg, msize, "%s: %s", path, err.msg);
+			return ZEROVM_NO_INPUT;
+		}
+	} else {
+		x->prog_fd = open(m->program, O_RDONLY | O_CLOEXEC);
+	}
 	if (x->prog_fd < 0) {
 		snprintf(msg, msize, "Program %s: %s", m->program, strerror(errno));
 		return ZEROVM_NO_INPUT;
@@ -210,6 +226,7 @@ static void run_free(struct run *x)
 	free(x->ch);
 	free(x->argv);
 	free(x->envp);
+	free(x->root_dir);
 	proto_manifest_free(x->m);
 }
 
@@ -224,6 +241,10 @@ static int run_sandbox(struct run *x, long timeout, bool det)
 		.memory = (uint64_t)x->m->memory,
 		.timeout_ms = (uint64_t)(timeout >= 0 ? timeout : x->m->timeout) * 1000,
 		.deterministic = det,
+		.root_dir = x->root_dir,
+		.tmp_size = !x->root_dir ? 0
+			    : x->m->image_tmp ? (uint64_t)x->m->image_tmp
+					      : ZEROVM_IMAGE_TMP,
 	};
 	struct sandbox_report rep;
 	struct sandbox_error err;

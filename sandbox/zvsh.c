@@ -2,7 +2,8 @@
  * zvsh — the developer shell: run a static program in the sandbox with
  * host files as channels.
  *
- *   zvsh [-t SECONDS] [-m MEMORY] [-v] [--] PROG [ARG | @FILE | @NAME=FILE]...
+ *   zvsh [-t SECONDS] [-m MEMORY] [-v] [--image DIR [--tmp SIZE]] [--]
+ *        PROG [ARG | @FILE | @NAME=FILE]...
  *
  * @FILE       channel /dev/<n>.<basename> (n = 1, 2, ... for each @FILE),
  *             the argument becomes that path
@@ -10,6 +11,8 @@
  * @@text      the literal argument @text
  * An existing FILE is a readable channel (random access); a missing one is
  * created as a writable channel. stdin, stdout and stderr are the host's.
+ * With --image, DIR (an extracted image tree) is the program's read-only
+ * root and PROG a path inside it.
  *
  * Exit code: the program's; 128+N if signal N killed it; 124 on timeout;
  * 125 if the sandbox itself failed (bad arguments, setup error).
@@ -29,11 +32,13 @@
 
 #define ZVSH_FAILED 125
 #define ZVSH_TIMEOUT 124
+#define ZVSH_TMP_SIZE (64ULL << 20)
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: zvsh [-t SECONDS] [-m MEMORY] [-N] [-v] [--] PROG [ARG | @FILE | @NAME=FILE]...\n"
+		"usage: zvsh [-t SECONDS] [-m MEMORY] [-N] [-v] [--image DIR|TAR [--tmp SIZE]] [--]\n"
+		"            PROG [ARG | @FILE | @NAME=FILE]...\n"
 		"Run the static x86-64 program PROG in the zerovm sandbox.\n"
 		"  @FILE       map FILE to channel /dev/<n>.<basename> (n counts @FILE\n"
 		"              arguments from 1) and pass that path as the argument\n"
@@ -47,6 +52,13 @@ static void usage(FILE *f)
 		"              and address randomisation (default: deterministic, the\n"
 		"              same inputs give the same outputs; sandbox/README.md)\n"
 		"  -v          print the sandbox report to stderr at the end\n"
+		"  --image DIR|TAR  the directory tree DIR (or the tar archive TAR,\n"
+		"              extracted once into $ZEROVM_IMAGE_CACHE, default\n"
+		"              ~/.cache/zerovm/images) is the program's read-only root\n"
+		"              and PROG a path inside it (dynamically linked programs\n"
+		"              and interpreters work when the image holds their files)\n"
+		"  --tmp SIZE  size of the image run's private /tmp (default 64M;\n"
+		"              0 = none)\n"
 		"Exit: the program's code; 128+N when killed by signal N; %d on\n"
 		"timeout; %d when the sandbox failed (the message says why).\n",
 		ZVSH_TIMEOUT, ZVSH_FAILED);
@@ -192,11 +204,28 @@ int main(int argc, char **argv)
 	struct sandbox *sb;
 	struct zvsh z;
 	bool verbose = false;
+	const char *image = NULL;
+	char *root = NULL;
 	uint64_t secs = 0;
 	int opt, code;
 
-	while ((opt = getopt(argc, argv, "+t:m:Nvh")) != -1) {
+	static const struct option longopts[] = {
+		{"image", required_argument, NULL, 'I'},
+		{"tmp", required_argument, NULL, 'T'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+
+	spec.tmp_size = ZVSH_TMP_SIZE;
+	while ((opt = getopt_long(argc, argv, "+t:m:Nvh", longopts, NULL)) != -1) {
 		switch (opt) {
+		case 'I': image = optarg; break;
+		case 'T':
+			if (parse_size(optarg, &spec.tmp_size) < 0) {
+				fprintf(stderr, "zvsh: --tmp %s: not a size\n", optarg);
+				return ZVSH_FAILED;
+			}
+			break;
 		case 't':
 			if (parse_size(optarg, &secs) < 0 || strpbrk(optarg, "kKmMgG")) {
 				fprintf(stderr, "zvsh: -t %s: not a number of seconds\n", optarg);
@@ -219,11 +248,21 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return ZVSH_FAILED;
 	}
-	spec.prog_fd = open(argv[optind], O_RDONLY | O_CLOEXEC);
-	if (spec.prog_fd < 0) {
-		fprintf(stderr, "zvsh: %s: %s\n", argv[optind], strerror(errno));
+	if (!image) {
+		spec.tmp_size = 0;
+		spec.prog_fd = open(argv[optind], O_RDONLY | O_CLOEXEC);
+		if (spec.prog_fd < 0) {
+			fprintf(stderr, "zvsh: %s: %s\n", argv[optind], strerror(errno));
+			return ZVSH_FAILED;
+		}
+	} else if (sandbox_image_root(image, NULL, &root, &err) < 0 ||
+		   sandbox_image_open_program(root, argv[optind], &spec.prog_fd,
+					      &err) < 0) {
+		fprintf(stderr, "zvsh: %s\n", err.msg);
+		free(root);
 		return ZVSH_FAILED;
 	}
+	spec.root_dir = root;
 	std_channels(&z);
 	z.argv = NULL;
 	code = ZVSH_FAILED;
@@ -251,6 +290,7 @@ out:
 		free(z.alias[i]);
 	}
 	free(z.argv);
+	free(root);
 	close(spec.prog_fd);
 	return code;
 }

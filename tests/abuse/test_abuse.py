@@ -14,6 +14,7 @@ Environment (set by meson): as tests/daemon.
 import hashlib
 import json
 import os
+import resource
 import socket
 import sys
 import threading
@@ -450,6 +451,54 @@ def case_overload(d):
     d.after_attack("overload")
 
 
+class FdLimitedDaemon(AbuseDaemon):
+    """zvmd with only 256 fds: its connection cap must leave room for the
+    fds jobs need (pipes, inputs, spool files)."""
+
+    NOFILE = 256
+
+    @staticmethod
+    def preexec():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (FdLimitedDaemon.NOFILE,
+                                                    FdLimitedDaemon.NOFILE))
+
+
+def case_connection_flood(d):
+    """200 idle connections against an fd limit of 256: zvmd accepts a
+    quarter of its fds' worth (the rest wait in the backlog until idle ones
+    time out), so a wordcount job (many pipes and files) sent behind the
+    flood still runs, instead of failing on EMFILE."""
+    d.log.seek(0)
+    check("max_connections=64" in d.log.read(),
+          "zvmd did not derive its connection cap from RLIMIT_NOFILE 256")
+    for i in range(4):
+        d.put("books/b%d.txt" % i, "one two two three three three\n")
+    held = []
+    try:
+        for _ in range(200):
+            held.append(connect(d))
+            held[-1].sendall(b"GET /healthcheck HTTP/1.1\r\nHost: x\r\n")
+        s, h, body = d.job([
+            group("map", "wc_map", "reduce", devices=[
+                {"name": "stdin", "path": "swift://~/books/*.txt"}],
+                connect=["reduce"]),
+            group("reduce", "wc_reduce", devices=[{"name": "stdout"}],
+                  count=2)])
+        check(s == 200, "wordcount during the flood: %d %r %r" %
+              (s, body, h.get("X-Nexe-Status")))
+        counts = {}
+        for line in body.decode().split("\n"):
+            if line.strip():
+                word, n = line.split()
+                counts[word] = counts.get(word, 0) + int(n)
+        check(counts == {"one": 4, "two": 8, "three": 12},
+              "wordcount during the flood: %r" % counts)
+    finally:
+        for s in held:
+            s.close()
+    d.after_attack("connection_flood")
+
+
 CASES = {
     "slowloris": ({"client_timeout": 2}, case_slowloris),
     "slow_jobs": ({"client_timeout": 1, "instance_timeout": 3,
@@ -461,14 +510,16 @@ CASES = {
     "chunked": ({"client_timeout": 2}, case_chunked),
     "overload": ({"pool_size": 1, "queue_length": 1, "instance_timeout": 2},
                  case_overload),
+    "connection_flood": ({"client_timeout": 3}, case_connection_flood),
 }
 
 
 def main():
     name = sys.argv[1]
     conf, fn = CASES[name]
+    cls = FdLimitedDaemon if name == "connection_flood" else AbuseDaemon
     try:
-        with AbuseDaemon(**conf) as d:
+        with cls(**conf) as d:
             fn(d)
     except Failure as e:
         print("FAIL %s: %s" % (name, e))

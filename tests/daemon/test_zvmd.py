@@ -36,6 +36,8 @@ ACCT = "acct"
 class Daemon:
     """zvmd over a temp store; always stopped and cleaned by __exit__."""
 
+    preexec = None  # run in the child before zvmd starts (e.g. rlimits)
+
     def __init__(self, **conf):
         self.tmp = tempfile.mkdtemp(prefix="zvmd-test-")
         self.root = os.path.join(self.tmp, "store")
@@ -64,7 +66,7 @@ class Daemon:
     def __enter__(self):
         self.proc = subprocess.Popen(
             [ZVMD, "-c", self.conf, "--port-file", self.port_file],
-            stdout=self.log, stderr=self.log)
+            stdout=self.log, stderr=self.log, preexec_fn=self.preexec)
         wait_for(lambda: os.path.exists(self.port_file) or
                  self.proc.poll() is not None, "zvmd to listen")
         check(self.proc.poll() is None, "zvmd exited at start")
@@ -309,6 +311,14 @@ def case_output_objects(d):
         check(meta["meta"] == {"origin": "test"}, "meta %r" % meta)
         check(meta["size"] == len(data), "meta size %r" % meta)
         check(meta["etag"] == md5, "meta etag %r" % meta)
+    # An output over a directory is a bad job (400), refused before running.
+    os.mkdir(d.path("out/adir"))
+    status, _, body = d.job([group("up", "upcase", devices=[
+        {"name": "stdin", "path": "swift://~/in/x.txt"},
+        {"name": "stdout", "path": "swift://~/out/adir"}])])
+    check(status == 400 and b"out/adir" in body and b"directory" in body,
+          "output over a directory: %d %r" % (status, body))
+    check(os.path.isdir(d.path("out/adir")), "the directory survives")
     # A failing instance leaves no object and no temp file.
     status, _, body = d.job([group("bad", "exitcode", "3 partial", devices=[
         {"name": "stdout", "path": "swift://~/out/failed.txt"}])])
@@ -513,6 +523,37 @@ def case_reload(d):
              "the reloaded limit")
 
 
+def case_determinism(d):
+    """Jobs are deterministic unless exec.deterministic is false: the same
+    job gives byte-identical output (pids aside: they are the host's, see
+    sandbox/README.md), instances draw different streams (seeded by their
+    names), and with the switch off two runs differ."""
+    def probe(det=None, count=2):
+        g = group("probe", "detprobe", devices=[{"name": "stdout"}],
+                  count=count)
+        if det is not None:
+            g["exec"]["deterministic"] = det
+        s, _, body = d.job([g])
+        check(s == 200, "detprobe job: %d %r" % (s, body))
+        return [x for x in body.decode().split("\n")
+                if not x.startswith("pid ")]
+    a, b = probe(), probe()
+    check(a == b, "two deterministic runs differ: %r" %
+          sorted(set(a) ^ set(b)))
+    check("vdso absent" in a, "the vDSO is visible: %r" % a)
+    rand = [x for x in a if x.startswith("getrandom ")]
+    half = len(rand) // 2
+    check(half and rand[:half] != rand[half:],
+          "probe-1 and probe-2 drew the same random stream: %r" % rand)
+    a, b = probe(False, 1), probe(False, 1)
+    check(a != b, "nondeterministic runs are identical")
+    check("vdso present" in a, "exec.deterministic false keeps the vDSO")
+    s, _, body = d.job([{"name": "p", "exec": {
+        "path": "swift://~/bin/detprobe", "deterministic": "yes"}}])
+    check(s == 400 and b"exec: deterministic" in body,
+          "a non-boolean switch: %d %r" % (s, body))
+
+
 def case_store_paths(d):
     os.symlink("/etc/passwd", d.path("bin/link"))
     d.put("data/ok.txt", "ok\n")
@@ -581,6 +622,7 @@ CASES = {
     "store_paths": ({}, case_store_paths),
     "big_output": ({"max_output": "2G", "instance_timeout": 300},
                    case_big_output),
+    "determinism": ({}, case_determinism),
 }
 
 

@@ -307,6 +307,69 @@ def bad_configs(d):
          "4: log_level: 'loud' is not one of error, warning, info, debug"),
         ("retry_after", base + "retry_after = 0\n",
          "4: retry_after: must be greater than 0"),
+    ] + bad_cluster_configs(d, base)
+
+
+def cluster_dirs(d):
+    """A swift_dir (the fixtures' swift.conf and a ring per policy), a
+    devices dir and a secret: what a good [cluster] section names."""
+    fixtures = os.path.join(SRC, "tests/swift/fixtures")
+    os.makedirs(d + "/swift")
+    os.makedirs(d + "/node")
+    shutil.copy(fixtures + "/swift.conf", d + "/swift/swift.conf")
+    for ring in ("object.ring.gz", "object-1.ring.gz"):
+        shutil.copy(fixtures + "/three.ring.gz", d + "/swift/" + ring)
+    with open(d + "/secret", "w") as f:
+        f.write("0123456789abcdef" * 4 + "\n")
+    os.chmod(d + "/secret", 0o600)
+    return ("[cluster]\nrole = cluster\nswift_dir = %s/swift\n"
+            "devices = %s/node\nsecret_file = %s/secret\n" % (d, d, d))
+
+
+def bad_cluster_configs(d, base):
+    """Bad [cluster] sections: the key's line and what is wrong with the
+    rings, swift.conf or secret it names. Lines: 4 [cluster], 5 role,
+    6 swift_dir, 7 devices, 8 secret_file, 9 the line added."""
+    good = base + cluster_dirs(d)
+    os.makedirs(d + "/noring")
+    shutil.copy(d + "/swift/swift.conf", d + "/noring/swift.conf")
+    shutil.copytree(d + "/swift", d + "/badring")
+    with open(d + "/badring/object-1.ring.gz", "wb") as f:
+        f.write(b"R1NG but not gzip")
+    os.makedirs(d + "/noconf")
+    with open(d + "/short", "w") as f:
+        f.write("tooshort\n")
+    os.chmod(d + "/short", 0o600)
+    shutil.copy(d + "/secret", d + "/public")
+    os.chmod(d + "/public", 0o644)
+    return [
+        ("role", good.replace("role = cluster", "role = mesh"),
+         "5: role: 'mesh' is not local or cluster"),
+        ("cluster_key_in_zvmd", base + "secret_file = %s/secret\n" % d,
+         "4: secret_file: belongs in section [cluster], not [zvmd]"),
+        ("no_ring", good.replace(d + "/swift", d + "/noring"),
+         "6: swift_dir: storage policy 0 (gold): %s/noring/object.ring.gz"
+         % d),
+        ("bad_ring", good.replace(d + "/swift", d + "/badring"),
+         "6: swift_dir: storage policy 1 (ec): %s/badring/object-1.ring.gz"
+         % d),
+        ("no_swift_conf", good.replace(d + "/swift", d + "/noconf"),
+         "6: swift_dir: %s/noconf/swift.conf" % d),
+        ("no_secret", good.replace(d + "/secret", d + "/nosecret"),
+         "8: secret_file: '%s/nosecret': No such file or directory" % d),
+        ("short_secret", good.replace(d + "/secret", d + "/short"),
+         "8: secret_file: '%s/short' holds 8 bytes; a cluster secret needs "
+         "at least 32" % d),
+        ("public_secret", good.replace(d + "/secret", d + "/public"),
+         "8: secret_file: '%s/public' is accessible to every user" % d),
+        ("proxy_url", good + "proxy_url = ftp://proxy:8080\n",
+         "9: proxy_url: 'ftp://proxy:8080' is not http://HOST[:PORT]"),
+        ("worker_port", good + "worker_port = 70000\n",
+         "9: worker_port: 70000 is not a port (1..65535)"),
+        ("same_ports", good + "edge_port = 8090\n",
+         "9: edge_port: 8090 is also worker_port"),
+        ("node_ip", good + "node_ip = node-1\n",
+         "9: node_ip: 'node-1' is not an IPv4 address"),
     ]
 
 
@@ -337,6 +400,16 @@ def case_check_config():
             if p.returncode != 1 or want not in p.stderr:
                 failures.append("%s (start): exit %d, stderr %r" % (
                     name, p.returncode, p.stderr))
+        # A good cluster node: rings, swift.conf and secret load.
+        with open(good, "w") as f:
+            f.write("[zvmd]\nroot = %s/store\nspool = %s/spool\n"
+                    "[cluster]\nrole = cluster\nswift_dir = %s/swift\n"
+                    "devices = %s/node\nsecret_file = %s/secret\n"
+                    "node_ip = 127.0.0.2\n" % (d, d, d, d, d))
+        p = run([ZVMD, "--check-config", "-c", good], ok=False)
+        if p.returncode != 0 or "configuration OK" not in p.stdout:
+            failures.append("good cluster config: %d %r" % (p.returncode,
+                                                            p.stderr))
         # A flag's bad value has no file line, but names the key.
         p = run([ZVMD, "--check-config", "-c", good, "--set",
                  "pool_size=0"], ok=False)

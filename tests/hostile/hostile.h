@@ -46,6 +46,10 @@ static const char *hostile_self = "/nonexistent-self";
 static char hostile_secret[PATH_MAX];     /* CANARY/secret */
 static char hostile_tmp_target[PATH_MAX]; /* /tmp/zvm-hostile-pwned-NAME */
 static char hostile_canary_target[PATH_MAX]; /* CANARY/pwned-NAME */
+/* Running from an image (sandbox/README.md "Images"): /tmp is the
+ * program's own private scratch, so writing there is no escape; the
+ * runner still checks that the host's /tmp is untouched. */
+static int hostile_in_image;
 
 static inline void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static inline void say(const char *fmt, ...)
@@ -136,8 +140,13 @@ static inline void hostile_init(int argc, char **argv)
 		hostile_self = argv[2];
 	snprintf(hostile_secret, sizeof(hostile_secret), "%s/secret",
 		 hostile_canary);
+	struct stat tmp_st;
+	hostile_in_image = stat("/tmp", &tmp_st) == 0 && S_ISDIR(tmp_st.st_mode);
+	/* In an image the nearest thing to the host's /tmp is the
+	 * read-only image root. */
 	snprintf(hostile_tmp_target, sizeof(hostile_tmp_target),
-		 "/tmp/zvm-hostile-pwned-%s", name);
+		 hostile_in_image ? "/zvm-hostile-pwned-%s"
+				  : "/tmp/zvm-hostile-pwned-%s", name);
 	snprintf(hostile_canary_target, sizeof(hostile_canary_target),
 		 "%s/pwned-%s", hostile_canary, name);
 	hostile_paths[n++] = hostile_secret;

@@ -7,6 +7,7 @@
  * metered write, and the report must be "ok". */
 #include <linux/openat2.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/uio.h>
 
 #include "hostile.h"
@@ -98,8 +99,11 @@ int main(int argc, char **argv)
 	       (fd = syscall(SYS_openat, AT_FDCWD, "/dev/input", O_RDONLY)) >= 0)
 		opened++;
 	say("opened /dev/input %d times, then %s\n", opened, errname(errno));
-	for (int f = 5; f < 5 + opened + 64; f++)
-		syscall(SYS_close, f);
+	struct rlimit nofile;
+	if (getrlimit(RLIMIT_NOFILE, &nofile) < 0)
+		escaped("getrlimit(RLIMIT_NOFILE) -> %s", errname(errno));
+	for (rlim_t f = 5; f < nofile.rlim_cur; f++)
+		syscall(SYS_close, (int)f);
 
 	/* The supervisor must still be there and sane. */
 	long again = syscall(SYS_openat, AT_FDCWD, "/dev/input", O_RDONLY);

@@ -15,7 +15,8 @@ int main(int argc, char **argv)
 			     O_WRONLY | O_CREAT | O_EXCL, 0644));
 	MUST_FAIL_FD(syscall(SYS_open, hostile_canary_target,
 			     O_WRONLY | O_CREAT | O_EXCL, 0644));
-	MUST_FAIL_FD(syscall(SYS_open, "/tmp", O_TMPFILE | O_RDWR, 0600));
+	if (!hostile_in_image)
+		MUST_FAIL_FD(syscall(SYS_open, "/tmp", O_TMPFILE | O_RDWR, 0600));
 	MUST_FAIL_FD(syscall(SYS_open, hostile_canary, O_TMPFILE | O_RDWR, 0600));
 	return hostile_done();
 }

@@ -36,6 +36,10 @@ HOSTILE_DIR = os.path.abspath(os.environ.get("HOSTILE_DIR", "."))
 # HOSTILE_NONDETERMINISTIC=1 every run passes -N, so the attacks also face
 # the filter the daemon uses.
 MODE = ["-N"] if os.environ.get("HOSTILE_NONDETERMINISTIC") else []
+# With HOSTILE_IMAGE=1 every program runs from an image (a directory with
+# the program hard-linked as /prog/hostile-NAME, plus the /dev and /tmp mount
+# points): the attacks then face the wider "posix" policy of image runs.
+IMAGE = bool(os.environ.get("HOSTILE_IMAGE"))
 UNBOUNDED = 4294967296
 MIB = 1 << 20
 MEMORY = 64 * MIB
@@ -273,9 +277,11 @@ def kill_leftovers(pids):
 
 # --------------------------------------------------------------- running
 
-def manifest_text(prog, argv, channels, memory, timeout):
+def manifest_text(prog, argv, channels, memory, timeout, image=None):
     lines = ["Version = 20130611", f"Program = {prog}",
              f"Timeout = {timeout}", f"Memory = {memory}, 0"]
+    if image:
+        lines.append(f"Image = {image}")
     for c in channels:
         lines.append("Channel = {uri}, {alias}, {access}, 0, {gets}, "
                      "{get_size}, {puts}, {put_size}".format(**c))
@@ -291,7 +297,12 @@ class Run:
         self.spec = spec
         self.prog = os.path.join(HOSTILE_DIR, "hostile-" + name)
         self.token = TOKEN_PREFIX + secrets.token_hex(8)
-        self.dir = tempfile.mkdtemp(prefix="zvm-hostile-run-")
+        # Image runs hard-link the program into the image: same file
+        # system as the build directory, and the same inode, which is how
+        # leftover processes are recognised.
+        self.dir = tempfile.mkdtemp(prefix="zvm-hostile-run-",
+                                    dir=HOSTILE_DIR if IMAGE else None)
+        self.image = self._image() if IMAGE else None
         self.canary = os.path.join(self.dir, "canary")
         os.mkdir(self.canary)
         self.secret = secrets.token_hex(16).encode()
@@ -302,6 +313,20 @@ class Run:
         self.channels = self._channels()
         self.listeners = []
         self.problems = []
+
+    def _image(self):
+        image = os.path.join(self.dir, "image")
+        for d in ("prog", "dev", "tmp"):
+            os.makedirs(os.path.join(image, d))
+        os.link(self.prog, os.path.join(image, "prog", "hostile-" + self.name))
+        return image
+
+    def _prog_args(self):
+        """How the CLI names the program: its host path, or its path in
+        the image (after --image DIR for zvsh)."""
+        if not self.image:
+            return [self.prog]
+        return ["--image", self.image, "/prog/hostile-" + self.name]
 
     def _channels(self):
         def path(n):
@@ -443,11 +468,11 @@ class Run:
         """The manifest runner: every channel a file, with its limits."""
         manifest = os.path.join(self.dir, "manifest")
         with open(manifest, "w") as f:
-            f.write(manifest_text(self.prog,
-                                  ["hostile-" + self.name] + self.args,
-                                  self.channels,
-                                  self.spec.get("memory", MEMORY),
-                                  self._timeout()))
+            f.write(manifest_text(
+                "/prog/hostile-" + self.name if self.image else self.prog,
+                ["hostile-" + self.name] + self.args, self.channels,
+                self.spec.get("memory", MEMORY), self._timeout(),
+                self.image))
         proc = self._spawn([ZEROVM, *MODE, manifest], stdin=subprocess.DEVNULL,
                            stdout=subprocess.PIPE)
         self.stderr = self._read("stderr")
@@ -465,7 +490,7 @@ class Run:
         """The developer shell: stdio passed through (stdin may be a
         terminal), extra channels as @NAME=FILE after the arguments."""
         cmd = [ZVSH, *MODE, "-v", "-t", str(self._timeout()),
-               "-m", str(self.spec.get("memory", MEMORY)), self.prog,
+               "-m", str(self.spec.get("memory", MEMORY)), *self._prog_args(),
                *self.args]
         for c in self.channels[3:]:
             cmd.append(f"@{os.path.basename(c['alias'])}={c['uri']}")
@@ -515,7 +540,8 @@ class Run:
     def _run_zvsh_killed(self):
         """zvsh runs the program until it prints "spinning", then zvsh
         (the supervisor) is SIGKILLed; run() then looks for leftovers."""
-        cmd = [ZVSH, *MODE, "-t", str(self._timeout()), self.prog, *self.args]
+        cmd = [ZVSH, *MODE, "-t", str(self._timeout()), *self._prog_args(),
+               *self.args]
         # Files, not pipes: a surviving program would hold a pipe open.
         with open(os.path.join(self.dir, "stdout"), "wb") as out, \
              open(os.path.join(self.dir, "stderr"), "wb") as err:

@@ -86,7 +86,17 @@ Test(job, minimal)
 	cr_expect_eq(in->channels[2].kind, PROTO_CHAN_EMPTY);
 	cr_expect_eq(in->placement, -1);
 	cr_expect_eq(in->replicate, 1);
+	cr_expect(in->deterministic);
 	cr_expect_null(in->location);
+	proto_plan_free(p);
+}
+
+Test(job, exec_deterministic_switch)
+{
+	struct proto_plan *p = plan_ok(J([{"name": "a", "exec": {
+		"path": "swift://~/bin/wc", "deterministic": false}}]));
+
+	cr_expect_not(p->inst[0].deterministic);
 	proto_plan_free(p);
 }
 
@@ -723,6 +733,9 @@ static struct bad_job bad_jobs[] = {
 	  "group \"a\": count: must be a positive integer" },
 	{ "[" G("a", ", \"count\": 20000") "]", PROTO_ETOOLARGE,
 	  "group \"a\": count: 20000 instances, the limit is 10000" },
+	{ "[{\"name\": \"a\", \"exec\": {\"path\": \"swift://~/bin/x\", "
+	  "\"deterministic\": 1}}]", PROTO_EBADJOB, "group \"a\": exec: "
+	  "deterministic: must be true or false, got an integer" },
 	{ "[" G("a", ", \"replicate\": 4") "]", PROTO_EBADJOB,
 	  "group \"a\": replicate: must be an integer 0..3" },
 	{ "[" G("a", ", \"connect\": [\"b\"]") "]", PROTO_EBADJOB,

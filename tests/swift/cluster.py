@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """A real Swift cluster on loopback for functional tests.
 
-    /usr/bin/python3 tests/swift/cluster.py [--zerovm] [--keep] -- CMD [ARGS]
+    /usr/bin/python3 tests/swift/cluster.py [--zerovm] [--keep]
+        [--zvmd PATH [--zvmd-optional]] -- CMD [ARGS]
 
 starts, in a private mount namespace (the host's /etc/swift is never
 touched: a fresh directory is bind-mounted over it):
@@ -12,10 +13,17 @@ touched: a fresh directory is bind-mounted over it):
       test2:tester2 / testing2  (.admin of AUTH_test2)
     with --zerovm, the zerovm filter (middleware/zerovm_filter.py) after
     auth, pointing at a coordinator on 127.0.0.1:<free port> that CMD is
-    expected to serve;
+    expected to serve - or, with --zvmd, at the three zvmds below;
   * three storage nodes on 127.0.0.2, .3, .4, each an object server over its
     own devices dir (device d1, d2, d3), all at free ports; node 1 also runs
     the account and container servers (1 replica each);
+  * with --zvmd PATH, each storage node also runs a zvmd in cluster mode
+    (../../CLUSTER.md): listen <node ip>:<worker port>, the same worker and
+    edge ports on all nodes, its own spool and devices dir, the cluster's
+    swift dir and a fresh cluster secret. Before starting them their config
+    is checked (zvmd --check-config); with --zvmd-optional a zvmd that
+    refuses it (cluster mode not built yet) is not started and the reason
+    is passed on in ZVM_ZVMD_SKIP;
   * rings: object rings for two replication policies, "gold" (0, default)
     and "silver" (1, object-1.ring.gz), 3 replicas each (one per node),
     part power 8;
@@ -31,12 +39,19 @@ Environment given to CMD:
                          *.ring.gz)
   ZVM_SWIFT_NODES        "IP:PORT=DEVICES_DIR ..." for the object servers
   ZVM_SWIFT_LOGS         directory of the servers' logs
-  ZVM_COORDINATOR_PORT   (--zerovm) the port the filter forwards jobs to
+  ZVM_COORDINATOR_PORT   (--zerovm without zvmds) the port the filter
+                         forwards jobs to
+  ZVM_ZVMD_NODES         (--zvmd) "IP:PORT ..." of the zvmds
+  ZVM_ZVMD_SKIP          (--zvmd-optional) why the zvmds were not started
+
+Tests that need to stop, kill or restart single servers use the Cluster
+class directly (see session() and enter_namespace()).
 
 All ports are picked free at start, so several clusters can run at once.
 """
 
 import argparse
+import contextlib
 import ctypes
 import os
 import secrets
@@ -73,10 +88,63 @@ def die_with_parent():
                                             signal.SIGTERM)
 
 
-def write(path, text):
-    with open(path, 'w') as f:
+def write(path, text, mode=0o644):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with open(fd, 'w') as f:
         f.write(text)
 
+
+def free_port_on_all(ips, taken=()):
+    """A port nothing listens on at any of ips (and not in taken): the
+    cluster contract has one worker port and one edge port for all nodes."""
+    for _ in range(100):
+        port = free_port(ips[0])
+        if port in taken:
+            continue
+        try:
+            for ip in ips[1:]:
+                s = socket.socket()
+                try:
+                    s.bind((ip, port))
+                finally:
+                    s.close()
+        except OSError:
+            continue
+        return port
+    raise RuntimeError('no port free on all of %s' % ', '.join(ips))
+
+
+def tail(path, size=3000):
+    """The end of a log file, for failure messages."""
+    try:
+        with open(path, errors='replace') as f:
+            f.seek(max(0, os.path.getsize(path) - size))
+            return f.read()
+    except OSError as e:
+        return '(no log: %s)' % e
+
+
+ZVMD_CONF = """[zvmd]
+listen = {ip}:{worker_port}
+root = {root}
+spool = {spool}
+pool_size = {pool_size}
+queue_length = {queue_length}
+instance_timeout = 30
+job_timeout = 60
+drain_grace = 5
+log_level = info
+
+[cluster]
+role = cluster
+proxy_url = {proxy_url}
+swift_dir = {swift_dir}
+devices = {devices}
+node_ip = {ip}
+worker_port = {worker_port}
+edge_port = {edge_port}
+secret_file = {secret_file}
+"""
 
 SERVER_CONF = """[DEFAULT]
 devices = {devices}
@@ -146,21 +214,54 @@ use = egg:swift#slo
 
 [filter:zerovm]
 paste.filter_factory = zerovm_filter:filter_factory
-zvmd_endpoints = http://127.0.0.1:{coordinator}
+zvmd_endpoints = {endpoints}
 conn_timeout = 2
 node_timeout = 60
 """
 
 
+class Zvmd(object):
+    """One storage node's zvmd: its config, and the running process."""
+
+    def __init__(self, index, ip, devices, node_dir):
+        self.index = index
+        self.ip = ip
+        self.devices = devices
+        self.spool = os.path.join(node_dir, 'spool')
+        self.root = os.path.join(node_dir, 'zvmd-root')
+        self.conf = os.path.join(node_dir, 'zvmd.conf')
+        self.name = 'zvmd-' + ip
+        self.port = None
+
+    @property
+    def addr(self):
+        return '%s:%d' % (self.ip, self.port)
+
+    @property
+    def url(self):
+        return 'http://' + self.addr
+
+
 class Cluster(object):
 
-    def __init__(self, root, zerovm):
+    def __init__(self, root, zerovm, zvmd=None, zvmd_optional=False,
+                 pool_size=4, queue_length=16):
         self.root = root
         self.etc = os.path.join(root, 'etc')
         self.logs = os.path.join(root, 'logs')
         self.zerovm = zerovm
-        self.procs = []       # (name, Popen)
+        self.zvmd_bin = zvmd
+        self.zvmd_optional = zvmd_optional
+        self.pool_size = pool_size
+        self.queue_length = queue_length
+        self.procs = {}       # name -> Popen, in start order
         self.nodes = []       # (ip, object port, devices dir, device)
+        self.zvmds = []       # Zvmd per node, when zvmd is given
+        self.zvmd_skip = None  # why the zvmds were not started
+
+    @property
+    def url(self):
+        return 'http://127.0.0.1:%d' % self.proxy_port
 
     # ---- configuration ------------------------------------------------------
 
@@ -174,9 +275,12 @@ class Cluster(object):
               '[storage-policy:1]\nname = silver\n'
               % (secrets.token_hex(8), secrets.token_hex(8)))
         for i, ip in enumerate(NODE_IPS, 1):
-            devices = os.path.join(self.root, 'node%d' % i)
+            node_dir = os.path.join(self.root, 'node%d' % i)
+            devices = os.path.join(node_dir, 'devices')
             os.makedirs(os.path.join(devices, 'd%d' % i))
             self.nodes.append((ip, free_port(ip), devices, 'd%d' % i))
+            if self.zvmd_bin:
+                self.zvmds.append(Zvmd(i - 1, ip, devices, node_dir))
         self.account_port = free_port(NODE_IPS[0])
         self.container_port = free_port(NODE_IPS[0])
         self.memcached_port = free_port('127.0.0.1')
@@ -184,6 +288,10 @@ class Cluster(object):
         self.coordinator_port = free_port('127.0.0.1')
         self._rings()
         self._server_confs()
+        if self.zvmd_bin:
+            self._zvmd_confs()
+            self._zvmd_check()
+        self._proxy_conf()
 
     def _rings(self):
         # Swift's RingBuilder: what swift-ring-builder create/add/rebalance
@@ -216,29 +324,72 @@ class Cluster(object):
             write(os.path.join(self.etc, '%s.conf' % kind),
                   SERVER_CONF.format(devices=devices, ip=ip, port=port,
                                      kind=kind))
+
+    def _proxy_conf(self):
+        if self.zvmds and not self.zvmd_skip:
+            endpoints = ', '.join(z.url for z in self.zvmds)
+        else:
+            endpoints = 'http://127.0.0.1:%d' % self.coordinator_port
         write(os.path.join(self.etc, 'proxy.conf'), PROXY_CONF.format(
             port=self.proxy_port, memcached=self.memcached_port,
-            coordinator=self.coordinator_port,
-            zerovm='zerovm' if self.zerovm else ''))
+            endpoints=endpoints, zerovm='zerovm' if self.zerovm else ''))
+
+    def _zvmd_confs(self):
+        self.secret_file = os.path.join(self.etc, 'cluster.secret')
+        write(self.secret_file, secrets.token_hex(32) + '\n', 0o600)
+        self.worker_port = free_port_on_all(NODE_IPS)
+        self.edge_port = free_port_on_all(NODE_IPS, (self.worker_port,))
+        for z in self.zvmds:
+            z.port = self.worker_port
+            z.edge_port = self.edge_port
+            os.makedirs(z.spool)
+            os.makedirs(z.root)
+            write(z.conf, ZVMD_CONF.format(
+                ip=z.ip, worker_port=self.worker_port,
+                edge_port=self.edge_port, root=z.root, spool=z.spool,
+                pool_size=self.pool_size, queue_length=self.queue_length,
+                proxy_url='http://127.0.0.1:%d' % self.proxy_port,
+                swift_dir=self.etc, devices=z.devices,
+                secret_file=self.secret_file))
+
+    def _zvmd_check(self):
+        """zvmd --check-config on every node's config: a zvmd built without
+        cluster mode refuses the [cluster] section."""
+        for z in self.zvmds:
+            res = subprocess.run([self.zvmd_bin, '-c', z.conf,
+                                  '--check-config'],
+                                 capture_output=True, text=True)
+            if res.returncode == 0:
+                continue
+            why = '%s --check-config refuses %s: %s' % (
+                self.zvmd_bin, z.conf, (res.stderr or res.stdout).strip())
+            if not self.zvmd_optional:
+                raise RuntimeError(why)
+            self.zvmd_skip = why
+            return
 
     # ---- processes ----------------------------------------------------------
 
+    def log_path(self, name):
+        return os.path.join(self.logs, name + '.log')
+
     def _spawn(self, name, argv, env=None):
-        log = open(os.path.join(self.logs, name + '.log'), 'wb')
+        # Append: a restarted server keeps its earlier log lines.
+        log = open(self.log_path(name), 'ab')
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, env=env,
                                 preexec_fn=die_with_parent)
         log.close()
-        self.procs.append((name, proc))
+        self.procs.pop(name, None)
+        self.procs[name] = proc
+        return proc
 
     def start(self):
         self._spawn('memcached', ['memcached', '-u', 'root', '-U', '0',
                                   '-l', '127.0.0.1', '-m', '16',
                                   '-p', str(self.memcached_port)])
         for ip, _, _, _ in self.nodes:
-            self._spawn('object-' + ip, [
-                'swift-object-server',
-                os.path.join(self.etc, 'object-%s.conf' % ip), '-v'])
+            self.object_server_start(ip, wait=False)
         for kind in ('account', 'container'):
             self._spawn(kind, ['swift-%s-server' % kind,
                                os.path.join(self.etc, kind + '.conf'), '-v'])
@@ -250,13 +401,78 @@ class Cluster(object):
                               os.path.join(self.etc, 'proxy.conf'), '-v'],
                     env=env)
         self._wait_ready()
+        if not self.zvmd_skip:
+            # After the proxy: a coordinator plans through it.
+            for z in self.zvmds:
+                self.zvmd_start(z.index, wait=False)
+            for z in self.zvmds:
+                self.zvmd_wait(z.index)
+
+    def object_server_start(self, ip, wait=True):
+        self._spawn('object-' + ip, [
+            'swift-object-server',
+            os.path.join(self.etc, 'object-%s.conf' % ip), '-v'])
+        if wait:
+            port = [n[1] for n in self.nodes if n[0] == ip][0]
+            self._wait_listening(ip, port, time.time() + START_TIMEOUT)
+
+    def object_server_stop(self, ip):
+        self.stop_process('object-' + ip)
+
+    def zvmd_start(self, index, wait=True):
+        z = self.zvmds[index]
+        self._spawn(z.name, [self.zvmd_bin, '-c', z.conf])
+        if wait:
+            self.zvmd_wait(index)
+
+    def zvmd_wait(self, index):
+        """Until the zvmd answers GET /healthcheck with 200."""
+        z = self.zvmds[index]
+        deadline = time.time() + START_TIMEOUT
+        while True:
+            proc = self.procs[z.name]
+            if proc.poll() is not None:
+                raise RuntimeError('%s exited with %s at start:\n%s' % (
+                    z.name, proc.returncode, tail(self.log_path(z.name))))
+            try:
+                with urllib.request.urlopen(z.url + '/healthcheck',
+                                            timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except (OSError, urllib.error.URLError):
+                pass
+            if time.time() > deadline:
+                raise RuntimeError('%s not healthy after %ds:\n%s' % (
+                    z.name, START_TIMEOUT, tail(self.log_path(z.name))))
+            time.sleep(0.05)
+
+    def zvmd_pid(self, index):
+        return self.procs[self.zvmds[index].name].pid
+
+    def zvmd_stop(self, index, sig=signal.SIGTERM):
+        """Stop one zvmd with sig and reap it; its exit status."""
+        return self.stop_process(self.zvmds[index].name, sig)
+
+    def zvmd_log(self, index):
+        return tail(self.log_path(self.zvmds[index].name))
+
+    def stop_process(self, name, sig=signal.SIGTERM):
+        proc = self.procs[name]
+        if proc.poll() is None:
+            proc.send_signal(sig)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        return proc.returncode
 
     def _check_alive(self):
-        for name, proc in self.procs:
+        for name, proc in self.procs.items():
             if proc.poll() is not None:
                 raise RuntimeError('%s exited with %s during startup; see %s'
-                                   % (name, proc.returncode, os.path.join(
-                                       self.logs, name + '.log')))
+                                   % (name, proc.returncode,
+                                      self.log_path(name)))
 
     def _wait_listening(self, ip, port, deadline):
         while time.time() < deadline:
@@ -277,15 +493,16 @@ class Cluster(object):
         self._wait_listening(NODE_IPS[0], self.container_port, deadline)
         self._wait_listening('127.0.0.1', self.memcached_port, deadline)
         self._wait_listening('127.0.0.1', self.proxy_port, deadline)
-        url = 'http://127.0.0.1:%d' % self.proxy_port
         while True:
             self._check_alive()
             try:
-                with urllib.request.urlopen(url + '/healthcheck',
+                with urllib.request.urlopen(self.url + '/healthcheck',
                                             timeout=5) as r:
                     r.read()
-                req = urllib.request.Request(url + '/auth/v1.0', headers={
-                    'X-Auth-User': 'test:tester', 'X-Auth-Key': 'testing'})
+                req = urllib.request.Request(self.url + '/auth/v1.0',
+                                             headers={
+                                                 'X-Auth-User': 'test:tester',
+                                                 'X-Auth-Key': 'testing'})
                 with urllib.request.urlopen(req, timeout=5) as r:
                     if r.headers.get('X-Auth-Token'):
                         return
@@ -297,52 +514,106 @@ class Cluster(object):
             time.sleep(0.2)
 
     def stop(self):
-        for _, proc in self.procs:
-            if proc.poll() is None:
-                proc.terminate()
-        for name, proc in self.procs:
+        """Stop every process, zvmds first (they may still talk to the
+        proxy). A zvmd that does not exit on SIGTERM is killed."""
+        names = [z.name for z in self.zvmds if z.name in self.procs]
+        names += [n for n in self.procs if n not in names]
+        for name in names:
+            if self.procs[name].poll() is None:
+                self.procs[name].terminate()
+        for name in names:
             try:
-                proc.wait(timeout=10)
+                self.procs[name].wait(timeout=10)
             except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        self.procs = []
+                self.procs[name].kill()
+                self.procs[name].wait()
+        self.procs = {}
+
+    def failure_logs(self):
+        """The end of every server's log, for a failure message."""
+        return ''.join('--- %s (last lines)\n%s\n' % (
+            name, tail(self.log_path(name), 2000)) for name in self.procs)
 
     def environ(self):
         env = dict(os.environ)
         env.pop(NS_MARK, None)
-        env['ZVM_SWIFT_URL'] = 'http://127.0.0.1:%d' % self.proxy_port
+        env['ZVM_SWIFT_URL'] = self.url
         env['ZVM_SWIFT_DIR'] = self.etc
         env['ZVM_SWIFT_LOGS'] = self.logs
         env['ZVM_SWIFT_NODES'] = ' '.join(
             '%s:%d=%s' % (ip, port, devices)
             for ip, port, devices, _ in self.nodes)
-        if self.zerovm:
+        if self.zvmds and not self.zvmd_skip:
+            env['ZVM_ZVMD_NODES'] = ' '.join(z.addr for z in self.zvmds)
+        elif self.zerovm:
             env['ZVM_COORDINATOR_PORT'] = str(self.coordinator_port)
+        if self.zvmd_skip:
+            env['ZVM_ZVMD_SKIP'] = self.zvmd_skip
         return env
 
 
-def enter_namespace():
-    """Re-run this script in a private mount namespace (unshare -m)."""
+def enter_namespace(argv=None):
+    """Re-run the calling script (argv, default sys.argv) in a private mount
+    namespace (unshare -m); returns at once when already inside one."""
     if os.environ.get(NS_MARK) == '1':
         return
     if not os.path.isdir('/etc/swift'):
         sys.exit('cluster.py: /etc/swift must exist (install the swift '
                  'package) to be covered by a private bind mount')
+    argv = argv or sys.argv
     os.environ[NS_MARK] = '1'
     os.execvp('unshare', ['unshare', '--mount', '--propagation', 'private',
-                          sys.executable, os.path.abspath(__file__)] +
-              sys.argv[1:])
+                          sys.executable, os.path.abspath(argv[0])] +
+              argv[1:])
 
 
 def on_signal(signum, frame):
     raise SystemExit(128 + signum)
 
 
+@contextlib.contextmanager
+def session(zerovm=True, zvmd=None, zvmd_optional=False, keep=False,
+            start_without_zvmd=True, **kw):
+    """A configured and started Cluster for a with-block, inside the mount
+    namespace (call enter_namespace() first); stopped and removed after,
+    whatever happens. With zvmd_optional and start_without_zvmd=False, a
+    cluster whose zvmds refuse their config is configured but not started
+    (cluster.zvmd_skip says why). SIGTERM/SIGINT also stop it."""
+    if os.environ.get(NS_MARK) != '1':
+        raise RuntimeError('cluster.session() outside the private mount '
+                           'namespace: call enter_namespace() first')
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    root = tempfile.mkdtemp(prefix='zvm-swift-cluster-')
+    cluster = Cluster(root, zerovm, zvmd, zvmd_optional, **kw)
+    try:
+        cluster.configure()
+        subprocess.run(['mount', '--bind', cluster.etc, '/etc/swift'],
+                       check=True)
+        if start_without_zvmd or not cluster.zvmd_skip:
+            try:
+                cluster.start()
+            except (RuntimeError, OSError) as e:
+                raise RuntimeError('%s\n%s' % (e, cluster.failure_logs()))
+        yield cluster
+    finally:
+        cluster.stop()
+        subprocess.run(['umount', '/etc/swift'], stderr=subprocess.DEVNULL)
+        if keep:
+            print('cluster.py: kept %s' % root, file=sys.stderr)
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--zerovm', action='store_true',
                         help='add the zerovm filter to the proxy pipeline')
+    parser.add_argument('--zvmd', metavar='PATH',
+                        help='run this zvmd in cluster mode on every node')
+    parser.add_argument('--zvmd-optional', action='store_true',
+                        help='start without the zvmds if they refuse '
+                        'their config (ZVM_ZVMD_SKIP says why)')
     parser.add_argument('--keep', action='store_true',
                         help='keep the cluster directory (logs) afterwards')
     parser.add_argument('cmd', nargs=argparse.REMAINDER)
@@ -352,34 +623,14 @@ def main():
     if not args.cmd:
         parser.error('a command to run is required')
     enter_namespace()
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-
-    root = tempfile.mkdtemp(prefix='zvm-swift-cluster-')
-    cluster = Cluster(root, args.zerovm)
     status = 1
     try:
-        cluster.configure()
-        subprocess.run(['mount', '--bind', cluster.etc, '/etc/swift'],
-                       check=True)
-        cluster.start()
-        status = subprocess.run(args.cmd, env=cluster.environ(),
-                                preexec_fn=die_with_parent).returncode
+        with session(args.zerovm, args.zvmd, args.zvmd_optional,
+                     args.keep) as cluster:
+            status = subprocess.run(args.cmd, env=cluster.environ(),
+                                    preexec_fn=die_with_parent).returncode
     except (RuntimeError, subprocess.CalledProcessError, OSError) as e:
         print('cluster.py: %s' % e, file=sys.stderr)
-        for name, _ in cluster.procs:
-            log = os.path.join(cluster.logs, name + '.log')
-            if os.path.exists(log):
-                with open(log, errors='replace') as f:
-                    tail = f.read()[-2000:]
-                print('--- %s (last lines)\n%s' % (name, tail),
-                      file=sys.stderr)
-    finally:
-        cluster.stop()
-        if args.keep:
-            print('cluster.py: kept %s' % root, file=sys.stderr)
-        else:
-            shutil.rmtree(root, ignore_errors=True)
     return status
 
 

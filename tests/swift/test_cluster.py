@@ -25,6 +25,7 @@ import urllib.parse
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+import cluster_client  # noqa: E402
 from standin_coordinator import (  # noqa: E402
     CANNED_BODY_CHUNKS, CANNED_HEADERS, StandinCoordinator)
 
@@ -54,23 +55,7 @@ def token(user, key):
 
 
 def swift_get_nodes(acct, cont, obj, ring='object.ring.gz'):
-    """(partition, hash, [primary], [handoff]) from Swift's own tool."""
-    out = subprocess.run(
-        ['/usr/bin/python3', '/usr/bin/swift-get-nodes', '-a',
-         os.path.join(SWIFT_DIR, ring), acct, cont, obj],
-        check=True, capture_output=True, text=True).stdout
-    part = hsh = None
-    primaries, handoffs = [], []
-    for line in out.splitlines():
-        if line.startswith('Partition'):
-            part = int(line.split()[1])
-        elif line.startswith('Hash'):
-            hsh = line.split()[1]
-        elif line.startswith('Server:Port Device'):
-            fields = line.split('\t')[1].split()
-            node = '%s/%s' % (fields[0], fields[1])
-            (handoffs if '[Handoff]' in line else primaries).append(node)
-    return part, hsh, primaries, handoffs
+    return cluster_client.swift_get_nodes(SWIFT_DIR, acct, cont, obj, ring)
 
 
 def swift_locate(name, out_path, ring='object.ring.gz'):
