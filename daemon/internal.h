@@ -385,6 +385,64 @@ typedef void (*zvmd_job_done_cb)(struct zvmd_job *job, void *arg);
 int zvmd_job_create(struct zvmd_server *srv, struct proto_plan *plan,
 		    uint64_t id, zvmd_job_done_cb done, void *arg,
 		    struct zvmd_job **out, struct proto_error *err);
+/* A job whose instances run on workers (the coordinator's view): no
+ * sandboxes here, no pool slots; reports and immediate output arrive in
+ * frames. It is done when every instance has a report or failed; then
+ * zvmd_job_response / zvmd_job_stream_response work as for a local job.
+ * Takes ownership of plan. */
+int zvmd_job_create_remote(struct zvmd_server *srv, struct proto_plan *plan,
+			   uint64_t id, zvmd_job_done_cb done, void *arg,
+			   struct zvmd_job **out, struct proto_error *err);
+/* Append immediate output of instance inst (spooled like local output).
+ * An instance's worker sends its immediate channels one after the other,
+ * in channel order, so the body is the local one byte for byte. */
+int zvmd_job_remote_output(struct zvmd_job *job, size_t inst,
+			   const void *buf, size_t len,
+			   struct proto_error *err);
+/* Instance f->inst ended on its worker (a decoded "report" frame). It
+ * succeeded when its status is "ok" and its retcode 0. Reports for an
+ * unknown or already ended instance are ignored. */
+void zvmd_job_remote_report(struct zvmd_job *job,
+			    const struct proto_frame *f);
+/* Every instance without a report yet failed with this reason (worker
+ * unreachable, stream cut, error frame). */
+void zvmd_job_remote_fail(struct zvmd_job *job, const char *why);
+
+/* A part job commits an output: PUT the spool file fd (owned by the
+ * callee from now on) as the object of channel c of instance inst, then
+ * call zvmd_job_put_done. Only outputs of instances that succeeded get
+ * here, once all instances run here have ended. */
+typedef void (*zvmd_job_put_fn)(struct zvmd_job *job, size_t inst,
+				const struct proto_channel *c, int fd,
+				const char *etag, void *arg);
+
+/* A cluster worker's share of a plan. */
+struct zvmd_job_part {
+	const bool *here;  /* per plan instance: runs on this node */
+	/* Per instance run here, per channel: an opened source (object
+	 * .data, a spooled proxy GET or listing, an edge socket), or -1.
+	 * Object and container reads must all be given; outputs to objects
+	 * are spooled by the job; pipes within the node are made by it. */
+	int **fds;
+	int *prog_fds;     /* per instance run here: its program */
+	zvmd_job_put_fn put;
+	void *put_arg;
+};
+
+/* Prepare the instances of plan that run here. The job takes every fd
+ * >= 0 of part->fds and part->prog_fds (setting them to -1), also when it
+ * fails. Answer with zvmd_job_frames_response. Takes ownership of plan. */
+int zvmd_job_create_part(struct zvmd_server *srv, struct proto_plan *plan,
+			 uint64_t id, const struct zvmd_job_part *part,
+			 zvmd_job_done_cb done, void *arg,
+			 struct zvmd_job **out, struct proto_error *err);
+/* A put has settled: error NULL, or why the output could not be stored
+ * (the instance then fails with it). */
+void zvmd_job_put_done(struct zvmd_job *job, size_t inst, const char *error);
+/* A part job's answer to its coordinator: queued at once, the frames of
+ * CLUSTER.md (output frames as produced, reports, done) as they come. */
+struct MHD_Response *zvmd_job_frames_response(struct zvmd_job *job,
+					       struct MHD_Connection *conn);
 /* Would a job of n instances start at once (else it queues)? */
 bool zvmd_jobs_can_start(const struct zvmd_server *srv, size_t n);
 /* Run now if slots are free, else queue. */

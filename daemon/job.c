@@ -22,16 +22,28 @@
 #include "internal.h"
 #include "sandbox.h"
 
-enum job_state { JOB_READY, JOB_QUEUED, JOB_RUNNING, JOB_DONE };
+/* SETTLING: the instances have ended, outputs are being PUT (a part job
+ * of a cluster worker); the job is DONE once the last PUT has settled. */
+enum job_state { JOB_READY, JOB_QUEUED, JOB_RUNNING, JOB_SETTLING, JOB_DONE };
 
+/* An output to an object: a store temp file (o), or, in a part job, a
+ * spool file (fd) handed to the job's put hook after success. */
 struct out_obj {
 	struct zvmd_output *o;
+	int fd;
 	size_t chan;               /* index in the instance's channels */
 };
 
 struct inst {
 	struct zvmd_job *job;
 	const struct proto_instance *pi;
+	bool here;                  /* runs on this node (else: elsewhere) */
+	/* A remote instance's report, as its worker's report frame said
+	 * (the response's values, ready to print). */
+	bool remote_report;
+	int r_retcode, r_validation;
+	char *r_etag, *r_cdr;
+	long rpart;                 /* its part for remote output, or -1 */
 	int prog_fd;
 	int *fds;                   /* per channel; -1 once handed over */
 	bool *keep;                 /* spool fds stay open for the response */
@@ -62,6 +74,13 @@ struct zvmd_job {
 	struct proto_plan *plan;
 	struct inst *inst;
 	size_t ninst, nended;
+	size_t nslots;                  /* instances run here (pool slots) */
+	bool remote;                    /* every instance runs elsewhere */
+	bool part;                      /* some instances run elsewhere */
+	/* A part job (cluster worker): outputs leave through put(). */
+	zvmd_job_put_fn put;
+	void *put_arg;
+	size_t puts_pending;
 	struct part *parts;
 	size_t nparts;
 	enum job_state state;
@@ -90,6 +109,11 @@ struct zvmd_job {
 	char *trailer;
 	size_t trailer_len, trailer_off;
 	char last_byte;
+	/* frames (a part job's answer to its coordinator) */
+	bool frames;
+	char *pend;                     /* formatted, not yet handed to MHD */
+	size_t pend_len, pend_off;
+	bool frames_reported;
 };
 
 static uint64_t now_ns(void)
@@ -157,7 +181,8 @@ static int add_part(struct zvmd_job *job, int fd, size_t inst)
 	return 0;
 }
 
-static int add_out(struct inst *in, struct zvmd_output *o, size_t chan)
+static int add_out(struct inst *in, struct zvmd_output *o, int fd,
+		   size_t chan)
 {
 	struct out_obj *v = realloc(in->outs, (in->nouts + 1) * sizeof(*v));
 
@@ -165,9 +190,38 @@ static int add_out(struct inst *in, struct zvmd_output *o, size_t chan)
 		return -1;
 	in->outs = v;
 	v[in->nouts].o = o;
+	v[in->nouts].fd = fd;
 	v[in->nouts].chan = chan;
 	in->nouts++;
 	return 0;
+}
+
+/* A part job's output: a spool file, which the sandbox writes through a
+ * dup and put() reads after the instance succeeded. */
+static int spool_output(struct zvmd_job *job, struct inst *in, size_t k,
+			struct proto_error *err)
+{
+	int fd = spool_file(job->srv, err);
+
+	if (fd < 0)
+		return -1;
+	in->fds[k] = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (in->fds[k] < 0 || add_out(in, NULL, fd, k)) {
+		close(fd);
+		return proto_error_set(err, PROTO_EINTERNAL, "spool output "
+				       "of %s: %s", in->pi->name,
+				       strerror(errno));
+	}
+	return 0;
+}
+
+/* A part job's worker opens inputs itself (local .data, proxy GET). */
+static int no_source(const struct inst *in, const struct proto_channel *c,
+		     struct proto_error *err)
+{
+	return proto_error_set(err, PROTO_EINTERNAL, "instance %s, device %s: "
+			       "the worker gave no source for %s",
+			       in->pi->name, c->device, c->path);
 }
 
 static int channel_open(struct zvmd_job *job, size_t i, size_t k,
@@ -181,12 +235,16 @@ static int channel_open(struct zvmd_job *job, size_t i, size_t k,
 
 	switch (c->kind) {
 	case PROTO_CHAN_OBJECT:
+		if (job->part && (c->dir & PROTO_WRITE))
+			return spool_output(job, in, k, err);
+		if (job->part)
+			return no_source(in, c, err);
 		if (!(c->dir & PROTO_WRITE))
 			return srv->store->ops->open_read(srv->store, c->path,
 							  &in->fds[k], err);
 		if (srv->store->ops->create(srv->store, c->path, &o, err))
 			return -1;
-		if (add_out(in, o, k)) {
+		if (add_out(in, o, -1, k)) {
 			srv->store->ops->abort(srv->store, o);
 			return proto_error_set(err, PROTO_EINTERNAL,
 					       "out of memory");
@@ -195,6 +253,8 @@ static int channel_open(struct zvmd_job *job, size_t i, size_t k,
 		o->fd = -1; /* the channel fd list owns it now */
 		return 0;
 	case PROTO_CHAN_CONTAINER:
+		if (job->part)
+			return no_source(in, c, err);
 		fd = listing_file(srv, c->path, err);
 		break;
 	case PROTO_CHAN_IMMEDIATE:
@@ -241,8 +301,32 @@ static int channel_open(struct zvmd_job *job, size_t i, size_t k,
 	return 0;
 }
 
+/* A part job: every pipe end of an instance run here has its fd. */
+static int edges_given(const struct zvmd_job *job, struct proto_error *err)
+{
+	for (size_t i = 0; job->part && i < job->ninst; i++) {
+		const struct inst *in = &job->inst[i];
+
+		for (size_t k = 0; in->here && k < in->pi->nchannels; k++) {
+			const struct proto_channel *c = &in->pi->channels[k];
+
+			if ((c->kind == PROTO_CHAN_PIPE_IN ||
+			     c->kind == PROTO_CHAN_PIPE_OUT) && in->fds[k] < 0)
+				return proto_error_set(err, PROTO_EINTERNAL,
+						       "%s: %s is on another "
+						       "node and the worker "
+						       "gave no edge",
+						       in->pi->name,
+						       c->alias);
+		}
+	}
+	return 0;
+}
+
 /* A pipe per edge of the plan (proto_plan_edges: the pairing cluster
- * workers use too, so a job pairs its pipes the same way everywhere). */
+ * workers use too, so a job pairs its pipes the same way everywhere).
+ * In a part job only edges within this node are pipes: the worker gives
+ * the others as sockets (their fds are set already). */
 static int pipes_make(struct zvmd_job *job, struct proto_error *err)
 {
 	struct proto_edge *e;
@@ -251,18 +335,22 @@ static int pipes_make(struct zvmd_job *job, struct proto_error *err)
 	if (proto_plan_edges(job->plan, &e, &n, err))
 		return -1;
 	for (size_t i = 0; i < n; i++) {
+		struct inst *w = &job->inst[e[i].writer];
+		struct inst *r = &job->inst[e[i].reader];
 		int p[2];
 
+		if (!w->here || !r->here)
+			continue;
 		if (pipe2(p, O_CLOEXEC)) {
 			free(e);
 			return proto_error_set(err, PROTO_EINTERNAL, "pipe: %s",
 					       strerror(errno));
 		}
-		job->inst[e[i].writer].fds[e[i].wchan] = p[1];
-		job->inst[e[i].reader].fds[e[i].rchan] = p[0];
+		w->fds[e[i].wchan] = p[1];
+		r->fds[e[i].rchan] = p[0];
 	}
 	free(e);
-	return 0;
+	return edges_given(job, err);
 }
 
 /*
@@ -335,6 +423,14 @@ static void inst_close_fds(struct inst *in, bool keep_spool)
 	in->prog_fd = -1;
 }
 
+static void out_drop(struct zvmd_store *st, struct out_obj *out)
+{
+	if (out->o)
+		st->ops->abort(st, out->o);
+	if (out->fd >= 0)
+		close(out->fd);
+}
+
 static void job_free(struct zvmd_job *job)
 {
 	struct zvmd_server *srv = job->srv;
@@ -344,33 +440,41 @@ static void job_free(struct zvmd_job *job)
 
 		inst_close_fds(in, false);
 		for (size_t o = 0; o < in->nouts; o++)
-			srv->store->ops->abort(srv->store, in->outs[o].o);
+			out_drop(srv->store, &in->outs[o]);
 		if (in->sb)
 			sandbox_free(in->sb);
+		if (in->rpart >= 0)
+			close(job->parts[in->rpart].fd);
 		zvmd_image_clear(&in->img);
 		free(in->fds);
 		free(in->keep);
 		free(in->chstats);
 		free(in->outs);
+		free(in->r_etag);
+		free(in->r_cdr);
 	}
 	free(job->inst);
-	free(job->parts); /* the fds are the instances' spool fds */
+	free(job->parts); /* the fds are the instances' (spool or rpart) */
 	free(job->trailer);
+	free(job->pend);
 	proto_plan_free(job->plan);
 	free(job);
 	srv->live_jobs--;
 	zvmd_server_job_gone(srv);
 }
 
-int zvmd_job_create(struct zvmd_server *srv, struct proto_plan *plan,
-		    uint64_t id, zvmd_job_done_cb done, void *arg,
-		    struct zvmd_job **out, struct proto_error *err)
+/* The job and its instances, nothing opened yet. The plan becomes the
+ * job's only on success. */
+static struct zvmd_job *job_alloc(struct zvmd_server *srv,
+				  struct proto_plan *plan, uint64_t id,
+				  zvmd_job_done_cb done, void *arg,
+				  struct proto_error *err)
 {
 	struct zvmd_job *job = calloc(1, sizeof(*job));
 
 	if (!job) {
-		proto_plan_free(plan);
-		return proto_error_set(err, PROTO_EINTERNAL, "out of memory");
+		proto_error_set(err, PROTO_EINTERNAL, "out of memory");
+		return NULL;
 	}
 	job->srv = srv;
 	job->id = id;
@@ -378,6 +482,7 @@ int zvmd_job_create(struct zvmd_server *srv, struct proto_plan *plan,
 	job->done = done;
 	job->done_arg = arg;
 	job->ninst = plan->ninst;
+	job->nslots = plan->ninst;
 	job->t_start = now_ns();
 	srv->live_jobs++;
 	job->inst = calloc(plan->ninst, sizeof(*job->inst));
@@ -387,6 +492,7 @@ int zvmd_job_create(struct zvmd_server *srv, struct proto_plan *plan,
 	 * what is >= 0 in all instances. */
 	for (size_t i = 0; i < plan->ninst; i++) {
 		job->inst[i].prog_fd = -1;
+		job->inst[i].rpart = -1;
 		job->inst[i].img.tar_fd = job->inst[i].img.prog_fd = -1;
 	}
 	for (size_t i = 0; i < plan->ninst; i++) {
@@ -394,6 +500,7 @@ int zvmd_job_create(struct zvmd_server *srv, struct proto_plan *plan,
 
 		in->job = job;
 		in->pi = &plan->inst[i];
+		in->here = true;
 		in->fds = malloc((in->pi->nchannels + 1) * sizeof(int));
 		in->keep = calloc(in->pi->nchannels + 1, sizeof(bool));
 		if (!in->fds || !in->keep)
@@ -401,25 +508,173 @@ int zvmd_job_create(struct zvmd_server *srv, struct proto_plan *plan,
 		for (size_t k = 0; k < in->pi->nchannels; k++)
 			in->fds[k] = -1;
 	}
-	for (size_t i = 0; i < plan->ninst; i++) {
-		if (program_open(job, &job->inst[i], err))
-			goto fail;
-		for (size_t k = 0; k < plan->inst[i].nchannels; k++)
-			if (channel_open(job, i, k, err))
-				goto fail;
-		if (zvmd_image_source(&srv->cfg, &plan->inst[i],
-				      job->inst[i].fds, &job->inst[i].img, err))
-			goto fail;
-	}
-	if (pipes_make(job, err))
-		goto fail;
-	*out = job;
-	return 0;
+	return job;
 oom:
 	proto_error_set(err, PROTO_EINTERNAL, "out of memory");
-fail:
+	job->plan = NULL;
 	job_free(job);
-	return -1;
+	return NULL;
+}
+
+/* Open what the instances run here need (their program and channels
+ * unless already given) and make the pipes between them. */
+static int job_open(struct zvmd_job *job, struct proto_error *err)
+{
+	for (size_t i = 0; i < job->ninst; i++) {
+		struct inst *in = &job->inst[i];
+
+		if (!in->here)
+			continue;
+		if (in->prog_fd >= 0 ?
+		    program_executable(&in->prog_fd, in->pi->exec_path, err) :
+		    program_open(job, in, err))
+			return -1;
+		for (size_t k = 0; k < in->pi->nchannels; k++)
+			if (in->fds[k] < 0 && channel_open(job, i, k, err))
+				return -1;
+		if (zvmd_image_source(&job->srv->cfg, in->pi, in->fds,
+				      &in->img, err))
+			return -1;
+	}
+	return pipes_make(job, err);
+}
+
+int zvmd_job_create(struct zvmd_server *srv, struct proto_plan *plan,
+		    uint64_t id, zvmd_job_done_cb done, void *arg,
+		    struct zvmd_job **out, struct proto_error *err)
+{
+	struct zvmd_job *job = job_alloc(srv, plan, id, done, arg, err);
+
+	if (!job) {
+		proto_plan_free(plan);
+		return -1;
+	}
+	if (job_open(job, err)) {
+		job_free(job);
+		return -1;
+	}
+	*out = job;
+	return 0;
+}
+
+static void part_close_fds(const struct proto_plan *plan,
+			   const struct zvmd_job_part *part)
+{
+	for (size_t i = 0; i < plan->ninst; i++) {
+		if (part->prog_fds && part->prog_fds[i] >= 0) {
+			close(part->prog_fds[i]);
+			part->prog_fds[i] = -1;
+		}
+		for (size_t k = 0; part->fds && part->fds[i] &&
+		     k < plan->inst[i].nchannels; k++)
+			if (part->fds[i][k] >= 0) {
+				close(part->fds[i][k]);
+				part->fds[i][k] = -1;
+			}
+	}
+}
+
+/* Take the worker's fds into the job (every one, also on failure). */
+static void part_take_fds(struct zvmd_job *job,
+			  const struct zvmd_job_part *part)
+{
+	for (size_t i = 0; i < job->ninst; i++) {
+		struct inst *in = &job->inst[i];
+
+		if (part->prog_fds) {
+			in->prog_fd = part->prog_fds[i];
+			part->prog_fds[i] = -1;
+		}
+		for (size_t k = 0; part->fds && part->fds[i] &&
+		     k < in->pi->nchannels; k++) {
+			in->fds[k] = part->fds[i][k];
+			part->fds[i][k] = -1;
+		}
+	}
+}
+
+int zvmd_job_create_part(struct zvmd_server *srv, struct proto_plan *plan,
+			 uint64_t id, const struct zvmd_job_part *part,
+			 zvmd_job_done_cb done, void *arg,
+			 struct zvmd_job **out, struct proto_error *err)
+{
+	struct zvmd_job *job = job_alloc(srv, plan, id, done, arg, err);
+
+	if (!job) {
+		part_close_fds(plan, part);
+		proto_plan_free(plan);
+		return -1;
+	}
+	part_take_fds(job, part);
+	job->part = true;
+	job->frames = true;
+	job->put = part->put;
+	job->put_arg = part->put_arg;
+	job->nslots = 0;
+	for (size_t i = 0; i < job->ninst; i++) {
+		struct inst *in = &job->inst[i];
+
+		in->here = part->here[i];
+		if (in->here) {
+			job->nslots++;
+			continue;
+		}
+		in->ended = true;
+		job->nended++;
+		in->ok = true; /* its worker judges it */
+	}
+	if (job_open(job, err)) {
+		job_free(job);
+		return -1;
+	}
+	*out = job;
+	return 0;
+}
+
+/* A remote job's response part for instance i (its immediate output). */
+static int remote_part(struct zvmd_job *job, size_t i, struct proto_error *err)
+{
+	const struct proto_instance *pi = &job->plan->inst[i];
+	int fd;
+
+	for (size_t k = 0; k < pi->nchannels; k++) {
+		if (pi->channels[k].kind != PROTO_CHAN_IMMEDIATE)
+			continue;
+		fd = spool_file(job->srv, err);
+		if (fd < 0)
+			return -1;
+		if (add_part(job, fd, i)) {
+			close(fd);
+			return proto_error_set(err, PROTO_EINTERNAL,
+					       "out of memory");
+		}
+		job->inst[i].rpart = (long)job->nparts - 1;
+		return 0;
+	}
+	return 0;
+}
+
+int zvmd_job_create_remote(struct zvmd_server *srv, struct proto_plan *plan,
+			   uint64_t id, zvmd_job_done_cb done, void *arg,
+			   struct zvmd_job **out, struct proto_error *err)
+{
+	struct zvmd_job *job = job_alloc(srv, plan, id, done, arg, err);
+
+	if (!job) {
+		proto_plan_free(plan);
+		return -1;
+	}
+	job->remote = true;
+	job->nslots = 0;
+	for (size_t i = 0; i < job->ninst; i++) {
+		job->inst[i].here = false;
+		if (remote_part(job, i, err)) {
+			job_free(job);
+			return -1;
+		}
+	}
+	*out = job;
+	return 0;
 }
 
 /* -------------------------------------------------------------- run */
@@ -598,6 +853,117 @@ static void on_timeout(uv_timer_t *t)
 	job_kill_all(job, SANDBOX_END_TIMEOUT);
 }
 
+/* ------------------------------------------------------------ remote */
+
+static void clean(char *s);
+static void clean_controls(char *s);
+
+/* How long past job_timeout a coordinator waits for a silent worker. */
+#define REMOTE_GRACE_MS 10000
+
+static void remote_end(struct inst *in, const char *why)
+{
+	struct zvmd_job *job = in->job;
+
+	in->ended = true;
+	in->ok = false;
+	snprintf(in->status, sizeof(in->status), "%s", why);
+	job->nended++;
+}
+
+void zvmd_job_remote_fail(struct zvmd_job *job, const char *why)
+{
+	if (job->state == JOB_SETTLING || job->state == JOB_DONE)
+		return;
+	for (size_t i = 0; i < job->ninst; i++)
+		if (!job->inst[i].ended)
+			remote_end(&job->inst[i], why);
+	stream_wake(job);
+	if (job->state == JOB_RUNNING)
+		job_finish(job);
+}
+
+static void on_remote_timeout(uv_timer_t *t)
+{
+	struct zvmd_job *job = t->data;
+	char why[200];
+
+	if (job->cancel_why[0])
+		snprintf(why, sizeof(why), "killed: %s", job->cancel_why);
+	else
+		snprintf(why, sizeof(why), "no report from its worker within "
+			 "job_timeout (%u s)", job->srv->cfg.job_timeout);
+	zvmd_job_remote_fail(job, why);
+}
+
+int zvmd_job_remote_output(struct zvmd_job *job, size_t inst,
+			   const void *buf, size_t len,
+			   struct proto_error *err)
+{
+	const char *p = buf;
+	struct inst *in;
+	int fd;
+
+	if (inst >= job->ninst)
+		return proto_error_set(err, PROTO_EINTERNAL, "output of "
+				       "instance %zu: the job has %zu", inst,
+				       job->ninst);
+	in = &job->inst[inst];
+	if (in->rpart < 0 || in->ended)
+		return proto_error_set(err, PROTO_EINTERNAL, "output of %s: %s",
+				       in->pi->name, in->ended ?
+				       "it has ended already" :
+				       "it has no immediate output");
+	fd = job->parts[in->rpart].fd;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return proto_error_set(err, PROTO_EINTERNAL, "spooling "
+					       "output of %s: %s", in->pi->name,
+					       strerror(errno));
+		p += n;
+		len -= (size_t)n;
+	}
+	stream_wake(job);
+	return 0;
+}
+
+void zvmd_job_remote_report(struct zvmd_job *job, const struct proto_frame *f)
+{
+	struct inst *in;
+
+	if (f->inst >= job->ninst || job->inst[f->inst].ended ||
+	    job->state == JOB_SETTLING || job->state == JOB_DONE)
+		return;
+	in = &job->inst[f->inst];
+	in->ended = true;
+	in->remote_report = true;
+	in->r_retcode = f->retcode;
+	in->r_validation = f->validation;
+	in->r_etag = strdup(f->etag ? f->etag : "disabled");
+	in->r_cdr = strdup(f->cdr ? f->cdr : "0.000, 0 0 0 0 0 0 0 0 0 0");
+	snprintf(in->status, sizeof(in->status), "%s",
+		 f->status ? f->status : "error");
+	if (in->r_etag)
+		clean(in->r_etag);
+	if (in->r_cdr)
+		clean_controls(in->r_cdr);
+	/* The worker's judgement, as inst_judge() made it there: "ok" is
+	 * said only of a clean exit 0 whose outputs were committed. */
+	in->ok = !strcmp(in->status, "ok") && f->retcode == 0 &&
+		 in->r_etag && in->r_cdr;
+	if (!in->ok)
+		job->srv->metrics.instance_failures++;
+	stream_wake(job);
+	if (++job->nended == job->ninst && job->state == JOB_RUNNING)
+		job_finish(job);
+}
+
+/* ------------------------------------------------------------- spawn */
+
 static int inst_spawn(struct zvmd_job *job, struct inst *in)
 {
 	const struct proto_instance *pi = in->pi;
@@ -698,15 +1064,27 @@ static void job_run(struct zvmd_job *job)
 	bool failed = false;
 
 	job->state = JOB_RUNNING;
-	srv->slots_used += (unsigned)job->ninst;
+	srv->slots_used += (unsigned)job->nslots;
 	srv->running_jobs++;
 	job->next = srv->running;
 	srv->running = job;
 	uv_timer_init(srv->loop, &job->timer);
 	job->timer.data = job;
 	job->timer_open = true;
+	if (job->remote) {
+		/* Workers time their instances out themselves: this only
+		 * catches a worker that never answers. */
+		uv_timer_start(&job->timer, on_remote_timeout,
+			       (uint64_t)cfg->job_timeout * 1000 +
+			       REMOTE_GRACE_MS, 0);
+		if (job->nended == job->ninst)
+			job_finish(job);
+		return;
+	}
 	uv_timer_start(&job->timer, on_timeout, (uint64_t)secs * 1000, 0);
 	for (size_t i = 0; i < job->ninst && !failed; i++) {
+		if (!job->inst[i].here)
+			continue;
 		if (inst_spawn(job, &job->inst[i]))
 			failed = true;
 		else
@@ -727,7 +1105,7 @@ static void job_run(struct zvmd_job *job)
 	for (size_t i = 0; i < job->ninst; i++)
 		if (!job->inst[i].sb)
 			inst_end(&job->inst[i]);
-	if (job->ninst == 0)
+	if (job->nended == job->ninst && job->state == JOB_RUNNING)
 		job_finish(job);
 }
 
@@ -747,7 +1125,7 @@ void zvmd_jobs_schedule(struct zvmd_server *srv)
 	/* Draining: queued jobs are being answered 503, not started. */
 	if (srv->draining)
 		return;
-	while (srv->queue_head && slots_free(srv, srv->queue_head->ninst)) {
+	while (srv->queue_head && slots_free(srv, srv->queue_head->nslots)) {
 		struct zvmd_job *job = srv->queue_head;
 
 		srv->queue_head = job->next;
@@ -764,7 +1142,7 @@ static void job_submit_ready(struct zvmd_job *job)
 {
 	struct zvmd_server *srv = job->srv;
 
-	if (zvmd_jobs_can_start(srv, job->ninst)) {
+	if (zvmd_jobs_can_start(srv, job->nslots)) {
 		job_run(job);
 		return;
 	}
@@ -912,23 +1290,35 @@ static void queue_remove(struct zvmd_server *srv, struct zvmd_job *job)
 	}
 }
 
+static void job_complete(struct zvmd_job *job);
+
+/* Commit the outputs of an instance that succeeded, drop the others'.
+ * A part job's outputs go to put(), which settles each later. */
 static void outputs_settle(struct zvmd_job *job, struct inst *in)
 {
 	struct zvmd_store *st = job->srv->store;
 
 	for (size_t o = 0; o < in->nouts; o++) {
-		const struct proto_channel *c = &in->pi->channels[in->outs[o].chan];
+		struct out_obj *out = &in->outs[o];
+		const struct proto_channel *c = &in->pi->channels[out->chan];
 		const char *etag = in->have_report &&
-				   in->outs[o].chan < in->report.nchannels ?
-				   in->report.channels[in->outs[o].chan].etag :
-				   NULL;
+				   out->chan < in->report.nchannels ?
+				   in->report.channels[out->chan].etag : NULL;
 		struct proto_error err;
+		int fd = out->fd;
 
 		if (!in->ok || job->cancelled) {
-			st->ops->abort(st, in->outs[o].o);
+			out_drop(st, out);
 			continue;
 		}
-		if (st->ops->commit(st, in->outs[o].o, c->content_type, c->meta,
+		if (fd >= 0) {
+			out->fd = -1;
+			job->puts_pending++;
+			job->put(job, (size_t)(in - job->inst), c, fd, etag,
+				 job->put_arg);
+			continue;
+		}
+		if (st->ops->commit(st, out->o, c->content_type, c->meta,
 				    c->nmeta, etag, &err)) {
 			in->ok = false;
 			snprintf(in->status, sizeof(in->status), "%s",
@@ -938,13 +1328,46 @@ static void outputs_settle(struct zvmd_job *job, struct inst *in)
 	in->nouts = 0;
 }
 
+static void puts_settled_one(struct zvmd_job *job)
+{
+	if (--job->puts_pending == 0 && job->state == JOB_SETTLING)
+		job_complete(job);
+}
+
+void zvmd_job_put_done(struct zvmd_job *job, size_t inst, const char *error)
+{
+	struct inst *in = &job->inst[inst];
+
+	if (error && in->ok) {
+		in->ok = false;
+		snprintf(in->status, sizeof(in->status), "%s", error);
+	}
+	puts_settled_one(job);
+}
+
+/* Every instance has ended: free the slots, settle the outputs. */
 static void job_finish(struct zvmd_job *job)
 {
 	struct zvmd_server *srv = job->srv;
-	bool was_running = job->state == JOB_RUNNING;
 
+	if (job->state == JOB_RUNNING) {
+		srv->slots_used -= (unsigned)job->nslots;
+		srv->running_jobs--;
+		running_remove(srv, job);
+	}
+	job->state = JOB_SETTLING;
+	/* A put may settle at once: hold one count until all have left. */
+	job->puts_pending++;
 	for (size_t i = 0; i < job->ninst; i++)
 		outputs_settle(job, &job->inst[i]);
+	stream_wake(job);
+	puts_settled_one(job);
+}
+
+static void job_complete(struct zvmd_job *job)
+{
+	struct zvmd_server *srv = job->srv;
+
 	job->state = JOB_DONE;
 	job->t_end = now_ns();
 	if (job->timer_open) {
@@ -954,11 +1377,6 @@ static void job_finish(struct zvmd_job *job)
 	if (job->client_open) {
 		job_close_handle(job, (uv_handle_t *)&job->client_poll);
 		job->client_open = false;
-	}
-	if (was_running) {
-		srv->slots_used -= (unsigned)job->ninst;
-		srv->running_jobs--;
-		running_remove(srv, job);
 	}
 	stream_wake(job);
 	if (job->done)
@@ -970,10 +1388,18 @@ static void job_finish(struct zvmd_job *job)
 
 void zvmd_job_cancel(struct zvmd_job *job, const char *why)
 {
-	if (job->state == JOB_DONE)
+	/* Settling: the instances ended and their outputs are on their way
+	 * (the PUTs end on their own). */
+	if (job->state == JOB_DONE || job->state == JOB_SETTLING)
 		return;
 	job->cancelled = true;
 	snprintf(job->cancel_why, sizeof(job->cancel_why), "%s", why);
+	if (job->state == JOB_RUNNING && job->remote) {
+		/* From the loop, as for a local job: the caller may be
+		 * walking the running list. */
+		uv_timer_start(&job->timer, on_remote_timeout, 0, 0);
+		return;
+	}
 	if (job->state == JOB_RUNNING) {
 		job_kill_all(job, SANDBOX_END_KILLED);
 		return;
@@ -981,6 +1407,8 @@ void zvmd_job_cancel(struct zvmd_job *job, const char *why)
 	if (job->state == JOB_QUEUED)
 		queue_remove(job->srv, job);
 	for (size_t i = 0; i < job->ninst; i++) {
+		if (job->inst[i].ended)
+			continue;
 		job->inst[i].ended = true;
 		snprintf(job->inst[i].status, sizeof(job->inst[i].status),
 			 "ZeroVM did not run: %s", why);
@@ -1100,6 +1528,14 @@ static void clean(char *s)
 			*s = ';';
 }
 
+/* A CDR value has commas of its own ("elapsed, accounting"). */
+static void clean_controls(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = ';';
+}
+
 enum { H_SYSTEM, H_STATUS, H_RETCODE, H_ETAG, H_VALIDATION, H_CDR, H_N };
 
 static const char *const header_names[H_N] = {
@@ -1111,6 +1547,10 @@ static void inst_etag(const struct inst *in, FILE *f)
 {
 	bool any = false;
 
+	if (in->remote_report) {
+		fputs(in->r_etag, f);
+		return;
+	}
 	for (size_t k = 0; in->have_report && k < in->report.nchannels; k++) {
 		if (!in->report.channels[k].etag[0])
 			continue;
@@ -1124,6 +1564,8 @@ static void inst_etag(const struct inst *in, FILE *f)
 
 static int inst_retcode(const struct inst *in)
 {
+	if (in->remote_report)
+		return in->r_retcode;
 	if (!in->have_report)
 		return -1;
 	if (in->report.end == SANDBOX_END_EXIT)
@@ -1138,6 +1580,10 @@ static void inst_cdr(const struct inst *in, FILE *f)
 	struct proto_accounting a = { 0 };
 	char *line;
 
+	if (in->remote_report) {
+		fputs(in->r_cdr, f);
+		return;
+	}
 	if (in->have_report) {
 		a.sys = in->report.sys;
 		a.user = in->report.user;
@@ -1184,7 +1630,7 @@ static int header_values(const struct zvmd_job *job, char *v[H_N])
 		fprintf(f[H_RETCODE], "%s%d", sep, inst_retcode(in));
 		fputs(sep, f[H_ETAG]);
 		inst_etag(in, f[H_ETAG]);
-		fprintf(f[H_VALIDATION], "%s0", sep);
+		fprintf(f[H_VALIDATION], "%s%d", sep, in->r_validation);
 		fputs(", ", f[H_CDR]);
 		inst_cdr(in, f[H_CDR]);
 	}
@@ -1394,5 +1840,191 @@ struct MHD_Response *zvmd_job_stream_response(struct zvmd_job *job,
 				"X-Nexe-System, X-Nexe-Status, X-Nexe-Retcode, "
 				"X-Nexe-Etag, X-Nexe-Validation, "
 				"X-Nexe-Cdr-Line");
+	return r;
+}
+
+/* ------------------------------------------------------------- frames */
+
+/* Queue text (not NUL-terminated, owned by us now) for frames_read. */
+static void pend_set(struct zvmd_job *job, char *text, size_t len)
+{
+	free(job->pend);
+	job->pend = text;
+	job->pend_len = len;
+	job->pend_off = 0;
+}
+
+/* An output frame carrying the next bytes of part p, or 0 if none. */
+static int frame_output(struct zvmd_job *job, const struct part *p)
+{
+	enum { CHUNK = 64 * 1024 };
+	struct proto_frame f = { .type = PROTO_FRAME_OUTPUT, .inst = p->inst };
+	char *line, *buf;
+	size_t hl;
+	ssize_t n;
+
+	buf = malloc(CHUNK + 128);
+	if (!buf)
+		return -1;
+	n = pread(p->fd, buf + 128, CHUNK, (off_t)job->cur_off);
+	if (n <= 0) {
+		free(buf);
+		return n < 0 ? -1 : 0;
+	}
+	f.len = (uint64_t)n;
+	line = proto_frame_format(&f);
+	if (!line || (hl = strlen(line)) > 128) {
+		free(line);
+		free(buf);
+		return -1;
+	}
+	memcpy(buf + 128 - hl, line, hl);
+	free(line);
+	memmove(buf, buf + 128 - hl, hl + (size_t)n);
+	pend_set(job, buf, hl + (size_t)n);
+	job->cur_off += (uint64_t)n;
+	return 1;
+}
+
+/* An instance's values as in the X-Nexe-* headers. */
+static char *inst_value(const struct inst *in,
+			void (*print)(const struct inst *, FILE *))
+{
+	char *v = NULL;
+	size_t len;
+	FILE *f = open_memstream(&v, &len);
+
+	if (!f)
+		return NULL;
+	print(in, f);
+	if (fclose(f)) {
+		free(v);
+		return NULL;
+	}
+	return v;
+}
+
+static void inst_etag(const struct inst *in, FILE *f);
+static void inst_cdr(const struct inst *in, FILE *f);
+static int inst_retcode(const struct inst *in);
+
+/* The report frames of the instances run here, then `done`. */
+static int frames_reports(struct zvmd_job *job)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	bool bad = !out;
+
+	for (size_t i = 0; !bad && i < job->ninst; i++) {
+		const struct inst *in = &job->inst[i];
+		struct proto_frame f = { .type = PROTO_FRAME_REPORT, .inst = i };
+		char *etag, *cdr, *line;
+
+		if (!in->here)
+			continue;
+		etag = inst_value(in, inst_etag);
+		cdr = inst_value(in, inst_cdr);
+		f.system = in->pi->name;
+		f.status = in->status[0] ? in->status : "ok";
+		f.retcode = inst_retcode(in);
+		f.etag = etag;
+		f.cdr = cdr;
+		line = etag && cdr ? proto_frame_format(&f) : NULL;
+		bad = !line || fputs(line, out) < 0;
+		free(line);
+		free(etag);
+		free(cdr);
+	}
+	if (!bad) {
+		struct proto_frame f = { .type = PROTO_FRAME_DONE };
+		char *line = proto_frame_format(&f);
+
+		bad = !line || fputs(line, out) < 0;
+		free(line);
+	}
+	if (out && fclose(out))
+		bad = true;
+	if (bad) {
+		free(text);
+		return -1;
+	}
+	pend_set(job, text, len);
+	return 1;
+}
+
+/* Fill job->pend: 1 done so, 0 nothing yet, 2 the stream is over, -1. */
+static int frames_next(struct zvmd_job *job)
+{
+	while (job->cur_part < job->nparts) {
+		const struct part *p = &job->parts[job->cur_part];
+		bool producer_done = job->inst[p->inst].ended;
+		int rc = frame_output(job, p);
+
+		if (rc)
+			return rc;
+		if (!producer_done)
+			return 0;
+		job->cur_part++;
+		job->cur_off = 0;
+	}
+	if (job->state != JOB_DONE)
+		return 0;
+	if (job->frames_reported)
+		return 2;
+	job->frames_reported = true;
+	return frames_reports(job);
+}
+
+static ssize_t frames_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct zvmd_job *job = cls;
+
+	(void)pos;
+	for (;;) {
+		int rc;
+
+		if (job->pend_off < job->pend_len) {
+			size_t n = job->pend_len - job->pend_off;
+
+			n = n < max ? n : max;
+			memcpy(buf, job->pend + job->pend_off, n);
+			job->pend_off += n;
+			return (ssize_t)n;
+		}
+		rc = frames_next(job);
+		if (rc < 0)
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+		if (rc == 2)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		if (rc == 0)
+			break;
+	}
+	if (job->stream_conn && !job->stream_suspended) {
+		job->stream_suspended = true;
+		MHD_suspend_connection(job->stream_conn);
+		uv_timer_start(&job->stream_timer, on_stream_timer, 10, 0);
+	}
+	return 0;
+}
+
+struct MHD_Response *zvmd_job_frames_response(struct zvmd_job *job,
+					       struct MHD_Connection *conn)
+{
+	struct MHD_Response *r;
+
+	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024,
+					      frames_read, job, NULL);
+	if (!r)
+		return NULL;
+	uv_timer_init(job->srv->loop, &job->stream_timer);
+	job->stream_timer.data = job;
+	job->stream_timer_open = true;
+	job->stream_conn = conn;
+	job->stream_resp = r;
+	job->cur_part = 0;
+	job->cur_off = 0;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+				"application/x-zerovm-frames");
 	return r;
 }

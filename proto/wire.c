@@ -409,7 +409,7 @@ static int get_bool(struct dctx *c, json_t *obj, const char *where,
 		return rc;
 	if (!json_is_boolean(v))
 		return bad(c, where, key, "must be true or false, not %s",
-			   type_name(v));
+			   json_kind(v));
 	*out = json_is_true(v);
 	return 0;
 }
