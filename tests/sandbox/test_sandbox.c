@@ -345,6 +345,19 @@ Test(channels, directory_is_refused)
 	run_free(&r);
 }
 
+/* Run a shell script as the program: exec must fail. */
+static void run_script(struct run *r, bool prewarm)
+{
+	run_init(r, "");
+	r->argv[0] = "text";
+	r->spec.prog_fd = memfd_with("#!/bin/sh\necho hi\n");
+	r->spec.argv = r->argv;
+	r->spec.channels = r->ch;
+	r->spec.nchannels = r->n;
+	r->spec.prewarm = prewarm;
+	r->rc = sandbox_run(&r->spec, &r->sb, &r->rep, &r->err);
+}
+
 Test(channels, spec_errors_are_reported)
 {
 	struct run r;
@@ -364,13 +377,7 @@ Test(channels, spec_errors_are_reported)
 	run_free(&r);
 
 	/* Not an ELF: exec fails, spawn says so. */
-	run_init(&r, "");
-	r.argv[0] = "text";
-	r.spec.prog_fd = memfd_with("#!/bin/sh\necho hi\n");
-	r.spec.argv = r.argv;
-	r.spec.channels = r.ch;
-	r.spec.nchannels = r.n;
-	r.rc = sandbox_run(&r.spec, &r.sb, &r.rep, &r.err);
+	run_script(&r, false);
 	cr_assert_eq(r.rc, -1);
 	cr_assert(strstr(r.err.msg, "execveat"), "%s", r.err.msg);
 	run_free(&r);
@@ -827,14 +834,7 @@ Test(prewarm, exec_errors_through_a_parked_child)
 	struct run r;
 
 	prewarmed_out(false, "fds", NULL, "OK 0 1 2\n");
-	run_init(&r, "");
-	r.argv[0] = "text";
-	r.spec.prog_fd = memfd_with("#!/bin/sh\necho hi\n");
-	r.spec.argv = r.argv;
-	r.spec.channels = r.ch;
-	r.spec.nchannels = r.n;
-	r.spec.prewarm = true;
-	r.rc = sandbox_run(&r.spec, &r.sb, &r.rep, &r.err);
+	run_script(&r, true);
 	cr_assert_eq(r.rc, -1);
 	cr_assert(strstr(r.err.msg, "execveat text: not a static executable"), "%s",
 		  r.err.msg);
