@@ -1,6 +1,8 @@
 /*
  * sandbox.h — run one untrusted static x86-64 program that can touch
- * nothing but its declared channels.
+ * nothing but its declared channels (or, with spec->root_dir, any x86-64
+ * program an image carries, which also sees that read-only image and a
+ * private /tmp).
  *
  * Life of a sandbox:
  *   sandbox_spawn()        clone + isolate + seccomp + exec, returns a handle
