@@ -121,6 +121,73 @@ void zvmd_cluster_free(struct zvmd_cluster *cl);
 const struct swift_ring *zvmd_cluster_ring(const struct zvmd_cluster *cl,
 					   int policy_index);
 
+/* Where a cluster job runs (daemon/cluster_place.c): the task fields
+ * `nodes` and `placement`. */
+struct zvmd_node {
+	char ip[64];
+	char http[80];   /* "ip:worker_port" */
+	char edge[80];   /* "ip:edge_port" */
+	unsigned ninst;  /* instances placed on it */
+};
+
+struct zvmd_placement {
+	size_t *inst;            /* node index of every plan instance */
+	struct zvmd_node *nodes; /* the nodes with instances, first use first */
+	size_t nnodes;
+};
+
+/* Is the zvmd of this node up? (GET /healthcheck in the daemon; a fake
+ * in unit tests.) Called at most once per IP and placement. */
+typedef bool (*zvmd_alive_fn)(void *ctx, const char *ip);
+
+/*
+ * Place every instance of plan. An instance with a placing object
+ * (inst->placement >= 0) goes to the first primary of that object, in
+ * the ring of storage policy policy[i], whose zvmd is alive; any other
+ * instance (or one whose primaries are all down) goes to the live node
+ * of the rings with the fewest instances so far (ties: ring device
+ * order). Returns 0, or -1 with msg set when no node is alive.
+ */
+int zvmd_place(const struct zvmd_cluster *cl, unsigned worker_port,
+	       unsigned edge_port, const struct proto_plan *plan,
+	       const int *policy, zvmd_alive_fn alive, void *ctx,
+	       struct zvmd_placement *out, char *msg, size_t cap);
+void zvmd_placement_clear(struct zvmd_placement *p);
+
+/*
+ * The coordinator's planning phase (daemon/cluster_prep.c), run in a uv
+ * work thread: blocking HTTP to the proxy (with the user's token) and to
+ * the workers' /healthcheck. The caller fills the inputs; on return
+ * status is 200 and the outputs are set, or status is the HTTP answer
+ * (400, 403, 404, 413, 422, 500, 502, 503) and msg says why.
+ */
+struct zvmd_prep {
+	/* in */
+	struct zvmd_config cfg;           /* a copy: SIGHUP may replace it */
+	const struct zvmd_cluster *cl;
+	char *json;
+	size_t len;
+	char account[256];
+	char *token;                      /* the user's X-Auth-Token */
+	unsigned list_limit;              /* listing page size; 0 = Swift's */
+	/* out */
+	int status;
+	char msg[600];
+	struct proto_plan *plan;
+	struct zvmd_placement place;
+	/* Per node of place: where its instances go if it cannot be
+	 * reached at dispatch (ip "" = nowhere: they pipe to other nodes). */
+	struct zvmd_node *alt;
+	struct proto_object *objects;     /* what HEAD said of every input
+					   * object and program */
+	size_t nobjects;
+};
+
+void zvmd_prep_run(struct zvmd_prep *p);
+/* Free the outputs (and json, token); the struct itself is the
+ * caller's. */
+void zvmd_prep_clear(struct zvmd_prep *p);
+
 /* ------------------------------------------------------------- store */
 
 /* An output being written: a temp file beside the final object, renamed
@@ -331,7 +398,6 @@ struct zvmd_server {
 	struct zvmd_store *store;
 	int spoolfd;
 	struct zvmd_http *http;    /* outgoing requests */
-	struct zvmd_cluster *cluster;  /* role = cluster */
 	struct zvmd_edge_srv *edge;    /* role = cluster: edge listener */
 	struct zvmd_auth *auth;        /* role = cluster: signed requests */
 	struct zvmd_metrics metrics;
@@ -339,6 +405,7 @@ struct zvmd_server {
 	struct zvmd_job *running;                 /* list of running jobs */
 	unsigned queue_depth, running_jobs, slots_used, live_jobs;
 	uint64_t next_job_id;
+	struct zvmd_cluster *cluster; /* role = cluster: rings, secret */
 	bool draining, stopping;
 };
 
@@ -511,5 +578,34 @@ void zvmd_job_release(struct zvmd_job *job);
 void zvmd_job_totals(const struct zvmd_job *job, size_t *ninst,
 		     uint64_t *bytes_in, uint64_t *bytes_out,
 		     uint64_t *body_bytes);
+
+/* ------------------------------------------------------ coordinator */
+
+/* A cluster job on its coordinator (daemon/coordinator.c). */
+struct zvmd_coord;
+
+/* Planning has ended (on the loop): zvmd_coord_status says how; when
+ * it is 200, zvmd_coord_job is the remote job, not submitted yet. */
+typedef void (*zvmd_coord_ready_cb)(struct zvmd_coord *co, void *arg);
+
+/* Plan json (taken, malloc'd) for account with the user's token in a
+ * work thread; ready runs on the loop when done. done is the remote
+ * job's completion callback. -1 when the work cannot be queued. */
+int zvmd_coord_start(struct zvmd_server *srv, uint64_t id,
+		     const char *account, const char *token, char *json,
+		     size_t len, zvmd_job_done_cb done,
+		     zvmd_coord_ready_cb ready, void *arg,
+		     struct zvmd_coord **out);
+/* 200, or the HTTP status of the failure with its message. */
+int zvmd_coord_status(const struct zvmd_coord *co, const char **msg);
+struct zvmd_job *zvmd_coord_job(const struct zvmd_coord *co);
+/* Send every node its task (after the job was submitted). */
+void zvmd_coord_dispatch(struct zvmd_coord *co);
+/* X-Nexe-Node: the worker ("ip:port") of every instance, comma-joined
+ * in plan order (malloc'd; NULL when memory runs out). */
+char *zvmd_coord_nodes(const struct zvmd_coord *co);
+/* The client's request is over: no callback runs after this; the
+ * coordinator is freed (once its planning thread, if any, has ended). */
+void zvmd_coord_release(struct zvmd_coord *co);
 
 #endif

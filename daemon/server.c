@@ -32,6 +32,8 @@ struct request {
 	struct zvmd_job *job;
 	bool is_task;             /* POST /internal/v1/task (cluster worker) */
 	struct zvmd_task *task;
+	struct zvmd_coord *coord;  /* role = cluster: planning, dispatch */
+	bool planned;              /* the coordinator's planning has ended */
 	struct timespec t0;
 };
 
@@ -221,6 +223,16 @@ static int parse_account(const char *url, char *acct, size_t cap)
 	return 0;
 }
 
+/* A cluster job says where each instance ran. */
+static void add_node_header(struct request *req, struct MHD_Response *r)
+{
+	char *nodes = req->coord ? zvmd_coord_nodes(req->coord) : NULL;
+
+	if (nodes)
+		MHD_add_response_header(r, "X-Nexe-Node", nodes);
+	free(nodes);
+}
+
 static enum MHD_Result job_reply(struct request *req)
 {
 	struct MHD_Response *r = zvmd_job_response(req->job);
@@ -230,6 +242,7 @@ static enum MHD_Result job_reply(struct request *req)
 	request_log(req, status);
 	if (!r)
 		return MHD_NO;
+	add_node_header(req, r);
 	if (status == 503) {
 		char ra[16];
 
@@ -241,19 +254,102 @@ static enum MHD_Result job_reply(struct request *req)
 	return rc;
 }
 
+/* Run a created job and answer: the streamed response at once, or the
+ * whole one when it is done. */
+static enum MHD_Result job_launch(struct request *req)
+{
+	struct MHD_Connection *conn = req->conn;
+	const union MHD_ConnectionInfo *ci;
+	struct MHD_Response *r;
+	enum MHD_Result rc;
+
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (req->stream) {
+		r = zvmd_job_stream_response(req->job, conn);
+		if (!r)
+			return MHD_NO;
+		add_node_header(req, r);
+		rc = MHD_queue_response(conn, MHD_HTTP_OK, r);
+		MHD_destroy_response(r);
+		zvmd_job_submit(req->job);
+	} else {
+		/* A job can end inside submit (no instance could start):
+		 * answer at once, as a resume right after a suspend inside
+		 * the handler is lost. Otherwise it ends from the loop,
+		 * after the suspend. */
+		zvmd_job_submit(req->job);
+		if (zvmd_job_done(req->job))
+			return job_reply(req);
+		req->suspended = true;
+		MHD_suspend_connection(conn);
+		rc = MHD_YES;
+	}
+	if (ci && !zvmd_job_done(req->job))
+		zvmd_job_watch_client(req->job, ci->connect_fd);
+	return rc;
+}
+
+/* The coordinator's planning ended: answer (error) or run (from the
+ * handler, where responses are queued). */
+static void on_planned(struct zvmd_coord *co, void *arg)
+{
+	struct request *req = arg;
+
+	(void)co;
+	req->planned = true;
+	req->suspended = false;
+	MHD_resume_connection(req->conn);
+	zvmd_server_kick(req->srv);
+}
+
+static enum MHD_Result coord_job_launch(struct request *req)
+{
+	const char *msg;
+	int status = zvmd_coord_status(req->coord, &msg);
+
+	if (status != 200)
+		return job_error(req, status, status == 503 ?
+				 req->srv->cfg.retry_after : 0, "%s", msg);
+	req->job = zvmd_coord_job(req->coord);
+	if (job_launch(req) == MHD_NO)
+		return MHD_NO;
+	if (!zvmd_job_done(req->job))
+		zvmd_coord_dispatch(req->coord);
+	return MHD_YES;
+}
+
+/* role = cluster: plan in a work thread with the user's token (the proxy
+ * filter forwards it), then dispatch to the workers. */
+static enum MHD_Result coord_job_start(struct request *req)
+{
+	const char *token = MHD_lookup_connection_value(req->conn,
+		MHD_HEADER_KIND, "X-Auth-Token");
+	char *json;
+
+	if (!token || !*token)
+		return job_error(req, 401, 0, "X-Auth-Token is missing: a "
+				 "cluster job acts with the user's token (send "
+				 "it through the Swift proxy)");
+	json = req->body ? req->body : strdup("");
+	req->body = NULL;
+	if (!json || zvmd_coord_start(req->srv, req->id, req->account, token,
+				      json, req->len, on_job_done, on_planned,
+				      req, &req->coord))
+		return job_error(req, 500, 0, "cannot start planning the job");
+	req->suspended = true;
+	MHD_suspend_connection(req->conn);
+	return MHD_YES;
+}
+
 static enum MHD_Result job_start(struct request *req)
 {
 	struct zvmd_server *srv = req->srv;
-	struct MHD_Connection *conn = req->conn;
 	const struct zvmd_config *cfg = &srv->cfg;
 	struct proto_store store = { store_list, srv->store };
 	struct proto_limits lim;
 	struct proto_plan *plan = NULL;
 	struct proto_error err = { 0 };
 	const char *sysimages[ZVMD_MAX_SYSIMAGES];
-	const union MHD_ConnectionInfo *ci;
-	struct MHD_Response *r;
-	enum MHD_Result rc;
 
 	if (req->too_large)
 		return job_error(req, 413, 0, "job description is %llu bytes, "
@@ -263,6 +359,8 @@ static enum MHD_Result job_start(struct request *req)
 	if (srv->draining)
 		return job_error(req, 503, cfg->retry_after,
 				 "zvmd is shutting down: no new jobs");
+	if (srv->cluster)
+		return coord_job_start(req);
 	proto_limits_default(&lim);
 	lim.max_job_size = cfg->max_job_size;
 	lim.max_instances = cfg->max_instances;
@@ -288,29 +386,7 @@ static enum MHD_Result job_start(struct request *req)
 			    &req->job, &err))
 		return job_error(req, proto_error_status(err.kind), 0, "%s",
 				 err.msg);
-	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-	if (req->stream) {
-		r = zvmd_job_stream_response(req->job, conn);
-		if (!r)
-			return MHD_NO;
-		rc = MHD_queue_response(conn, MHD_HTTP_OK, r);
-		MHD_destroy_response(r);
-		zvmd_job_submit(req->job);
-	} else {
-		/* A job can end inside submit (no instance could start):
-		 * answer at once, as a resume right after a suspend inside
-		 * the handler is lost. Otherwise it ends from the loop,
-		 * after the suspend. */
-		zvmd_job_submit(req->job);
-		if (zvmd_job_done(req->job))
-			return job_reply(req);
-		req->suspended = true;
-		MHD_suspend_connection(conn);
-		rc = MHD_YES;
-	}
-	if (ci && !zvmd_job_done(req->job))
-		zvmd_job_watch_client(req->job, ci->connect_fd);
-	return rc;
+	return job_launch(req);
 }
 
 
@@ -347,7 +423,8 @@ static enum MHD_Result job_headers(struct request *req, const char *method,
 		return job_error(req, 501, 0, "%s %s: zvmd only runs jobs: "
 				 "POST with X-Zerovm-Execute: 1.0", method,
 				 url);
-	if (strcmp(exec, "1.0"))
+	/* ZeroCloud's engine rewrote a bare "1.0" to "v1/1.0". */
+	if (strcmp(exec, "1.0") && strcmp(exec, "v1/1.0"))
 		return job_error(req, 400, 0, "X-Zerovm-Execute: '%s' is not "
 				 "a supported version (1.0)", exec);
 	if (parse_account(url, req->account, sizeof(req->account)))
@@ -430,6 +507,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	if (req->is_task)
 		return zvmd_task_handle(srv, conn, url, req->body ? req->body :
 					"", req->len, &req->task);
+	if (req->coord)
+		return req->planned ? coord_job_launch(req) : MHD_YES;
 	if (!strncmp(url, "/v1/", 4) || !strcmp(url, "/v1"))
 		return job_start(req);
 	if (!strcmp(url, "/healthcheck") && !strcmp(method, "GET"))
@@ -456,6 +535,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 	/* A streamed job whose client left before the end: 499, as nginx. */
 	if (req->job && !req->logged)
 		request_log(req, 499);
+	if (req->coord)
+		zvmd_coord_release(req->coord);
 	if (req->job)
 		zvmd_job_release(req->job);
 	zvmd_task_release(req->task);
@@ -708,11 +789,9 @@ static void signals_start(struct zvmd_server *srv)
 	srv->grace_timer.data = srv;
 }
 
-/* Cluster mode: rings, swift.conf and the secret; the edge listener. */
-static int cluster_start(struct zvmd_server *srv, struct zvmd_error *err)
+/* Cluster mode's worker side: the replay cache, the edge listener. */
+static int worker_start(struct zvmd_server *srv, struct zvmd_error *err)
 {
-	if (zvmd_cluster_load(&srv->cfg, &srv->cluster, err))
-		return -1;
 	srv->auth = zvmd_auth_new(&srv->cluster->secret, 0);
 	if (!srv->auth) {
 		snprintf(err->msg, sizeof(err->msg), "out of memory");
@@ -777,8 +856,17 @@ int zvmd_run(const struct zvmd_config *cfg, const char *config_path,
 		snprintf(err->msg, sizeof(err->msg), "%s", perr.msg);
 		goto out;
 	}
-	if (cfg->role == ZVMD_ROLE_CLUSTER && cluster_start(srv, err))
+	if (cfg->role == ZVMD_ROLE_CLUSTER &&
+	    zvmd_cluster_load(cfg, &srv->cluster, err)) {
+		zvmd_http_close(srv->http);
+		uv_run(&loop, UV_RUN_DEFAULT);
 		goto out;
+	}
+	if (cfg->role == ZVMD_ROLE_CLUSTER && worker_start(srv, err)) {
+		zvmd_http_close(srv->http);
+		uv_run(&loop, UV_RUN_DEFAULT);
+		goto out;
+	}
 	uv_timer_init(&loop, &srv->mhd_timer);
 	srv->mhd_timer.data = srv;
 	if (server_listen(srv, err)) {
@@ -796,12 +884,12 @@ out:
 	if (srv->mhd)
 		MHD_stop_daemon(srv->mhd);
 	zvmd_auth_free(srv->auth);
-	zvmd_cluster_free(srv->cluster);
 	uv_loop_close(&loop);
 	if (srv->store)
 		srv->store->ops->free(srv->store);
 	if (srv->spoolfd >= 0)
 		close(srv->spoolfd);
+	zvmd_cluster_free(srv->cluster);
 	free(srv);
 	return rc;
 }

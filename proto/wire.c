@@ -191,16 +191,67 @@ static void put_key(struct pbuf *b, const char *key)
 	pbuf_printf(b, ",\"%s\":", key);
 }
 
-/* Optional fields are written only when they differ from the default. */
-static void put_channel(struct pbuf *b, const struct proto_channel *c)
+/* Defaults, so that the bulk of a big plan — pipes — travels as
+ * {"kind":"pipe_in","peer":3,"peer_chan":7}: a pipe's dir follows its
+ * kind, its alias is /dev/in/<peer> or /dev/out/<peer> (connect's
+ * names), a device is its alias without /dev/, limits follow dir. */
+static int default_dir(enum proto_chan_kind kind)
 {
-	pbuf_puts(b, "{\"device\":");
-	wire_put_str(b, c->device);
-	put_key(b, "alias");
-	wire_put_str(b, c->alias);
-	pbuf_printf(b, ",\"kind\":\"%s\",\"dir\":%d,\"type\":%d",
-		    enum_name(chan_kinds, NELEM(chan_kinds), c->kind), c->dir,
-		    (int)c->type);
+	return kind == PROTO_CHAN_PIPE_IN ? PROTO_READ :
+	       kind == PROTO_CHAN_PIPE_OUT ? PROTO_WRITE : 0;
+}
+
+static int64_t default_limit(int dir, bool get)
+{
+	return (dir & (get ? PROTO_READ : PROTO_WRITE)) ? PROTO_UNBOUNDED : 0;
+}
+
+static const char *pipe_prefix(enum proto_chan_kind kind)
+{
+	return kind == PROTO_CHAN_PIPE_IN ? "/dev/in/" : "/dev/out/";
+}
+
+static bool alias_is_default(const struct proto_plan *plan,
+			     const struct proto_channel *c)
+{
+	const char *pre = pipe_prefix(c->kind);
+	size_t n = strlen(pre);
+
+	return chan_is_pipe(c) && c->peer < plan->ninst &&
+	       strncmp(c->alias, pre, n) == 0 &&
+	       strcmp(c->alias + n, plan->inst[c->peer].name) == 0;
+}
+
+static bool device_is_default(const struct proto_channel *c)
+{
+	return strncmp(c->alias, "/dev/", 5) == 0 && c->alias[5] &&
+	       strcmp(c->device, c->alias + 5) == 0;
+}
+
+static void put_limit(struct pbuf *b, const char *key, int64_t v, int64_t def)
+{
+	if (v != def)
+		pbuf_printf(b, ",\"%s\":%" PRId64, key, v);
+}
+
+/* Optional fields are written only when they differ from the default. */
+static void put_channel(struct pbuf *b, const struct proto_plan *plan,
+			const struct proto_channel *c)
+{
+	pbuf_printf(b, "{\"kind\":\"%s\"",
+		    enum_name(chan_kinds, NELEM(chan_kinds), c->kind));
+	if (!alias_is_default(plan, c)) {
+		put_key(b, "alias");
+		wire_put_str(b, c->alias);
+	}
+	if (!device_is_default(c)) {
+		put_key(b, "device");
+		wire_put_str(b, c->device);
+	}
+	if (c->dir != default_dir(c->kind))
+		pbuf_printf(b, ",\"dir\":%d", c->dir);
+	if (c->type)
+		pbuf_printf(b, ",\"type\":%d", (int)c->type);
 	if (c->path) {
 		put_key(b, "path");
 		wire_put_str(b, c->path);
@@ -229,9 +280,11 @@ static void put_channel(struct pbuf *b, const struct proto_channel *c)
 	}
 	if (c->min_size)
 		pbuf_printf(b, ",\"min_size\":%" PRIu64, c->min_size);
-	pbuf_printf(b, ",\"gets\":%" PRId64 ",\"get_size\":%" PRId64
-		    ",\"puts\":%" PRId64 ",\"put_size\":%" PRId64 "}",
-		    c->gets, c->get_size, c->puts, c->put_size);
+	put_limit(b, "gets", c->gets, default_limit(c->dir, true));
+	put_limit(b, "get_size", c->get_size, default_limit(c->dir, true));
+	put_limit(b, "puts", c->puts, default_limit(c->dir, false));
+	put_limit(b, "put_size", c->put_size, default_limit(c->dir, false));
+	pbuf_add(b, "}", 1);
 }
 
 static void put_strv(struct pbuf *b, char *const *v, size_t n)
@@ -245,7 +298,8 @@ static void put_strv(struct pbuf *b, char *const *v, size_t n)
 	pbuf_add(b, "]", 1);
 }
 
-static void put_instance(struct pbuf *b, const struct proto_instance *in)
+static void put_instance(struct pbuf *b, const struct proto_plan *plan,
+			 const struct proto_instance *in)
 {
 	pbuf_puts(b, "{\"name\":");
 	wire_put_str(b, in->name);
@@ -268,7 +322,7 @@ static void put_instance(struct pbuf *b, const struct proto_instance *in)
 	for (size_t k = 0; k < in->nchannels; k++) {
 		if (k)
 			pbuf_add(b, ",", 1);
-		put_channel(b, &in->channels[k]);
+		put_channel(b, plan, &in->channels[k]);
 	}
 	pbuf_puts(b, "]}");
 }
@@ -283,7 +337,7 @@ static void put_plan(struct pbuf *b, const struct proto_plan *plan)
 	for (size_t i = 0; i < plan->ninst; i++) {
 		if (i)
 			pbuf_add(b, ",", 1);
-		put_instance(b, &plan->inst[i]);
+		put_instance(b, plan, &plan->inst[i]);
 	}
 	pbuf_puts(b, "]}");
 }
@@ -574,18 +628,29 @@ static int get_channel(struct dctx *c, json_t *v, const char *where,
 		       struct proto_channel *ch)
 {
 	unsigned kind;
+	bool pipe;
 	int64_t x;
 
 	if (need_object(c, v, where) || only_keys(c, v, where, channel_keys) ||
-	    get_str(c, v, where, "device", true, true, &ch->device) ||
-	    get_str(c, v, where, "alias", true, true, &ch->alias) ||
 	    get_enum(c, v, where, "kind", chan_kinds, NELEM(chan_kinds), &kind))
 		return -1;
 	ch->kind = (enum proto_chan_kind)kind;
-	if (get_int(c, v, where, "dir", true, 1, 3, 0, &x))
+	pipe = chan_is_pipe(ch);
+	/* A pipe's default alias names its peer: set by pipe_aliases. */
+	if (get_str(c, v, where, "alias", !pipe, true, &ch->alias) ||
+	    get_str(c, v, where, "device", ch->alias &&
+		    (strncmp(ch->alias, "/dev/", 5) || !ch->alias[5]), true,
+		    &ch->device))
 		return -1;
+	if (!ch->device && ch->alias)
+		ch->device = ch->alias + 5;
+	if (get_int(c, v, where, "dir", !pipe, 1, 3, default_dir(ch->kind), &x))
+		return -1;
+	if (pipe && x != default_dir(ch->kind))
+		return bad(c, where, "dir", "must be %d for a %s channel",
+			   default_dir(ch->kind), chan_kinds[ch->kind]);
 	ch->dir = (int)x;
-	if (get_int(c, v, where, "type", true, 0, 3, 0, &x))
+	if (get_int(c, v, where, "type", false, 0, 3, 0, &x))
 		return -1;
 	ch->type = (enum proto_access)x;
 	if (get_str(c, v, where, "path", false, true, &ch->path))
@@ -596,8 +661,8 @@ static int get_channel(struct dctx *c, json_t *v, const char *where,
 			  ch->kind == PROTO_CHAN_NODE))
 		return bad(c, where, "path", "missing (a %s channel has one)",
 			   chan_kinds[ch->kind]);
-	if (!chan_is_pipe(ch) && (json_object_get(v, "peer") ||
-			     json_object_get(v, "peer_chan")))
+	if (!pipe && (json_object_get(v, "peer") ||
+		      json_object_get(v, "peer_chan")))
 		return bad(c, where, NULL, "only pipe channels have a peer");
 	if (get_str(c, v, where, "content_type", false, false,
 		    &ch->content_type) ||
@@ -611,14 +676,14 @@ static int get_channel(struct dctx *c, json_t *v, const char *where,
 	if (get_int(c, v, where, "min_size", false, 0, INT64_MAX, 0, &x))
 		return -1;
 	ch->min_size = (uint64_t)x;
-	return get_int(c, v, where, "gets", true, 0, PROTO_UNBOUNDED, 0,
-		       &ch->gets) ||
-	       get_int(c, v, where, "get_size", true, 0, PROTO_UNBOUNDED, 0,
-		       &ch->get_size) ||
-	       get_int(c, v, where, "puts", true, 0, PROTO_UNBOUNDED, 0,
-		       &ch->puts) ||
-	       get_int(c, v, where, "put_size", true, 0, PROTO_UNBOUNDED, 0,
-		       &ch->put_size) ? -1 : 0;
+	return get_int(c, v, where, "gets", false, 0, PROTO_UNBOUNDED,
+		       default_limit(ch->dir, true), &ch->gets) ||
+	       get_int(c, v, where, "get_size", false, 0, PROTO_UNBOUNDED,
+		       default_limit(ch->dir, true), &ch->get_size) ||
+	       get_int(c, v, where, "puts", false, 0, PROTO_UNBOUNDED,
+		       default_limit(ch->dir, false), &ch->puts) ||
+	       get_int(c, v, where, "put_size", false, 0, PROTO_UNBOUNDED,
+		       default_limit(ch->dir, false), &ch->put_size) ? -1 : 0;
 }
 
 static const char *const inst_keys[] = {
@@ -740,6 +805,26 @@ static int get_pipe_ends(struct dctx *c, json_t *inst, const char *root,
 	return 0;
 }
 
+/* Pipes sent without an alias get connect's: /dev/in/<peer name> or
+ * /dev/out/<peer name> (peers are in range: check_peers ran). */
+static int pipe_aliases(struct dctx *c, struct proto_plan *plan)
+{
+	for (size_t i = 0; i < plan->ninst; i++)
+		for (size_t k = 0; k < plan->inst[i].nchannels; k++) {
+			struct proto_channel *ch = &plan->inst[i].channels[k];
+
+			if (!chan_is_pipe(ch) || ch->alias)
+				continue;
+			ch->alias = arena_cat(c->a, pipe_prefix(ch->kind),
+					      plan->inst[ch->peer].name, NULL);
+			if (!ch->alias)
+				return oom(c);
+			if (!ch->device)
+				ch->device = ch->alias + 5;
+		}
+	return 0;
+}
+
 static void limits_fill(struct proto_limits *l, const struct proto_limits *in)
 {
 	struct proto_limits def;
@@ -798,7 +883,8 @@ static int plan_decode(json_t *v, const char *root,
 		if (get_instance(&c, iv, w, plan, &budget, &plan->inst[i]))
 			goto fail;
 	}
-	if (get_pipe_ends(&c, inst, root, plan) || check_peers(&c, plan, root))
+	if (get_pipe_ends(&c, inst, root, plan) ||
+	    check_peers(&c, plan, root) || pipe_aliases(&c, plan))
 		goto fail;
 	if (proto_plan_edges(plan, NULL, NULL, err)) {
 		err->kind = PROTO_EBADJOB;

@@ -25,6 +25,7 @@
  * /dev and lets the kernel resolve every other path in the root.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <seccomp.h>
 #include <sys/mman.h>
 
@@ -70,9 +71,11 @@ int sb_filter_posix_rules(void *scmp_ctx, size_t nfds, bool det)
 						posix_fd_checked[i], 1,
 						SCMP_A0(SCMP_CMP_LT, nfds));
 	}
-	/* utimensat(fd, NULL, …) is futimens: only with a path. */
-	rc = rc ? rc : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(utimensat), 1,
-					SCMP_A1(SCMP_CMP_NE, 0));
+	/* utimensat(fd, NULL, …) and AT_EMPTY_PATH act on the fd itself
+	 * (a channel: the caller's file): only with a path. */
+	rc = rc ? rc : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(utimensat), 2,
+					SCMP_A1(SCMP_CMP_NE, 0),
+					SCMP_A3(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, 0));
 	/* File mappings: ld.so maps libraries PROT_EXEC, python its
 	 * extension modules; a channel must not be mapped (reads and writes
 	 * would bypass the supervisor). */

@@ -1,7 +1,9 @@
 """What the Python functional tests share: a failure type and polling.
 
-Imported by tests/daemon/test_zvmd.py and tests/deploy/test_deploy.py
-(they put tests/ on sys.path)."""
+Imported by tests/daemon/test_zvmd.py, tests/deploy/test_deploy.py and
+tests/swift/cluster_client.py (they put tests/ on sys.path)."""
+import collections
+import os
 import time
 
 
@@ -22,3 +24,23 @@ def wait_for(pred, what, timeout=30.0):
             return
         time.sleep(0.02)
     raise Failure("timed out waiting for " + what)
+
+
+def descendants(pid):
+    """Pids of every process below pid (from /proc)."""
+    kids = collections.defaultdict(list)
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % p) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        kids[ppid].append(int(p))
+    out, todo = [], [pid]
+    while todo:
+        for k in kids.get(todo.pop(), []):
+            out.append(k)
+            todo.append(k)
+    return sorted(out)

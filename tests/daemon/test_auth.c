@@ -2,7 +2,10 @@
  * hellos (daemon/auth.c): every outcome, and the replay cache's bounds. */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -163,4 +166,56 @@ Test(auth, short_secret_refused)
 	struct zvmd_secret s = { .key = "short", .len = 5 };
 
 	cr_expect_null(zvmd_auth_new(&s, 0));
+}
+
+/* The secret file (zvmd_secret_load, daemon/cluster.c): what auth needs. */
+static const char *secret_file(const char *text, mode_t mode)
+{
+	static char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/tmp/zvmd-secret-XXXXXX");
+	cr_assert_neq(mkstemp(path), -1);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+	cr_assert_eq(chmod(path, mode), 0);
+	return path;
+}
+
+Test(auth, secret_file)
+{
+	static const char hex64[] =
+		"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+	struct zvmd_secret s;
+	char msg[512], text[2048];
+	const char *p;
+
+	p = secret_file("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\r\n", 0600);
+	cr_expect_eq(zvmd_secret_load(p, &s, msg, sizeof(msg)), 0, "%s", msg);
+	cr_expect_eq(s.len, 64, "trailing CR/LF are not part of the secret");
+	cr_expect_eq(memcmp(s.key, hex64, 64), 0);
+	unlink(p);
+	p = secret_file("too short\n", 0600);
+	cr_expect_eq(zvmd_secret_load(p, &s, msg, sizeof(msg)), -1);
+	cr_expect(strstr(msg, "holds 9 bytes; a cluster secret needs at least 32"),
+		  "%s", msg);
+	unlink(p);
+	p = secret_file(hex64, 0644);
+	cr_expect_eq(zvmd_secret_load(p, &s, msg, sizeof(msg)), -1);
+	cr_expect(strstr(msg, "is accessible to every user (mode 0644)"), "%s",
+		  msg);
+	unlink(p);
+	memset(text, 'k', sizeof(text) - 1);
+	text[sizeof(text) - 1] = '\0';
+	p = secret_file(text, 0400);
+	cr_expect_eq(zvmd_secret_load(p, &s, msg, sizeof(msg)), -1);
+	cr_expect(strstr(msg, "is larger than 1024 bytes"), "%s", msg);
+	unlink(p);
+	cr_expect_eq(zvmd_secret_load("/nonexistent/secret", &s, msg,
+				      sizeof(msg)), -1);
+	cr_expect(strstr(msg, "No such file"), "%s", msg);
+	cr_expect_eq(zvmd_secret_load("/tmp", &s, msg, sizeof(msg)), -1);
+	cr_expect(strstr(msg, "is not a regular file"), "%s", msg);
 }

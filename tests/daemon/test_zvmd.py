@@ -21,7 +21,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from harness import Failure, check, wait_for  # noqa: E402
+from harness import Failure, check, descendants, wait_for  # noqa: E402
 
 ZVMD = os.environ["ZVMD"]
 BOOKS = os.environ["ZVMD_BOOKS"]
@@ -137,23 +137,7 @@ class Daemon:
 
     def descendants(self):
         """Pids of every process below zvmd."""
-        kids = collections.defaultdict(list)
-        for pid in os.listdir("/proc"):
-            if not pid.isdigit():
-                continue
-            try:
-                with open("/proc/%s/stat" % pid) as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            kids[ppid].append(int(pid))
-        out, todo = [], [self.proc.pid]
-        while todo:
-            p = todo.pop()
-            for k in kids.get(p, []):
-                out.append(k)
-                todo.append(k)
-        return sorted(out)
+        return descendants(self.proc.pid)
 
     def rss_kib(self):
         with open("/proc/%d/status" % self.proc.pid) as f:
@@ -554,6 +538,21 @@ def case_determinism(d):
           "a non-boolean switch: %d %r" % (s, body))
 
 
+def case_pipe_pairing(d):
+    # Pipes pair by the ends the plan names (proto_plan_edges), not by
+    # order: j's stdin is fed by i's stdout (zvm://), although h's zvm://
+    # pipe lands on a device of j between them and i also connects to j.
+    # Paired by order, j's stdin was i's silent /dev/out/j.
+    status, h, body = d.job([
+        group("h", "exitcode", "0 from-h",
+              devices=[{"name": "stdout", "path": "zvm://j:data"}]),
+        group("i", "exitcode", "0 from-i", connect=["j"],
+              devices=[{"name": "stdout", "path": "zvm://j:stdin"}]),
+        group("j", "upcase")])
+    check(status == 200, "status %d: %r" % (status, body))
+    check(body == b"FROM-I\n", "j read %r on stdin" % body)
+
+
 def case_store_paths(d):
     os.symlink("/etc/passwd", d.path("bin/link"))
     d.put("data/ok.txt", "ok\n")
@@ -623,6 +622,7 @@ CASES = {
     "big_output": ({"max_output": "2G", "instance_timeout": 300},
                    case_big_output),
     "determinism": ({}, case_determinism),
+    "pipe_pairing": ({}, case_pipe_pairing),
 }
 
 

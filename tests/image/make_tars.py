@@ -6,8 +6,11 @@ usage: make_tars.py OUTDIR
 """
 import io
 import os
+import shutil
+import subprocess
 import sys
 import tarfile
+import tempfile
 
 MTIME = 1400000000
 
@@ -86,6 +89,25 @@ def huge(path):
         f.write(buf + b"\0" * 1024)
 
 
+def sparse(out):
+    """GNU sparse entries (GNU tar writes them; tarfile cannot): one of
+    1 MiB + 1 byte with two bytes of data, one of 3 GiB with none."""
+    tmp = tempfile.mkdtemp(dir=out)
+    try:
+        with open(os.path.join(tmp, "s"), "wb") as f:
+            f.write(b"x")
+            f.seek(1 << 20)
+            f.write(b"y")
+        with open(os.path.join(tmp, "h"), "wb") as f:
+            f.truncate(3 << 30)
+        for name, member in (("sparse.tar", "s"), ("sparse-huge.tar", "h")):
+            subprocess.run(["tar", "--sparse", "--format=gnu", "-C", tmp,
+                            "-cf", os.path.join(out, name), member],
+                           check=True)
+    finally:
+        shutil.rmtree(tmp)
+
+
 def nul_name(path):
     """A pax path with a NUL in it: C sees "a", the rest must not appear."""
     with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as t:
@@ -108,6 +130,7 @@ def main():
                           format=tarfile.GNU_FORMAT) as t:
             fill(t)
     huge(os.path.join(out, "huge.tar"))
+    sparse(out)
     nul_name(os.path.join(out, "nul.tar"))
     with open(os.path.join(out, "garbage.tar"), "wb") as f:
         f.write(b"this is not an archive\n" * 100)

@@ -372,6 +372,37 @@ Test(image, huge_entry)
 		"pass the image's limit of 2147483648 bytes");
 }
 
+Test(image, sparse_huge)
+{
+	refused("sparse-huge.tar", NULL, "entry 'h': 3221225472 bytes would "
+		"pass the image's limit of 2147483648 bytes");
+}
+
+/* A sparse entry unpacks to its full size with its data in place. */
+Test(image, sparse)
+{
+	struct sandbox_error err = { { 0 } };
+	char *root = NULL, p[512], c = 0;
+	struct stat sb;
+	int fd;
+
+	cr_assert_eq(image_open("sparse.tar", NULL, &root, NULL, &err), 0, "%s",
+		     err.msg);
+	at(p, sizeof(p), root, "s");
+	fd = open(p, O_RDONLY);
+	cr_assert(fd >= 0);
+	cr_assert_eq(fstat(fd, &sb), 0);
+	cr_assert_eq(sb.st_size, (1 << 20) + 1);
+	cr_assert_eq(pread(fd, &c, 1, 0), 1);
+	cr_assert_eq(c, 'x');
+	cr_assert_eq(pread(fd, &c, 1, 1000), 1);
+	cr_assert_eq(c, 0);
+	cr_assert_eq(pread(fd, &c, 1, 1 << 20), 1);
+	cr_assert_eq(c, 'y');
+	close(fd);
+	free(root);
+}
+
 Test(image, size_limit)
 {
 	struct sandbox_image_limits l = { .max_bytes = 1 << 20 };

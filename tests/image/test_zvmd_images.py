@@ -159,6 +159,21 @@ def case_busybox(d):
           (s, body, h.get("X-Nexe-Status")))
 
 
+def case_object_program_over_image(d):
+    """A static program stored as an object, with a system image device:
+    the image is its root (the program sees the image's files)."""
+    s, h, body = d.job([test_zvmd.group(
+        "hello", "hello", devices=[{"name": "busybox"}, {"name": "stdout"}])])
+    check(s == 200 and body == b"hello, world\n",
+          "hello over busybox: %d %r %r" % (s, body, h.get("X-Nexe-Status")))
+    s, h, body = d.job([test_zvmd.group(
+        "cat", "cat", args="/bin/busybox",
+        devices=[{"name": "busybox"}, {"name": "stdout"}])])
+    check(s == 200 and body[:4] == b"\x7fELF",
+          "cat of a file of the image: %d %r %r" % (s, body[:40],
+                                                    h.get("X-Nexe-Status")))
+
+
 def case_job_image(d):
     """The job brings its own image: a tar object as the `image` device."""
     with open(IMAGES["busybox"], "rb") as f:

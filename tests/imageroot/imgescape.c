@@ -241,6 +241,9 @@ static void attack_hardlink(const char *arg)
 	MUST_FAIL(linkat(AT_FDCWD, "/prog/imgescape", AT_FDCWD, "/tmp/hl2",
 			 AT_SYMLINK_FOLLOW));
 	MUST_FAIL(linkat(1, "", AT_FDCWD, "/tmp/out-hl", AT_EMPTY_PATH));
+	/* The channel is the caller's file: not even its times change. */
+	MUST_FAIL(syscall(SYS_utimensat, 1, NULL, NULL, 0));
+	MUST_FAIL(utimensat(1, "", NULL, AT_EMPTY_PATH));
 	int fd = open("/data", O_RDONLY);
 	MUST_FAIL(linkat(fd, "", AT_FDCWD, "/tmp/data-hl", AT_EMPTY_PATH));
 	int t = open("/tmp/a", O_WRONLY | O_CREAT, 0600);

@@ -229,6 +229,11 @@ static struct bad_manifest bad_cases[] = {
 	BAD(HEAD "Node = \n", "line 5: Node: value is empty"),
 	BAD(HEAD "Job = 1\nJob = 2\n",
 	    "line 6: Job: duplicate key (first given on line 5)"),
+	BAD(HEAD "Image = \n", "line 5: Image: value is empty"),
+	BAD(HEAD "ImageTmp = -1\n",
+	    "line 5: ImageTmp: size must be a non-negative integer, got \"-1\""),
+	BAD(HEAD "ImageTmp = 1\nImage = /i\nImageTmp = 2\n",
+	    "line 7: ImageTmp: duplicate key (first given on line 5)"),
 };
 
 /* Criterion re-executes the test binary, so parameters carry an index
@@ -337,6 +342,28 @@ Test(manifest, round_trip_parse_format_parse)
 	cr_expect_str_eq(a->argv[1], "");
 	cr_expect_str_eq(a->argv[2], "it's");
 	cr_expect_str_eq(a->argv[5], "back\\slash");
+	free(out);
+	proto_manifest_free(a);
+	proto_manifest_free(b);
+}
+
+/* Every optional key at once (each singleton key has its own slot for
+ * duplicate detection), and Image/ImageTmp survive a round trip. */
+Test(manifest, image_keys_round_trip)
+{
+	const char *text = HEAD "Node = n\nJob = j\nImage = /img/python3.tar\n"
+		"ImageTmp = 1048576\nCommandLine = python3 -c pass\n"
+		"Environment = A,1\n" STD;
+	struct proto_manifest *a = parse_ok(text), *b;
+	char *out = proto_manifest_format(a);
+
+	cr_assert_str_eq(a->image, "/img/python3.tar");
+	cr_expect_eq(a->image_tmp, 1048576);
+	cr_assert_not_null(out);
+	b = parse_ok(out);
+	expect_same(a, b);
+	cr_expect_str_eq(b->image, "/img/python3.tar");
+	cr_expect_eq(b->image_tmp, 1048576);
 	free(out);
 	proto_manifest_free(a);
 	proto_manifest_free(b);

@@ -149,6 +149,10 @@ Test(wire, argv_bytes_survive)
 	char *s = proto_plan_to_json(p);
 
 	cr_assert(strstr(s, "{\"hex\":\"ff01\"}"), "%s", s);
+	/* A connect pipe travels with defaults only: /dev/in/map-1, dir 1,
+	 * limits of a readable channel (plan_eq checks they come back). */
+	cr_assert(strstr(s, "{\"kind\":\"pipe_in\",\"peer\":0,"
+			 "\"peer_chan\":3}"), "%s", s);
 	cr_assert_eq(proto_plan_from_json(s, strlen(s), NULL, &q, &err), 0,
 		     "%s", err.msg);
 	cr_expect_str_eq(q->inst[0].argv[q->inst[0].argc - 1], "\xff\x01");
@@ -305,7 +309,15 @@ static const struct bad_case bad_plans[] = {
 	  "plan.inst[0].location: must be a string without NUL, not an integer" },
 	{ PLAN(INST("a\\u0000b", "", CH_STDIN)), "plan is not valid JSON" },
 	{ PLAN(INST("g", "", "{\"device\":\"stdin\"}")),
+	  "plan.inst[0].channels[0].kind: missing" },
+	{ PLAN(INST("g", "", "{\"kind\":\"empty\",\"device\":\"stdin\"}")),
 	  "plan.inst[0].channels[0].alias: missing" },
+	{ PLAN(INST("g", "", "{\"kind\":\"empty\",\"alias\":\"stdin\",\"dir\":1}")),
+	  "plan.inst[0].channels[0].device: missing" },
+	{ PLAN(INST("g", "", "{\"kind\":\"empty\",\"alias\":\"/dev/x\"}")),
+	  "plan.inst[0].channels[0].dir: missing" },
+	{ PLAN(INST("g", "", "{\"kind\":\"pipe_in\",\"dir\":2,\"peer\":1,\"peer_chan\":0}")),
+	  "plan.inst[0].channels[0].dir: must be 1 for a pipe_in channel" },
 	{ PLAN(INST("g", "", "{\"device\":\"x\",\"alias\":\"/dev/x\",\"kind\":\"tube\"}")),
 	  "plan.inst[0].channels[0].kind: must be one of the known names, not a string \"tube\"" },
 	{ PLAN(INST("g", "", "{\"device\":\"x\",\"alias\":\"/dev/x\",\"kind\":\"empty\",\"dir\":4}")),

@@ -3,7 +3,6 @@ the proxy or a zvmd, tokens, jobs, where Swift puts an object (Swift's own
 swift-get-nodes), and the process, fd and spool checks of the fault tests.
 Run under /usr/bin/python3 (cluster.py)."""
 
-import collections
 import hashlib
 import hmac
 import http.client
@@ -20,7 +19,7 @@ import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..'))
-from harness import wait_for  # noqa: E402
+from harness import descendants, wait_for  # noqa: E402,F401
 sys.path.insert(0, HERE)
 import cluster  # noqa: E402
 
@@ -160,26 +159,6 @@ def data_files(devices, part, hsh):
 
 
 # ---- processes, fds and files, for the fault tests ------------------------
-
-def descendants(pid):
-    """Pids of every process below pid."""
-    kids = collections.defaultdict(list)
-    for p in os.listdir('/proc'):
-        if not p.isdigit():
-            continue
-        try:
-            with open('/proc/%s/stat' % p) as f:
-                ppid = int(f.read().rsplit(')', 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        kids[ppid].append(int(p))
-    out, todo = [], [pid]
-    while todo:
-        for k in kids.get(todo.pop(), []):
-            out.append(k)
-            todo.append(k)
-    return sorted(out)
-
 
 def alive(pids):
     """The pids of pids that still exist (zombies count: not reaped)."""

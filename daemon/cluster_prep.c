@@ -1,0 +1,725 @@
+/* cluster_prep.c — the coordinator's planning phase (CLUSTER.md,
+ * "Coordinator planning"), in a uv work-queue thread.
+ *
+ * Swift stays the authority (DESIGN.md, decision 6): every question about
+ * what the user may see goes to the proxy with the user's own token, and
+ * nothing runs unless every answer was yes:
+ *
+ *   1. plan the job; wildcards are expanded from container listings
+ *      (GET ?format=json, every page);
+ *   2. HEAD every input object and program: 403/404 fail the job with
+ *      that status, naming the object; the answers (etag, size,
+ *      timestamp) become the task's `objects`, which workers check the
+ *      bytes they read against;
+ *   3. probe every swift:// output with a PUT that has no body and no
+ *      Content-Length: Swift authorises it, then refuses it with 411, so
+ *      "411" means "may write" and no object is ever created;
+ *   4. place the instances (cluster_place.c) on the nodes of the object
+ *      ring of each container's storage policy, asking each worker's
+ *      GET /healthcheck.
+ *
+ * The HTTP is blocking (zvmd_http_fetch): this thread does nothing else. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "internal.h"
+
+/* A listing page of 10 000 names of up to 1 KiB, in JSON. */
+#define LISTING_MAX (32u << 20)
+#define PROXY_CONNECT_MS 5000
+/* A worker that does not answer /healthcheck this fast is not used. */
+#define HEALTH_CONNECT_MS 500
+#define HEALTH_TIMEOUT_MS 2000
+
+struct prep_ctx {
+	struct zvmd_prep *p;
+	char base[256];         /* proxy_url without a trailing '/' */
+	char auth[4200];        /* "X-Auth-Token: ..." */
+	/* Storage policy of the containers met so far. */
+	char **conts;
+	int *policies;
+	size_t nconts;
+	/* Workers asked for their /healthcheck so far, and the answers. */
+	char (*ips)[64];
+	bool *up;
+	size_t nips;
+	const char *skip;       /* an IP taken as down (alternatives) */
+};
+
+static int fail(struct zvmd_prep *p, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int fail(struct zvmd_prep *p, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(p->msg, sizeof(p->msg), fmt, ap);
+	va_end(ap);
+	p->status = status;
+	return -1;
+}
+
+/* Percent-encode s for a URL path or query; '/' stays as is (object
+ * names hold it; a query may). malloc'd. */
+static char *pct(const char *s)
+{
+	char *out = malloc(3 * strlen(s) + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	for (const unsigned char *c = (const void *)s; *c; c++) {
+		if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		    (*c >= '0' && *c <= '9') || strchr("-._~/", *c))
+			*o++ = (char)*c;
+		else
+			o += sprintf(o, "%%%02X", *c);
+	}
+	*o = '\0';
+	return out;
+}
+
+/* "/v1/<acct>[/<cont>[/<obj>]]", each part percent-encoded. malloc'd. */
+static char *swift_path(const char *acct, const char *cont, const char *obj)
+{
+	char *a = pct(acct), *c = cont ? pct(cont) : NULL;
+	char *o = obj ? pct(obj) : NULL, *out = NULL;
+
+	if (a && (!cont || c) && (!obj || o) &&
+	    asprintf(&out, "/v1/%s%s%s%s%s", a, c ? "/" : "", c ? c : "",
+		     o ? "/" : "", o ? o : "") < 0)
+		out = NULL;
+	free(a);
+	free(c);
+	free(o);
+	return out;
+}
+
+/* "acct/cont/obj" -> its three parts (in buf). */
+static int split_object(const char *path, char *buf, size_t cap,
+			const char **acct, const char **cont, const char **obj)
+{
+	char *s1, *s2;
+
+	if (snprintf(buf, cap, "%s", path) >= (int)cap)
+		return -1;
+	s1 = strchr(buf, '/');
+	s2 = s1 ? strchr(s1 + 1, '/') : NULL;
+	if (!s2)
+		return -1;
+	*s1 = *s2 = '\0';
+	*acct = buf;
+	*cont = s1 + 1;
+	*obj = s2 + 1;
+	return 0;
+}
+
+/* One blocking request to the proxy with the user's token. query is
+ * appended as is (already encoded). */
+static int proxy_call(struct prep_ctx *c, const char *method, const char *path,
+		      const char *query, size_t max_body,
+		      struct zvmd_http_fetched *out)
+{
+	const char *headers[] = { c->auth, NULL };
+	struct zvmd_http_opts o = { 0 };
+	struct proto_error err;
+	char *url;
+	int rc;
+
+	if (asprintf(&url, "%s%s%s", c->base, path, query ? query : "") < 0)
+		return fail(c->p, 500, "out of memory");
+	o.method = method;
+	o.url = url;
+	o.headers = headers;
+	o.connect_timeout_ms = PROXY_CONNECT_MS;
+	o.low_speed_bytes = 1;
+	o.low_speed_secs = 60;
+	rc = zvmd_http_fetch(&o, max_body, out, &err);
+	free(url);
+	if (rc)
+		return fail(c->p, 502, "the Swift proxy %s did not answer "
+			    "%s %s: %s", c->base, method, path, err.msg);
+	return 0;
+}
+
+/* --------------------------------------------------------- listings */
+
+/* One page of a JSON listing appended to out (*cap: its capacity);
+ * *count = names on the page. */
+static int page_parse(const char *body, size_t len, struct proto_names *out,
+		      size_t *cap, size_t *count)
+{
+	json_t *j = json_loadb(body, len, 0, NULL), *e;
+	size_t i;
+	int rc = 0;
+
+	*count = 0;
+	if (!json_is_array(j)) {
+		json_decref(j);
+		return -1;
+	}
+	json_array_foreach(j, i, e) {
+		const char *name = json_string_value(json_object_get(e, "name"));
+
+		if (out->n == *cap) {
+			char **v = realloc(out->v, (2 * *cap + 16) *
+					   sizeof(*v));
+
+			if (!v) {
+				rc = -1;
+				break;
+			}
+			out->v = v;
+			*cap = 2 * *cap + 16;
+		}
+		if (!name || !(out->v[out->n] = strdup(name))) {
+			rc = -1;
+			break;
+		}
+		out->n++;
+	}
+	*count = json_array_size(j);
+	json_decref(j);
+	return rc;
+}
+
+static int listing_status(struct zvmd_prep *p, long status, const char *what,
+			  struct proto_error *err)
+{
+	if (status == 401 || status == 403)
+		return proto_error_set(err, PROTO_EFORBIDDEN, "listing %s: "
+				       "refused by Swift (%ld)", what, status);
+	if (status == 404)
+		return proto_error_set(err, PROTO_ENOTFOUND, "listing %s: not "
+				       "found", what);
+	p->status = 502;
+	return proto_error_set(err, PROTO_EINTERNAL, "listing %s: the Swift "
+			       "proxy answered %ld", what, status);
+}
+
+/* proto_store.list over the proxy: every page, marker after marker,
+ * until an empty one (a short page does not prove the end: the proxy's
+ * page size is its own). */
+static int store_list(void *ctx, const char *account, const char *container,
+		      const char *prefix, struct proto_names *out,
+		      struct proto_error *err)
+{
+	struct prep_ctx *c = ctx;
+	char *path = swift_path(account, container, NULL);
+	char *marker = NULL, what[600];
+	size_t count, cap = 0;
+	int rc = -1;
+
+	snprintf(what, sizeof(what), "swift://%s%s%s", account,
+		 container ? "/" : "", container ? container : "");
+	memset(out, 0, sizeof(*out));
+	if (!path)
+		return proto_error_set(err, PROTO_EINTERNAL, "out of memory");
+	do {
+		struct zvmd_http_fetched f;
+		char *ep = pct(prefix ? prefix : "");
+		char *em = pct(marker ? marker : "");
+		char *q = NULL;
+		char limit[32] = "";
+
+		if (c->p->list_limit)
+			snprintf(limit, sizeof(limit), "&limit=%u",
+				 c->p->list_limit);
+		if (!ep || !em || asprintf(&q, "?format=json%s&prefix=%s"
+					   "&marker=%s", limit, ep, em) < 0) {
+			free(ep);
+			free(em);
+			proto_error_set(err, PROTO_EINTERNAL, "out of memory");
+			goto out;
+		}
+		free(ep);
+		free(em);
+		if (proxy_call(c, "GET", path, q, LISTING_MAX, &f)) {
+			free(q);
+			proto_error_set(err, PROTO_EINTERNAL, "%s", c->p->msg);
+			goto out;
+		}
+		free(q);
+		if (f.resp.status == 204) {
+			count = 0;
+		} else if (f.resp.status != 200) {
+			listing_status(c->p, f.resp.status, what, err);
+			zvmd_http_fetched_free(&f);
+			goto out;
+		} else if (page_parse(f.body, f.len, out, &cap, &count)) {
+			zvmd_http_fetched_free(&f);
+			c->p->status = 502;
+			proto_error_set(err, PROTO_EINTERNAL, "listing %s: the "
+					"proxy's answer is not a JSON listing",
+					what);
+			goto out;
+		}
+		zvmd_http_fetched_free(&f);
+		free(marker);
+		marker = count ? strdup(out->v[out->n - 1]) : NULL;
+		if (count && !marker) {
+			proto_error_set(err, PROTO_EINTERNAL, "out of memory");
+			goto out;
+		}
+	} while (count);
+	rc = 0;
+out:
+	free(marker);
+	free(path);
+	return rc;
+}
+
+/* ----------------------------------------------------------- objects */
+
+/* The storage policy of acct/cont (HEAD of the container, once per
+ * container). A container the user may read objects of but not list
+ * (.r: without .rlistings) answers 403: its objects are then placed
+ * with the default policy's ring — the worker reads through the proxy
+ * if the object is not where that ring says. */
+static int container_policy(struct prep_ctx *c, const char *acct,
+			    const char *cont)
+{
+	const swift_conf *conf = &c->p->cl->conf;
+	const swift_policy *pol = swift_conf_default_policy(conf);
+	struct zvmd_http_fetched f;
+	char key[600], *path, **conts;
+	int *pols;
+
+	snprintf(key, sizeof(key), "%s/%s", acct, cont);
+	for (size_t i = 0; i < c->nconts; i++)
+		if (!strcmp(c->conts[i], key))
+			return c->policies[i];
+	path = swift_path(acct, cont, NULL);
+	if (path && !proxy_call(c, "HEAD", path, NULL, 0, &f)) {
+		const char *name = zvmd_http_header(&f.resp, "X-Storage-Policy");
+		const swift_policy *named = name && f.resp.status / 100 == 2 ?
+			swift_conf_policy_by_name(conf, name) : NULL;
+
+		if (named)
+			pol = named;
+		zvmd_http_fetched_free(&f);
+	}
+	free(path);
+	conts = realloc(c->conts, (c->nconts + 1) * sizeof(*conts));
+	if (conts)
+		c->conts = conts;
+	pols = realloc(c->policies, (c->nconts + 1) * sizeof(*pols));
+	if (pols)
+		c->policies = pols;
+	if (conts && pols && (conts[c->nconts] = strdup(key))) {
+		pols[c->nconts] = pol ? pol->index : 0;
+		c->nconts++;
+	}
+	return pol ? pol->index : 0;
+}
+
+static struct proto_object *seen_find(struct zvmd_prep *p, const char *path)
+{
+	for (size_t i = 0; i < p->nobjects; i++)
+		if (!strcmp(p->objects[i].path, path))
+			return &p->objects[i];
+	return NULL;
+}
+
+/* A response header's value (malloc'd, "" when absent); Swift quotes
+ * the etag of a large-object manifest: quotes are dropped. */
+static char *header_dup(const struct zvmd_http_response *r, const char *name)
+{
+	const char *v = zvmd_http_header(r, name);
+
+	if (!v)
+		v = "";
+	if (*v == '"')
+		v++;
+	return strndup(v, strcspn(v, "\""));
+}
+
+/* method on object "acct/cont/obj" through the proxy; role names it in
+ * errors ("input", "program", "output"). */
+static int object_call(struct prep_ctx *c, const char *method,
+		       const char *path, const char *role, size_t max_body,
+		       struct zvmd_http_fetched *f)
+{
+	const char *acct, *cont, *obj;
+	char buf[2048], *url;
+	int rc;
+
+	if (split_object(path, buf, sizeof(buf), &acct, &cont, &obj))
+		return fail(c->p, 400, "%s swift://%s: not acct/cont/obj",
+			    role, path);
+	url = swift_path(acct, cont, obj);
+	if (!url)
+		return fail(c->p, 500, "out of memory");
+	rc = proxy_call(c, method, url, NULL, max_body, f);
+	free(url);
+	return rc;
+}
+
+/* HEAD an input object or program through the proxy; record it. */
+static int head_object(struct prep_ctx *c, const char *path, const char *role)
+{
+	struct zvmd_prep *p = c->p;
+	struct zvmd_http_fetched f;
+	struct proto_object *s, *v;
+	const char *acct, *cont, *obj, *len;
+	char buf[2048];
+	long status;
+
+	if (seen_find(p, path))
+		return 0;
+	if (object_call(c, "HEAD", path, role, 0, &f))
+		return -1;
+	status = f.resp.status;
+	if (status / 100 != 2) {
+		zvmd_http_fetched_free(&f);
+		if (status == 401 || status == 403)
+			return fail(p, 403, "%s swift://%s: read refused by "
+				    "Swift (%ld)", role, path, status);
+		if (status == 404)
+			return fail(p, 404, "%s swift://%s: not found", role,
+				    path);
+		return fail(p, 502, "%s swift://%s: the Swift proxy answered "
+			    "%ld to HEAD", role, path, status);
+	}
+	v = realloc(p->objects, (p->nobjects + 1) * sizeof(*v));
+	if (!v) {
+		zvmd_http_fetched_free(&f);
+		return fail(p, 500, "out of memory");
+	}
+	p->objects = v;
+	s = &v[p->nobjects];
+	memset(s, 0, sizeof(*s));
+	p->nobjects++;
+	s->path = strdup(path);
+	s->etag = header_dup(&f.resp, "Etag");
+	s->timestamp = header_dup(&f.resp, "X-Timestamp");
+	len = zvmd_http_header(&f.resp, "Content-Length");
+	s->size = len ? strtoull(len, NULL, 10) : 0;
+	zvmd_http_fetched_free(&f);
+	if (!s->path || !s->etag || !s->timestamp ||
+	    split_object(path, buf, sizeof(buf), &acct, &cont, &obj))
+		return fail(p, 500, "out of memory");
+	s->policy = container_policy(c, acct, cont);
+	return 0;
+}
+
+/* May the user write this object? A PUT with neither Content-Length nor
+ * chunked encoding: the proxy checks the ACL first and then refuses the
+ * body-less request with 411, before any object server is asked. */
+static int probe_write(struct prep_ctx *c, const char *path)
+{
+	struct zvmd_prep *p = c->p;
+	struct zvmd_http_fetched f;
+	long status;
+	int acct_cont;
+
+	if (object_call(c, "PUT", path, "output", 4096, &f))
+		return -1;
+	status = f.resp.status;
+	zvmd_http_fetched_free(&f);
+	if (status == 411)
+		return 0;
+	if (status == 401 || status == 403)
+		return fail(p, 403, "output swift://%s: write refused by Swift "
+			    "(%ld)", path, status);
+	/* object_call checked that path is acct/cont/obj. */
+	acct_cont = (int)(strchr(strchr(path, '/') + 1, '/') - path);
+	if (status == 404)
+		return fail(p, 404, "output swift://%s: container swift://%.*s "
+			    "not found", path, acct_cont, path);
+	return fail(p, 502, "output swift://%s: the Swift proxy answered %ld "
+		    "to a write probe (expected 411)", path, status);
+}
+
+/* May the user list this container (a read-only listing channel)? */
+static int check_listing(struct prep_ctx *c, const char *path)
+{
+	struct zvmd_prep *p = c->p;
+	struct zvmd_http_fetched f;
+	char acct[256], *url;
+	const char *cont = strchr(path, '/');
+	long status;
+
+	if (!cont || cont - path >= (long)sizeof(acct))
+		return fail(p, 400, "input swift://%s: not acct/cont", path);
+	snprintf(acct, sizeof(acct), "%.*s", (int)(cont - path), path);
+	url = swift_path(acct, cont + 1, NULL);
+	if (!url)
+		return fail(p, 500, "out of memory");
+	if (proxy_call(c, "GET", url, "?format=json&limit=1", 65536, &f)) {
+		free(url);
+		return -1;
+	}
+	free(url);
+	status = f.resp.status;
+	zvmd_http_fetched_free(&f);
+	if (status == 200 || status == 204)
+		return 0;
+	if (status == 401 || status == 403)
+		return fail(p, 403, "input swift://%s: listing refused by Swift "
+			    "(%ld)", path, status);
+	if (status == 404)
+		return fail(p, 404, "input swift://%s: no such container", path);
+	return fail(p, 502, "input swift://%s: the Swift proxy answered %ld "
+		    "to a listing", path, status);
+}
+
+static bool listed(char **v, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(v[i], s))
+			return true;
+	return false;
+}
+
+/* HEAD every input and program, probe every output, each once. */
+static int check_objects(struct prep_ctx *c)
+{
+	const struct proto_plan *plan = c->p->plan;
+	char **probed = NULL;
+	size_t nprobed = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < plan->ninst && !rc; i++) {
+		const struct proto_instance *in = &plan->inst[i];
+
+		if (in->exec_kind == PROTO_EXEC_OBJECT)
+			rc = head_object(c, in->exec_path, "program");
+		for (size_t k = 0; k < in->nchannels && !rc; k++) {
+			const struct proto_channel *ch = &in->channels[k];
+			char **v;
+
+			if (ch->kind == PROTO_CHAN_CONTAINER) {
+				rc = check_listing(c, ch->path);
+				continue;
+			}
+			if (ch->kind != PROTO_CHAN_OBJECT)
+				continue;
+			if (!(ch->dir & PROTO_WRITE)) {
+				rc = head_object(c, ch->path, "input");
+				continue;
+			}
+			if (listed(probed, nprobed, ch->path))
+				continue;
+			rc = probe_write(c, ch->path);
+			v = rc ? NULL : realloc(probed, (nprobed + 1) *
+						sizeof(*v));
+			if (!rc && (!v || !(v[nprobed] = strdup(ch->path)))) {
+				if (v)
+					probed = v;
+				rc = fail(c->p, 500, "out of memory");
+			} else if (!rc) {
+				probed = v;
+				nprobed++;
+			}
+		}
+	}
+	proto_strv_free(probed, nprobed);
+	return rc;
+}
+
+/* ---------------------------------------------------------- placement */
+
+static bool health_check(struct prep_ctx *c, const char *ip)
+{
+	struct zvmd_http_opts o = { 0 };
+	struct zvmd_http_fetched f;
+	struct proto_error err;
+	char *url;
+	bool up;
+
+	if (asprintf(&url, "http://%s:%u/healthcheck", ip,
+		     c->p->cfg.worker_port) < 0)
+		return false;
+	o.url = url;
+	o.connect_timeout_ms = HEALTH_CONNECT_MS;
+	o.timeout_ms = HEALTH_TIMEOUT_MS;
+	up = !zvmd_http_fetch(&o, 4096, &f, &err);
+	if (up) {
+		up = f.resp.status == 200;
+		zvmd_http_fetched_free(&f);
+	}
+	zvmd_log(up ? ZVMD_LOG_DEBUG : ZVMD_LOG_WARNING, "msg=\"worker %s\" "
+		 "worker=%s:%u", up ? "up" : "down", ip, c->p->cfg.worker_port);
+	free(url);
+	return up;
+}
+
+/* Each worker is asked once per job, however often placement runs. */
+static bool worker_alive(void *ctx, const char *ip)
+{
+	struct prep_ctx *c = ctx;
+	char (*ips)[64];
+	bool *up;
+
+	if (c->skip && !strcmp(c->skip, ip))
+		return false;
+	for (size_t i = 0; i < c->nips; i++)
+		if (!strcmp(c->ips[i], ip))
+			return c->up[i];
+	ips = realloc(c->ips, (c->nips + 1) * sizeof(*ips));
+	if (ips)
+		c->ips = ips;
+	up = realloc(c->up, (c->nips + 1) * sizeof(*up));
+	if (up)
+		c->up = up;
+	if (!ips || !up)
+		return false;
+	snprintf(ips[c->nips], sizeof(ips[c->nips]), "%s", ip);
+	up[c->nips] = health_check(c, ip);
+	return up[c->nips++];
+}
+
+/* Nodes with a pipe to another node: their instances cannot move alone
+ * (the other side was told where they run). */
+static bool *pinned_nodes(const struct zvmd_prep *p)
+{
+	bool *pinned = calloc(p->place.nnodes + 1, sizeof(*pinned));
+	struct proto_edge *e = NULL;
+	struct proto_error err;
+	size_t n = 0;
+
+	if (!pinned || proto_plan_edges(p->plan, &e, &n, &err)) {
+		free(pinned);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t w = p->place.inst[e[i].writer], r = p->place.inst[e[i].reader];
+
+		if (w != r)
+			pinned[w] = pinned[r] = true;
+	}
+	free(e);
+	return pinned;
+}
+
+/* Where each node's instances go if the node cannot be reached at
+ * dispatch: placement again with that node down (the other nodes'
+ * answers are remembered), for nodes whose instances have no pipe to
+ * another node. Best effort: without one, the instances fail. */
+static void alternatives(struct prep_ctx *c, const int *policy)
+{
+	struct zvmd_prep *p = c->p;
+	bool *pinned = pinned_nodes(p);
+
+	p->alt = calloc(p->place.nnodes + 1, sizeof(*p->alt));
+	if (!pinned || !p->alt) {
+		free(pinned);
+		return;
+	}
+	for (size_t k = 0; k < p->place.nnodes; k++) {
+		struct zvmd_placement alt;
+		char msg[256];
+		size_t first = 0;
+
+		if (pinned[k])
+			continue;
+		while (p->place.inst[first] != k)
+			first++;
+		c->skip = p->place.nodes[k].ip;
+		if (zvmd_place(p->cl, p->cfg.worker_port, p->cfg.edge_port,
+			       p->plan, policy, worker_alive, c, &alt, msg,
+			       sizeof(msg)) == 0) {
+			p->alt[k] = alt.nodes[alt.inst[first]];
+			p->alt[k].ninst = p->place.nodes[k].ninst;
+			zvmd_placement_clear(&alt);
+		}
+		c->skip = NULL;
+	}
+	free(pinned);
+}
+
+static int place(struct prep_ctx *c)
+{
+	struct zvmd_prep *p = c->p;
+	int *policy = calloc(p->plan->ninst + 1, sizeof(*policy));
+	int rc;
+
+	if (!policy)
+		return fail(p, 500, "out of memory");
+	for (size_t i = 0; i < p->plan->ninst; i++) {
+		const struct proto_instance *in = &p->plan->inst[i];
+		const struct proto_object *s = in->placement < 0 ? NULL :
+			seen_find(p, in->channels[in->placement].path);
+
+		policy[i] = s ? s->policy : 0;
+	}
+	rc = zvmd_place(p->cl, p->cfg.worker_port, p->cfg.edge_port, p->plan,
+			policy, worker_alive, c, &p->place, p->msg,
+			sizeof(p->msg));
+	if (rc)
+		p->status = 503;
+	else
+		alternatives(c, policy);
+	free(policy);
+	return rc;
+}
+
+/* --------------------------------------------------------------- run */
+
+void zvmd_prep_run(struct zvmd_prep *p)
+{
+	struct prep_ctx c = { .p = p };
+	struct proto_store store = { store_list, &c };
+	struct proto_limits lim;
+	struct proto_error err = { 0 };
+	const char *sysimages[ZVMD_MAX_SYSIMAGES];
+	size_t n;
+
+	p->status = 200;
+	p->msg[0] = '\0';
+	snprintf(c.base, sizeof(c.base), "%s", p->cfg.proxy_url);
+	n = strlen(c.base);
+	if (n && c.base[n - 1] == '/')
+		c.base[n - 1] = '\0';
+	snprintf(c.auth, sizeof(c.auth), "X-Auth-Token: %s",
+		 p->token ? p->token : "");
+	proto_limits_default(&lim);
+	lim.max_job_size = p->cfg.max_job_size;
+	lim.max_instances = p->cfg.max_instances;
+	for (size_t i = 0; i < p->cfg.nsysimages; i++)
+		sysimages[i] = p->cfg.sysimages[i].name;
+	if (proto_job_plan(p->json ? p->json : "", p->len, p->account,
+			   sysimages, p->cfg.nsysimages, &lim, &store, &p->plan,
+			   &err)) {
+		/* A listing that failed in transport already set 502. */
+		fail(p, p->status != 200 ? p->status :
+		     proto_error_status(err.kind), "%s", err.msg);
+	} else if (!check_objects(&c)) {
+		place(&c);
+	}
+	for (size_t i = 0; i < c.nconts; i++)
+		free(c.conts[i]);
+	free(c.conts);
+	free(c.policies);
+	free(c.ips);
+	free(c.up);
+	memset(c.auth, 0, sizeof(c.auth));
+}
+
+void zvmd_prep_clear(struct zvmd_prep *p)
+{
+	proto_plan_free(p->plan);
+	p->plan = NULL;
+	zvmd_placement_clear(&p->place);
+	free(p->alt);
+	p->alt = NULL;
+	for (size_t i = 0; i < p->nobjects; i++) {
+		free(p->objects[i].path);
+		free(p->objects[i].etag);
+		free(p->objects[i].timestamp);
+	}
+	free(p->objects);
+	p->objects = NULL;
+	p->nobjects = 0;
+	free(p->json);
+	p->json = NULL;
+	if (p->token) {
+		memset(p->token, 0, strlen(p->token));
+		free(p->token);
+		p->token = NULL;
+	}
+}
