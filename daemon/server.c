@@ -300,7 +300,7 @@ static void on_planned(struct zvmd_coord *co, void *arg)
 	zvmd_server_kick(req->srv);
 }
 
-static enum MHD_Result cluster_launch(struct request *req)
+static enum MHD_Result coord_job_launch(struct request *req)
 {
 	const char *msg;
 	int status = zvmd_coord_status(req->coord, &msg);
@@ -318,7 +318,7 @@ static enum MHD_Result cluster_launch(struct request *req)
 
 /* role = cluster: plan in a work thread with the user's token (the proxy
  * filter forwards it), then dispatch to the workers. */
-static enum MHD_Result cluster_start(struct request *req)
+static enum MHD_Result coord_job_start(struct request *req)
 {
 	const char *token = MHD_lookup_connection_value(req->conn,
 		MHD_HEADER_KIND, "X-Auth-Token");
@@ -358,7 +358,7 @@ static enum MHD_Result job_start(struct request *req)
 		return job_error(req, 503, cfg->retry_after,
 				 "zvmd is shutting down: no new jobs");
 	if (srv->cluster)
-		return cluster_start(req);
+		return coord_job_start(req);
 	proto_limits_default(&lim);
 	lim.max_job_size = cfg->max_job_size;
 	lim.max_instances = cfg->max_instances;
@@ -497,7 +497,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		return zvmd_job_done(req->job) && !req->stream ?
 		       job_reply(req) : MHD_YES;
 	if (req->coord)
-		return req->planned ? cluster_launch(req) : MHD_YES;
+		return req->planned ? coord_job_launch(req) : MHD_YES;
 	if (!strncmp(url, "/v1/", 4) || !strcmp(url, "/v1"))
 		return job_start(req);
 	if (!strcmp(url, "/healthcheck") && !strcmp(method, "GET"))

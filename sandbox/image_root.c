@@ -356,10 +356,10 @@ SB_CHILD_CODE long sb_image_enter(const struct sb_image *im, int *step)
  * order is the file system's: hash order on ext4, creation order on
  * tmpfs). The directory's file offset, shared with the program, is the
  * index of the next entry in that order, and each entry's d_off the index
- * after it: lseek/rewinddir/seekdir (the kernel's) keep working. Each call
- * reads the whole directory again — fine for the directories programs
- * list; a directory of a million entries listed with small buffers would
- * be slow, not wrong.
+ * after it: lseek/rewinddir/seekdir (the kernel's) keep working. The
+ * directory is read when a listing starts (offset 0) or another directory
+ * is listed; the calls that continue it use that snapshot — POSIX leaves
+ * it open whether entries made after opendir/rewinddir show up.
  */
 struct dent {
 	uint64_t ino;
@@ -385,6 +385,23 @@ static void dents_free(struct dent *d, size_t n)
 	for (size_t i = 0; i < n; i++)
 		free(d[i].name);
 	free(d);
+}
+
+struct sb_dircache {
+	int fd;            /* the program's fd number */
+	dev_t dev;
+	ino_t ino;
+	struct dent *d;
+	size_t n;
+};
+
+void sb_image_dircache_free(struct sandbox *sb)
+{
+	if (!sb->dircache)
+		return;
+	dents_free(sb->dircache->d, sb->dircache->n);
+	free(sb->dircache);
+	sb->dircache = NULL;
 }
 
 /* Every entry of the directory open at `dir`, sorted; moves its offset. */
@@ -430,16 +447,40 @@ oom:
 	return -ENOMEM;
 }
 
+/* The sorted listing of the directory the program has at fd (open at
+ * `dir` here): the snapshot, or a fresh one when a listing starts. */
+static int dircache_get(struct sandbox *sb, int fd, int dir,
+			const struct stat *st, off_t idx)
+{
+	struct sb_dircache *c = sb->dircache;
+	struct dent *d;
+	size_t n;
+	int r;
+
+	if (c && idx != 0 && c->fd == fd && c->dev == st->st_dev &&
+	    c->ino == st->st_ino)
+		return 0;
+	if ((r = (int)dents_read(dir, &d, &n)) < 0)
+		return r;
+	sb_image_dircache_free(sb);
+	if (!(c = malloc(sizeof(*c)))) {
+		dents_free(d, n);
+		return -ENOMEM;
+	}
+	*c = (struct sb_dircache){fd, st->st_dev, st->st_ino, d, n};
+	sb->dircache = c;
+	return 0;
+}
+
 long sb_image_getdents(struct sandbox *sb, int fd, uint64_t buf, uint64_t count)
 {
-	struct dent *d = NULL;
-	size_t n = 0, i, len = 0;
+	const struct dent *d;
+	size_t n, i = 0, len = 0;
 	char *out = NULL;
+	struct stat st;
 	off_t idx;
 	long r;
 	int dir = (int)syscall(SYS_pidfd_getfd, sb->pidfd, fd, 0);
-
-	struct stat st;
 
 	if (dir < 0)
 		return -EBADF;
@@ -452,8 +493,10 @@ long sb_image_getdents(struct sandbox *sb, int fd, uint64_t buf, uint64_t count)
 		r = -errno;
 		goto out;
 	}
-	if ((r = dents_read(dir, &d, &n)) < 0)
-		goto out;
+	if ((r = dircache_get(sb, fd, dir, &st, idx)) < 0)
+		goto restore;
+	d = sb->dircache->d;
+	n = sb->dircache->n;
 	if (count > 1 << 20)
 		count = 1 << 20;
 	if (!(out = malloc(count ? count : 1))) {
@@ -482,10 +525,10 @@ long sb_image_getdents(struct sandbox *sb, int fd, uint64_t buf, uint64_t count)
 		r = (long)len;
 	/* Where the program's next call starts: after what it got, or
 	 * where it was if it got nothing. */
+restore:
 	if (lseek(dir, r > 0 ? (off_t)i : idx, SEEK_SET) < 0 && r >= 0)
 		r = -errno;
 out:
-	dents_free(d, n);
 	free(out);
 	close(dir);
 	return r;

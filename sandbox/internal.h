@@ -127,6 +127,8 @@ struct sandbox {
 	int channels_memfd; /* /dev/channels content, -1 until first open */
 	bool image;         /* runs in an image root: the posix policy; fds the
 			     * table calls free may hold the program's files */
+	struct sb_dircache *dircache; /* image_root.c: the sorted listing being
+				       * read, NULL if none */
 	uint64_t base[4];   /* syscr rchar syscw wchar of the exec itself */
 	uint64_t deadline;  /* monotonic ms; 0 = none (sandbox_run only) */
 	bool killed;
@@ -174,6 +176,7 @@ extern const char *const sb_image_step_names[];
 /* Deterministic image runs: getdents64(fd, buf, count) of the program,
  * sorted by name. Bytes written or -errno. */
 long sb_image_getdents(struct sandbox *sb, int fd, uint64_t buf, uint64_t count);
+void sb_image_dircache_free(struct sandbox *sb);
 
 /* ------------------------------------------------------ filter_posix.c */
 

@@ -213,6 +213,7 @@ void sandbox_free(struct sandbox *sb)
 	if (sb->channels_memfd >= 0)
 		close(sb->channels_memfd);
 	sb_chans_free(sb);
+	sb_image_dircache_free(sb);
 	free(sb->iobuf);
 	free(sb);
 }

@@ -90,6 +90,13 @@ struct sandbox_spec {
 	uint64_t tmp_size;           /* bytes of a private writable /tmp that
 				      * vanishes with the program; 0 = no /tmp
 				      * (only with root_dir) */
+	/* After this spawn, keep an isolated child of the same shape (fd
+	 * layout, limits, determinism) parked for this thread's next spawn,
+	 * which then skips the isolation steps and the seccomp attach: lower
+	 * start latency for a caller that spawns again and again, at the price
+	 * of one idle child process per spawning thread between spawns.
+	 * Ignored with root_dir. */
+	bool prewarm;
 };
 
 /* 2014-01-01T00:00:00Z, the default start of the virtual clock; an

@@ -1,17 +1,17 @@
 /*
  * spawn.c — start one program: clone, isolate, seccomp, execveat.
  *
- * The child is a clone(CLONE_VM | CLONE_VFORK) of the caller running on a
- * small private stack (posix_spawn style): it never gets a copy of the
- * caller's memory, and the program's address space is the fresh one
- * execveat builds; the caller's thread sleeps until then. The child runs
- * only raw system calls, in this order:
+ * The child is a clone(CLONE_VM) of the caller running on a small private
+ * stack (posix_spawn style): it never gets a copy of the caller's memory,
+ * and the program's address space is the fresh one execveat builds. The
+ * child runs only raw system calls, in this order:
  *
  *   1. every signal back to its default disposition
  *   2. setns() into the holder's mount/ipc/uts/net namespaces (holder.c);
  *      chdir("/") — the empty read-only root
  *   3. channels to fds 0..n-1, the ELF to n and the spawn socket to n+1
- *      (close-on-exec), everything else closed
+ *      (close-on-exec), everything else closed — a parked child (below)
+ *      keeps only the socket
  *   4. rlimits: AS = memory, CPU, CORE = 0, NOFILE, FSIZE
  *   5. setsid; groups, gid and uid to 65534 (drops every capability)
  *   6. no_new_privs; SIGKILL when the spawning thread dies; unblock
@@ -23,16 +23,32 @@
  *      detaches
  *   7. seccomp filter with a user-notification listener; send the
  *      listener to the parent over the spawn socket (SCM_RIGHTS)
+ *   7b. a parked child only: wait in kill(0, 0), a call every filter hands
+ *      to the supervisor, until the spawn has placed its channels
  *   8. execveat(n, "", AT_EMPTY_PATH) — the filter allows execveat and
  *      sendmsg only on fds n and n + 1, which exec closes for good
  *
+ * A direct spawn clones with CLONE_VFORK: the caller's thread sleeps until
+ * the exec. Attaching the filter (step 7: the kernel JIT-compiles it and
+ * emulates it for every system-call number) is the largest cost of a
+ * spawn, and none of steps 1-7 depends on the program, only on its
+ * *shape* (fd layout, limits, determinism). So with spec->prewarm (and no
+ * image), after the spawn the thread starts a *parked* child of the same
+ * shape, which isolates itself while the program runs and waits in step
+ * 7b. The next spawn of that shape from that thread takes it: it installs
+ * the channels at fds 0..n-1 and the ELF at n with
+ * SECCOMP_IOCTL_NOTIF_ADDFD, places argv and envp in the shared
+ * arguments, answers the call, and waits for the spawn socket to close
+ * (exec done, or the child failed and exited).
+ *
  * A step that fails records its number and errno in the shared arguments
- * and exits; the parent wakes up (vfork) and reports the step.
+ * and exits; the spawn reports the step.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/seccomp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -53,12 +69,14 @@
 #include "internal.h"
 
 #define CHILD_STACK (64 * 1024)
+/* Where a parked child waits (step 7b): a call every filter notifies. */
+#define PARK_NR SYS_kill
 
 enum spawn_step {
 	STEP_NONE, STEP_SETNS, STEP_CHDIR, STEP_DUP, STEP_MOVE, STEP_CLOSE,
 	STEP_RLIMIT, STEP_SETSID, STEP_SETGROUPS, STEP_SETGID, STEP_SETUID,
 	STEP_NNP, STEP_PDEATHSIG, STEP_PERSONALITY, STEP_TSC, STEP_TRACEME,
-	STEP_SECCOMP, STEP_SEND, STEP_EXEC, STEP_IMAGE,
+	STEP_SECCOMP, STEP_SEND, STEP_EXEC, STEP_IMAGE, STEP_PARK,
 };
 
 static const char *const step_names[] = {
@@ -69,12 +87,15 @@ static const char *const step_names[] = {
 	"personality ADDR_NO_RANDOMIZE", "prctl PR_SET_TSC", "PTRACE_TRACEME",
 	"installing the seccomp filter",
 	"sending the seccomp listener", "execveat", "image root",
+	"waiting for the spawn",
 };
 
+/* Shared with the child (CLONE_VM). A parked child outlives the call that
+ * started it: then everything it reads is in struct park, not on a stack. */
 struct spawn_args {
 	pid_t parent;           /* our pid, for the parent-death check */
 	int holder_pidfd;
-	const int *chan_fds;
+	const int *chan_fds;    /* NULL: parked, the channels come in step 7b */
 	int *tmp;               /* n + 2 scratch slots */
 	size_t n;
 	int prog_fd, sock;
@@ -87,7 +108,7 @@ struct spawn_args {
 	struct rlimit lim[5];
 	int lim_res[5];
 	const struct sock_fprog *prog;
-	const char *const *argv, *const *envp;
+	const char *const *argv, *const *envp; /* parked: set in step 7b */
 	bool det;               /* spec->deterministic */
 	bool tsc_trap;          /* det, and no ELF interpreter: ld.so reads
 				 * the TSC at start (its timing statistics) */
@@ -125,8 +146,17 @@ SB_CHILD_CODE static int spawn_child(void *p)
 	if (a->image)
 		TRY(STEP_IMAGE, sb_image_enter(a->image, &a->fail_image_step));
 	TRY(STEP_CHDIR, sb_raw(SYS_chdir, (long)"/", 0, 0, 0, 0, 0));
-	/* Above every target number first, so no move clobbers a source. */
 	const long e = a->exec_fd;
+	if (!a->chan_fds) {
+		/* Parked (never with an image: e == n): only the socket. */
+		if (a->sock != e + 1)
+			TRY(STEP_MOVE, sb_raw(SYS_dup3, a->sock, e + 1, O_CLOEXEC,
+					      0, 0, 0));
+		TRY(STEP_CLOSE, sb_raw(SYS_close_range, 0, e, 0, 0, 0, 0));
+		TRY(STEP_CLOSE, sb_raw(SYS_close_range, e + 2, ~0U, 0, 0, 0, 0));
+		goto limits;
+	}
+	/* Above every target number first, so no move clobbers a source. */
 	/* Room for the ELF and the socket past the program's own limit (the
 	 * caller's soft limit may be lower; step 4 sets the program's). */
 	if (e > (long)n)
@@ -145,6 +175,7 @@ SB_CHILD_CODE static int spawn_child(void *p)
 	if (e > (long)n)
 		TRY(STEP_CLOSE, sb_raw(SYS_close_range, n, e - 1, 0, 0, 0, 0));
 	TRY(STEP_CLOSE, sb_raw(SYS_close_range, e + 2, ~0U, 0, 0, 0, 0));
+limits:
 	for (int i = 0; i < 5; i++)
 		TRY(STEP_RLIMIT, sb_raw(SYS_prlimit64, 0, a->lim_res[i],
 					(long)&a->lim[i], 0, 0, 0));
@@ -174,6 +205,11 @@ SB_CHILD_CODE static int spawn_child(void *p)
 					      SECCOMP_FILTER_FLAG_NEW_LISTENER,
 					      (long)a->prog, 0, 0, 0));
 	TRY(STEP_SEND, sb_raw(SYS_sendmsg, e + 1, (long)a->msg, 0, 0, 0, 0));
+	/* Parked: the spawn answers 0 once the channels are in place (the
+	 * listener's copy here, at fd 0 and close-on-exec, is overwritten);
+	 * anything else (-ENOSYS when the listener is gone) means "give up". */
+	if (!a->chan_fds)
+		TRY(STEP_PARK, sb_raw(PARK_NR, 0, 0, 0, 0, 0, 0));
 	r = sb_raw(SYS_execveat, e, (long)"", (long)a->argv, (long)a->envp,
 		   AT_EMPTY_PATH, 0);
 	a->fail_step = STEP_EXEC;
@@ -248,8 +284,10 @@ static void exec_reads(int prog_fd, uint64_t base[4])
 	base[1] += (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr);
 }
 
-/* The listener the child sent before exec, or -1. */
-static int listener_recv(int sock)
+/* The listener the child sent after attaching its filter, or -1 (with
+ * flags 0 this waits for it, or for the child's end of the socket to
+ * close). */
+static int listener_recv(int sock, int flags)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
@@ -260,9 +298,13 @@ static int listener_recv(int sock)
 	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
 			     .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
 	struct cmsghdr *cm;
+	ssize_t got;
 	int fd;
 
-	if (recvmsg(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) != 1)
+	do
+		got = recvmsg(sock, &msg, flags | MSG_CMSG_CLOEXEC);
+	while (got < 0 && errno == EINTR);
+	if (got != 1)
 		return -1;
 	cm = CMSG_FIRSTHDR(&msg);
 	if (!cm || cm->cmsg_type != SCM_RIGHTS ||
@@ -396,7 +438,7 @@ static int spawn_run(struct sandbox *sb, const struct sandbox_spec *spec,
 	}
 	if (a->det && exec_stop(sb, err) < 0)
 		goto fail;
-	sb->notify_fd = listener_recv(sock[0]);
+	sb->notify_fd = listener_recv(sock[0], MSG_DONTWAIT);
 	if (sb->notify_fd < 0) {
 		sb_error(err, "sandbox setup: no seccomp listener from the child");
 		goto fail;
@@ -408,6 +450,278 @@ fail:
 out:
 	close(sock[0]);
 	return rc;
+}
+
+/* ------------------------------------------------------ parked children */
+
+/* A parked child and what we hold of it. One owner: the parking thread's
+ * slot (park_key) while it waits, then the spawn that takes it. */
+struct park {
+	struct spawn_args a;
+	struct msghdr msg;      /* the child's listener message (a.msg) */
+	struct iovec iov;
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cmsg;
+	pid_t owner;            /* getpid() of the process that parked it */
+	pid_t pid;
+	int pidfd;
+	int sock;               /* our end of the spawn socket */
+	int listener;           /* -1 until received */
+	char *layout;           /* the filter's fd layout (filter.c) */
+	struct sock_fprog prog;
+	void *stack;
+};
+
+static pthread_key_t park_key;
+static pthread_once_t park_once = PTHREAD_ONCE_INIT;
+static int park_key_rc;
+
+/* Kill and reap the child (if it is ours to reap), free the rest. */
+static void park_free(struct park *pk)
+{
+	siginfo_t si;
+
+	if (!pk)
+		return;
+	if (pk->pidfd >= 0 && pk->owner == getpid()) {
+		syscall(SYS_pidfd_send_signal, pk->pidfd, SIGKILL, NULL, 0);
+		waitid(P_PIDFD, pk->pidfd, &si, WEXITED);
+	}
+	if (pk->pidfd >= 0)
+		close(pk->pidfd);
+	if (pk->sock >= 0)
+		close(pk->sock);
+	if (pk->listener >= 0)
+		close(pk->listener);
+	if (pk->stack)
+		munmap(pk->stack, CHILD_STACK);
+	sb_filter_free(&pk->prog);
+	free(pk->layout);
+	free(pk);
+}
+
+/* A thread that ends takes its parked child with it (the parent-death
+ * signal kills it; the key's destructor reaps it and closes our fds). */
+static void park_key_make(void)
+{
+	park_key_rc = pthread_key_create(&park_key, (void (*)(void *))park_free);
+}
+
+/* The same shape: limits and determinism (the layout is compared apart). */
+static bool park_fits(const struct spawn_args *a, const struct spawn_args *b)
+{
+	return memcmp(a->lim, b->lim, sizeof(a->lim)) == 0 &&
+	       memcmp(a->lim_res, b->lim_res, sizeof(a->lim_res)) == 0 &&
+	       a->det == b->det && a->tsc_trap == b->tsc_trap;
+}
+
+/* Start a parked child of `shape` (steps 1-7b); it gets ready on its own. */
+static struct park *park_start(const char *layout, const struct spawn_args *shape,
+			       struct sandbox_error *err)
+{
+	struct park *pk = calloc(1, sizeof(*pk));
+	struct spawn_args *a;
+	struct cmsghdr *cm;
+	int sv[2], pidfd = -1;
+	sigset_t all, old;
+
+	if (!pk || !(pk->layout = strdup(layout))) {
+		free(pk);
+		sb_error(err, "out of memory");
+		return NULL;
+	}
+	pk->pidfd = pk->sock = pk->listener = -1;
+	pk->owner = getpid();
+	a = &pk->a;
+	memcpy(a->lim, shape->lim, sizeof(a->lim));
+	memcpy(a->lim_res, shape->lim_res, sizeof(a->lim_res));
+	a->det = shape->det;
+	a->tsc_trap = shape->tsc_trap;
+	a->holder_pidfd = sb_holder_pidfd(err);
+	if (a->holder_pidfd < 0 ||
+	    sb_filter_get(layout, a->det, false, &pk->prog, err) < 0)
+		goto fail;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		sb_error(err, "socketpair: %s", strerror(errno));
+		goto fail;
+	}
+	pk->sock = sv[0];
+	pk->stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (pk->stack == MAP_FAILED) {
+		pk->stack = NULL;
+		sb_error(err, "mmap: %s", strerror(errno));
+		close(sv[1]);
+		goto fail;
+	}
+	pk->iov = (struct iovec){"s", 1};
+	pk->msg = (struct msghdr){.msg_iov = &pk->iov, .msg_iovlen = 1,
+				  .msg_control = pk->cmsg.buf,
+				  .msg_controllen = sizeof(pk->cmsg.buf)};
+	cm = CMSG_FIRSTHDR(&pk->msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	a->msg = &pk->msg;
+	a->msg_fd = (int *)CMSG_DATA(cm);
+	a->parent = getpid();
+	a->n = strlen(layout) - 2;
+	a->exec_fd = (int)a->n;
+	a->sock = sv[1];
+	a->prog = &pk->prog;
+	/* No handler of ours may run on the child's stack before it resets
+	 * the dispositions. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pk->pid = clone(spawn_child, (char *)pk->stack + CHILD_STACK,
+			CLONE_VM | CLONE_PIDFD | SIGCHLD, a, &pidfd);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	close(sv[1]);
+	if (pk->pid < 0) {
+		sb_error(err, "clone: %s", strerror(errno));
+		goto fail;
+	}
+	pk->pidfd = pidfd;
+	return pk;
+fail:
+	park_free(pk);
+	return NULL;
+}
+
+/* This thread's parked child if it has this shape and layout, else NULL
+ * (one of another shape is discarded). */
+static struct park *park_take(const char *layout, const struct spawn_args *shape)
+{
+	struct pollfd alive;
+	struct park *pk;
+
+	pthread_once(&park_once, park_key_make);
+	if (park_key_rc || !(pk = pthread_getspecific(park_key)))
+		return NULL;
+	pthread_setspecific(park_key, NULL);
+	alive = (struct pollfd){.fd = pk->pidfd, .events = POLLIN};
+	/* After a fork, the child belongs to the parent process. */
+	if (pk->owner == getpid() && poll(&alive, 1, 0) == 0 &&
+	    park_fits(&pk->a, shape) && strcmp(pk->layout, layout) == 0)
+		return pk;
+	park_free(pk);
+	return NULL;
+}
+
+/* Park the next child of this shape; a failure costs only the speed-up. */
+static void park_ahead(const char *layout, const struct spawn_args *shape)
+{
+	struct sandbox_error ignored;
+	struct park *pk;
+
+	if (park_key_rc)
+		return;
+	pk = park_start(layout, shape, &ignored);
+	if (pk && pthread_setspecific(park_key, pk) != 0)
+		park_free(pk);
+}
+
+/* Wait until the child parks (step 7b) and receive that call. */
+static int park_wait(struct park *pk, struct seccomp_notif *n)
+{
+	struct pollfd p[2] = {{.fd = pk->listener, .events = POLLIN},
+			      {.fd = pk->pidfd, .events = POLLIN}};
+
+	for (;;) {
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (p[0].revents & POLLIN)
+			break;
+		if (p[1].revents || p[0].revents)
+			return -1;
+	}
+	memset(n, 0, sizeof(*n));
+	if (ioctl(pk->listener, SECCOMP_IOCTL_NOTIF_RECV, n) < 0)
+		return -1;
+	return n->pid == (__u32)pk->pid && n->data.nr == PARK_NR ? 0 : -1;
+}
+
+static int park_addfd(const struct park *pk, __u64 id, int src, int dst,
+		      int flags, struct sandbox_error *err)
+{
+	struct seccomp_notif_addfd add = {
+		.id = id, .flags = SECCOMP_ADDFD_FLAG_SETFD, .srcfd = src,
+		.newfd = dst, .newfd_flags = flags,
+	};
+
+	if (ioctl(pk->listener, SECCOMP_IOCTL_NOTIF_ADDFD, &add) == dst)
+		return 0;
+	sb_error(err, "sandbox setup: installing fd %d: %s", dst, strerror(errno));
+	return -1;
+}
+
+/* Place the channels, let the child go and wait until step 8 is over: 0,
+ * 1 when the child stopped at a step (or is somewhere unexpected), -1 on
+ * an error of ours (in err). */
+static int park_go(struct park *pk, const struct sandbox *sb,
+		   const struct sandbox_spec *spec, const char *const *envp,
+		   struct sandbox_error *err)
+{
+	struct seccomp_notif_resp resp = {0};
+	struct seccomp_notif n;
+	size_t nch = pk->a.n;
+	char c;
+
+	if (pk->listener < 0)
+		pk->listener = listener_recv(pk->sock, 0);
+	if (pk->listener < 0 || park_wait(pk, &n) < 0)
+		return 1;
+	for (size_t i = 0; i < nch; i++)
+		if (park_addfd(pk, n.id, sb->ch[i].fd, (int)i, 0, err) < 0)
+			return -1;
+	if (park_addfd(pk, n.id, spec->prog_fd, (int)nch, O_CLOEXEC, err) < 0)
+		return -1;
+	pk->a.argv = spec->argv;
+	pk->a.envp = envp;
+	resp.id = n.id;
+	if (ioctl(pk->listener, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0)
+		return 1;
+	/* The child's end of the socket closes at its exec or its exit. */
+	while (read(pk->sock, &c, 1) < 0 && errno == EINTR)
+		;
+	return pk->a.fail_step == STEP_NONE ? 0 : 1;
+}
+
+/* Make the parked child the sandbox's program; pk is freed either way. */
+static int park_launch(struct park *pk, struct sandbox *sb,
+		       const struct sandbox_spec *spec, const char *const *envp,
+		       struct sandbox_error *err)
+{
+	int rc = park_go(pk, sb, spec, envp, err);
+
+	if (rc > 0) {
+		/* End it if it is not ending already, then read what it
+		 * recorded. */
+		siginfo_t si;
+
+		syscall(SYS_pidfd_send_signal, pk->pidfd, SIGKILL, NULL, 0);
+		waitid(P_PIDFD, pk->pidfd, &si, WEXITED | WNOWAIT);
+		child_error(&pk->a, spec, err);
+	}
+	if (rc == 0) {
+		sb->pid = pk->pid;
+		sb->pidfd = pk->pidfd;
+		sb->notify_fd = pk->listener;
+		pk->pidfd = pk->listener = -1;
+	}
+	park_free(pk);
+	if (rc != 0)
+		return -1;
+	if (sb->det && exec_stop(sb, err) < 0) {
+		child_reap(sb);
+		return -1;
+	}
+	return 0;
 }
 
 static int spec_check(const struct sandbox_spec *spec, struct sandbox_error *err)
@@ -432,15 +746,53 @@ static int spec_check(const struct sandbox_spec *spec, struct sandbox_error *err
 	return 0;
 }
 
+/* A direct spawn: everything at once, the child has exec'd when this
+ * returns. */
+static int spawn_now(struct sandbox *sb, const struct sandbox_spec *spec,
+		     struct spawn_args *a, struct sandbox_error *err)
+{
+	struct sock_fprog prog = {0};
+	struct sb_image im = {-1, -1, -1};
+	int *fds = NULL, rc = -1;
+
+	if (sb->image && sb_image_prepare(spec, &im, err) < 0)
+		goto out;
+	a->holder_pidfd = sb_holder_pidfd(err);
+	if (a->holder_pidfd < 0 ||
+	    sb_filter_get(sb->layout, sb->det, sb->image, &prog, err) < 0)
+		goto out;
+	fds = malloc((2 * sb->nch + 2) * sizeof(int));
+	if (!fds) {
+		sb_error(err, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < sb->nch; i++)
+		fds[i] = sb->ch[i].fd;
+	a->chan_fds = fds;
+	a->tmp = fds + sb->nch;
+	a->n = sb->nch;
+	a->prog_fd = spec->prog_fd;
+	a->exec_fd = sb->image ? (int)sb->nfdt : (int)sb->nch;
+	a->nofile_setup.rlim_cur = a->nofile_setup.rlim_max = a->exec_fd + sb->nch + 8;
+	a->image = sb->image ? &im : NULL;
+	a->prog = &prog;
+	a->parent = getpid();
+	rc = spawn_run(sb, spec, a, err);
+out:
+	sb_image_release(&im);
+	free(fds);
+	sb_filter_free(&prog);
+	return rc;
+}
+
 int sandbox_spawn(const struct sandbox_spec *spec, struct sandbox **out,
 		  struct sandbox_error *err)
 {
 	static const char *const no_env[] = {NULL};
-	struct sock_fprog prog = {0};
 	struct spawn_args a = {0};
-	struct sb_image im = {-1, -1, -1};
 	struct sandbox *sb;
-	int *fds = NULL;
+	struct park *pk;
+	int rc;
 
 	*out = NULL;
 	if (spec_check(spec, err) < 0)
@@ -455,45 +807,23 @@ int sandbox_spawn(const struct sandbox_spec *spec, struct sandbox **out,
 	sb->image = spec->root_dir != NULL;
 	if (sb_chans_init(sb, spec, err) < 0)
 		goto fail;
-	if (sb->image && sb_image_prepare(spec, &im, err) < 0)
-		goto fail;
-	a.holder_pidfd = sb_holder_pidfd(err);
-	if (a.holder_pidfd < 0 ||
-	    sb_filter_get(sb->layout, sb->det, sb->image, &prog, err) < 0)
-		goto fail;
-	fds = malloc((2 * sb->nch + 2) * sizeof(int));
-	if (!fds) {
-		sb_error(err, "out of memory");
-		goto fail;
-	}
-	for (size_t i = 0; i < sb->nch; i++)
-		fds[i] = sb->ch[i].fd;
-	a.chan_fds = fds;
-	a.tmp = fds + sb->nch;
-	a.n = sb->nch;
-	a.prog_fd = spec->prog_fd;
-	a.exec_fd = sb->image ? (int)sb->nfdt : (int)sb->nch;
-	a.nofile_setup.rlim_cur = a.nofile_setup.rlim_max = a.exec_fd + sb->nch + 8;
-	a.image = sb->image ? &im : NULL;
-	a.prog = &prog;
-	a.argv = spec->argv;
-	a.envp = spec->envp ? spec->envp : no_env;
+	/* The shape: what a parked child must have been made for. */
 	a.det = sb->det;
 	a.tsc_trap = sb->det && !(sb->image && elf_has_interp(spec->prog_fd));
 	args_limits(&a, spec, sb);
+	a.argv = spec->argv;
+	a.envp = spec->envp ? spec->envp : no_env;
 	exec_reads(spec->prog_fd, sb->base);
-	a.parent = getpid();
-	if (spawn_run(sb, spec, &a, err) < 0)
+	pk = sb->image ? NULL : park_take(sb->layout, &a);
+	rc = pk ? park_launch(pk, sb, spec, a.envp, err)
+		: spawn_now(sb, spec, &a, err);
+	if (rc < 0)
 		goto fail;
-	sb_image_release(&im);
-	free(fds);
-	sb_filter_free(&prog);
+	if (spec->prewarm && !sb->image)
+		park_ahead(sb->layout, &a);
 	*out = sb;
 	return 0;
 fail:
-	sb_image_release(&im);
-	free(fds);
-	sb_filter_free(&prog);
 	sandbox_free(sb);
 	return -1;
 }

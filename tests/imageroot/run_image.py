@@ -254,6 +254,45 @@ Channel = {inp}, /dev/input, 1, 0, 4294967296, 4294967296, 0, 0
         shutil.rmtree(work, ignore_errors=True)
 
 
+PY_ESCAPE = r"""
+import ctypes, os, socket, subprocess, threading
+libc = ctypes.CDLL(None, use_errno=True)
+attempts = {
+    'socket': lambda: socket.socket(),
+    'fork': lambda: os.fork(),
+    'subprocess': lambda: subprocess.run(['/usr/bin/python3', '-c', 'pass']),
+    'thread': lambda: threading.Thread(target=print).start(),
+    'proc': lambda: open('/proc/self/maps'),
+    'host file': lambda: open('/etc/passwd'),
+    'write image': lambda: open('/usr/bin/python3', 'ab'),
+    'mkdir image': lambda: os.mkdir('/x'),
+    'dotdot': lambda: os.listdir('/../../..') == os.listdir('/') or 1 / 0,
+    'chroot': lambda: os.chroot('/tmp'),
+    'execv': lambda: os.execv('/usr/bin/python3', ['python3', '-c', 'print("ESCAPED")']),
+    'mount (ctypes)': lambda: libc.mount(b'proc', b'/proc', b'proc', 0, None) == 0 or
+                      (_ for _ in ()).throw(OSError(ctypes.get_errno(), 'mount')),
+}
+for name, f in attempts.items():
+    try:
+        r = f()
+        print('ESCAPED' if name != 'dotdot' else 'contained', name, r)
+    except (OSError, RuntimeError) as e:
+        print('contained', name, type(e).__name__, e.errno if isinstance(e, OSError) else '')
+print('RESULT: contained')
+"""
+
+
+def case_python_escape():
+    """Python's own ways out (ctypes included) end like the C attacker's."""
+    tar = os.environ["IMAGE_PYTHON3"]
+    for mode in ((), ("-N",)):
+        _, out, _ = zvsh(["--image", tar, "/usr/bin/python3", "-c", PY_ESCAPE],
+                         mode=mode, check_rc=0)
+        check("ESCAPED" not in out and "RESULT: contained" in out,
+              "a python attempt got out")
+        check(out.count("contained ") == 12, "not every attempt ran")
+
+
 def case_busybox():
     tar = os.environ["IMAGE_BUSYBOX"]
     _, out, _ = zvsh(["--image", tar, "/usr/bin/wc", "-l"],
@@ -283,6 +322,7 @@ CASES = {
     "dynamic": case_dynamic,
     "python": case_python,
     "busybox": case_busybox,
+    "python_escape": case_python_escape,
 }
 ATTACKS = ["dotdot", "symlink", "proc", "write", "setuid", "devnode",
            "hardlink", "tmpfill", "exec"]

@@ -4,6 +4,7 @@
  * Program paths come from the environment (set by meson.build).
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "sandbox.h"
@@ -343,6 +345,19 @@ Test(channels, directory_is_refused)
 	run_free(&r);
 }
 
+/* Run a shell script as the program: exec must fail. */
+static void run_script(struct run *r, bool prewarm)
+{
+	run_init(r, "");
+	r->argv[0] = "text";
+	r->spec.prog_fd = memfd_with("#!/bin/sh\necho hi\n");
+	r->spec.argv = r->argv;
+	r->spec.channels = r->ch;
+	r->spec.nchannels = r->n;
+	r->spec.prewarm = prewarm;
+	r->rc = sandbox_run(&r->spec, &r->sb, &r->rep, &r->err);
+}
+
 Test(channels, spec_errors_are_reported)
 {
 	struct run r;
@@ -362,13 +377,7 @@ Test(channels, spec_errors_are_reported)
 	run_free(&r);
 
 	/* Not an ELF: exec fails, spawn says so. */
-	run_init(&r, "");
-	r.argv[0] = "text";
-	r.spec.prog_fd = memfd_with("#!/bin/sh\necho hi\n");
-	r.spec.argv = r.argv;
-	r.spec.channels = r.ch;
-	r.spec.nchannels = r.n;
-	r.rc = sandbox_run(&r.spec, &r.sb, &r.rep, &r.err);
+	run_script(&r, false);
 	cr_assert_eq(r.rc, -1);
 	cr_assert(strstr(r.err.msg, "execveat"), "%s", r.err.msg);
 	run_free(&r);
@@ -657,6 +666,202 @@ Test(isolation, foreign_abis_kill)
 	cr_assert_eq(r.rep.end, SANDBOX_END_SIGNAL);
 	cr_assert_eq(r.rep.signal, SIGSYS);
 	run_free(&r);
+}
+
+/* ------------------------------------------------------------- prewarm */
+
+/* sbtest CMD A with the std channels and spec.prewarm (and `det`): the
+ * first run of a shape parks a child, the next ones of that shape use it. */
+static void prewarmed_out(bool det, const char *cmd, const char *a,
+			  const char *expect)
+{
+	struct run r;
+
+	run_init(&r, "");
+	r.spec.prewarm = true;
+	r.spec.deterministic = det;
+	run_go(&r, "sbtest", cmd, a, NULL);
+	cr_assert_eq(r.rc, 0, "%s", r.err.msg);
+	cr_assert_str_eq(out(&r), expect, "sbtest %s: %s", cmd, out(&r));
+	run_free(&r);
+}
+
+/* Pids of this process's children (the namespace holder is one); at
+ * most `max` are stored, all are counted. */
+static int children(pid_t *pids, int max)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	char path[300], buf[512];
+	int n = 0;
+
+	cr_assert(d);
+	while ((e = readdir(d))) {
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		ssize_t got = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		buf[got > 0 ? got : 0] = '\0';
+		char *paren = strrchr(buf, ')');
+		if (!paren || atoi(paren + 4) != getpid())
+			continue;
+		if (n < max)
+			pids[n] = atoi(buf);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* The pid a pidfd refers to (from its fdinfo). */
+static pid_t pidfd_pid(int pidfd)
+{
+	char path[64], buf[1024];
+	const char *pid;
+	ssize_t got;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	cr_assert(fd >= 0);
+	got = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[got > 0 ? got : 0] = '\0';
+	pid = strstr(buf, "Pid:");
+	cr_assert(pid, "%s", buf);
+	return atoi(pid + 4);
+}
+
+Test(prewarm, the_next_spawn_takes_the_parked_child)
+{
+	pid_t before[4], after[4], parked = 0;
+	struct run r;
+	int nb, na;
+
+	hello_case("hello"); /* the holder exists, nothing is parked */
+	nb = children(before, 4);
+	cr_assert_eq(nb, 1);
+	prewarmed_out(false, "fds", NULL, "OK 0 1 2\n");
+	na = children(after, 4);
+	cr_assert_eq(na, 2, "one child parked");
+	for (int i = 0; i < na; i++)
+		if (after[i] != before[0])
+			parked = after[i];
+	run_init(&r, "");
+	r.argv[0] = "hello";
+	r.spec.prog_fd = open(prog("hello"), O_RDONLY | O_CLOEXEC);
+	r.spec.argv = r.argv;
+	r.spec.channels = r.ch;
+	r.spec.nchannels = r.n;
+	cr_assert_eq(sandbox_spawn(&r.spec, &r.sb, &r.err), 0, "%s", r.err.msg);
+	cr_assert_eq(pidfd_pid(sandbox_pidfd(r.sb)), parked);
+	cr_assert_eq(sandbox_wait(r.sb, &r.rep), 0);
+	cr_assert_str_eq(out(&r), "hello, world\n");
+	run_free(&r);
+	/* without spec.prewarm nothing new is parked */
+	cr_assert_eq(children(after, 4), 1);
+}
+
+Test(prewarm, a_parked_child_is_the_same_sandbox)
+{
+	for (int i = 0; i < 3; i++) {
+		hello_case("hello");
+		prewarmed_out(false, "fds", NULL, "OK 0 1 2\n");
+		prewarmed_out(false, "uid", NULL, "OK 65534 65534 65534 65534\n");
+		prewarmed_out(false, "env", NULL, "OK 0\n");
+		prewarmed_out(false, "rlimit", "7", "OK 69 69\n");
+		prewarmed_out(false, "rlimit", "4", "OK 0 0\n");
+		prewarmed_out(false, "sys", "clone", "ERR EPERM\n");
+		prewarmed_out(false, "sys", "setrlimit", "ERR EPERM\n");
+	}
+}
+
+Test(prewarm, reports_and_metering_through_a_parked_child)
+{
+	struct run r;
+
+	for (int i = 0; i < 3; i++) {
+		run_init(&r, "");
+		r.spec.prewarm = true;
+		run_go(&r, "hello", NULL);
+		cr_assert_eq(r.rc, 0, "%s", r.err.msg);
+		cr_assert_str_eq(out(&r), "hello, world\n");
+		cr_assert_eq(r.rep.reads, 0);
+		cr_assert_eq(r.rep.writes, 1);
+		cr_assert_eq(r.rep.wbytes, 13);
+		run_free(&r);
+	}
+	for (int i = 0; i < 3; i++) {
+		run_init(&r, "abcdefgh");
+		r.spec.prewarm = true;
+		r.ch[0].gets = 1;
+		run_go(&r, "sbtest", "readall", "0", NULL);
+		cr_assert_str_eq(out(&r), "ERR EDQUOT after 8\n");
+		cr_assert_eq(r.rep.channels[0].reads, 1);
+		run_free(&r);
+	}
+}
+
+Test(prewarm, shapes_change)
+{
+	struct run r;
+
+	prewarmed_out(false, "fds", NULL, "OK 0 1 2\n");
+	/* another layout: the parked child is discarded, not used */
+	run_init(&r, "");
+	r.spec.prewarm = true;
+	run_add_in(&r, "/dev/input", "x", SANDBOX_SGET_SPUT);
+	run_go(&r, "sbtest", "fds", NULL);
+	cr_assert_str_eq(out(&r), "OK 0 1 2 3\n");
+	run_free(&r);
+	/* other limits */
+	run_init(&r, "");
+	r.spec.prewarm = true;
+	r.spec.memory = 64 << 20;
+	run_go(&r, "sbtest", "rlimit", "9", NULL);
+	cr_assert_str_eq(out(&r), "OK 67108864 67108864\n");
+	run_free(&r);
+	/* deterministic, twice: the second one is a parked traced child */
+	prewarmed_out(true, "uid", NULL, "OK 65534 65534 65534 65534\n");
+	prewarmed_out(true, "uid", NULL, "OK 65534 65534 65534 65534\n");
+	prewarmed_out(false, "fds", NULL, "OK 0 1 2\n");
+}
+
+Test(prewarm, exec_errors_through_a_parked_child)
+{
+	struct run r;
+
+	prewarmed_out(false, "fds", NULL, "OK 0 1 2\n");
+	run_script(&r, true);
+	cr_assert_eq(r.rc, -1);
+	cr_assert(strstr(r.err.msg, "execveat text: not a static executable"), "%s",
+		  r.err.msg);
+	run_free(&r);
+	prewarmed_out(false, "fds", NULL, "OK 0 1 2\n");
+}
+
+static void *prewarmed_thread(void *arg)
+{
+	(void)arg;
+	prewarmed_out(false, "fds", NULL, "OK 0 1 2\n");
+	return NULL;
+}
+
+Test(prewarm, a_parked_child_ends_with_its_thread)
+{
+	pthread_t t;
+	int before;
+
+	pid_t pids[4];
+
+	hello_case("hello"); /* the holder exists */
+	before = children(pids, 4);
+	cr_assert_eq(pthread_create(&t, NULL, prewarmed_thread, NULL), 0);
+	pthread_join(t, NULL);
+	cr_assert_eq(children(pids, 4), before);
+	cr_assert_eq(waitpid(-1, NULL, WNOHANG), 0); /* nothing left to reap */
 }
 
 /* ------------------------------------------------------ event-loop API */
