@@ -295,7 +295,9 @@ static int fetch_start(struct zvmd_task *t, size_t inst, long chan,
 	struct zvmd_server *srv = t->srv;
 	struct fetch *f = &t->fetches[t->nfetches];
 	char auth[1200];
-	const char *headers[] = { auth, NULL };
+	/* The newest copy, as the coordinator's HEAD saw (else the proxy
+	 * may answer from the same stale replica this node holds). */
+	const char *headers[] = { auth, "X-Newest: true", NULL };
 	struct zvmd_http_opts opts = { 0 };
 	struct proto_error err;
 	char *url = object_url(srv->cfg.proxy_url, o->path);
