@@ -337,6 +337,27 @@ static char *header_dup(const struct zvmd_http_response *r, const char *name)
 	return strndup(v, strcspn(v, "\""));
 }
 
+/* method on object "acct/cont/obj" through the proxy; role names it in
+ * errors ("input", "program", "output"). */
+static int object_call(struct prep_ctx *c, const char *method,
+		       const char *path, const char *role, size_t max_body,
+		       struct zvmd_http_fetched *f)
+{
+	const char *acct, *cont, *obj;
+	char buf[2048], *url;
+	int rc;
+
+	if (split_object(path, buf, sizeof(buf), &acct, &cont, &obj))
+		return fail(c->p, 400, "%s swift://%s: not acct/cont/obj",
+			    role, path);
+	url = swift_path(acct, cont, obj);
+	if (!url)
+		return fail(c->p, 500, "out of memory");
+	rc = proxy_call(c, method, url, NULL, max_body, f);
+	free(url);
+	return rc;
+}
+
 /* HEAD an input object or program through the proxy; record it. */
 static int head_object(struct prep_ctx *c, const char *path, const char *role)
 {
@@ -344,25 +365,15 @@ static int head_object(struct prep_ctx *c, const char *path, const char *role)
 	struct zvmd_http_fetched f;
 	struct proto_object *s, *v;
 	const char *acct, *cont, *obj, *len;
-	char buf[2048], *url;
+	char buf[2048];
 	long status;
 
 	if (seen_find(p, path))
 		return 0;
-	if (split_object(path, buf, sizeof(buf), &acct, &cont, &obj))
-		return fail(p, 400, "%s swift://%s: not acct/cont/obj", role,
-			    path);
-	url = swift_path(acct, cont, obj);
-	if (!url)
-		return fail(p, 500, "out of memory");
-	if (proxy_call(c, "HEAD", url, NULL, 0, &f)) {
-		free(url);
+	if (object_call(c, "HEAD", path, role, 0, &f))
 		return -1;
-	}
-	free(url);
 	status = f.resp.status;
-	if (status == 401 || status == 403 || status == 404 ||
-	    status / 100 != 2) {
+	if (status / 100 != 2) {
 		zvmd_http_fetched_free(&f);
 		if (status == 401 || status == 403)
 			return fail(p, 403, "%s swift://%s: read refused by "
@@ -388,7 +399,8 @@ static int head_object(struct prep_ctx *c, const char *path, const char *role)
 	len = zvmd_http_header(&f.resp, "Content-Length");
 	s->size = len ? strtoull(len, NULL, 10) : 0;
 	zvmd_http_fetched_free(&f);
-	if (!s->path || !s->etag || !s->timestamp)
+	if (!s->path || !s->etag || !s->timestamp ||
+	    split_object(path, buf, sizeof(buf), &acct, &cont, &obj))
 		return fail(p, 500, "out of memory");
 	s->policy = container_policy(c, acct, cont);
 	return 0;
@@ -401,21 +413,11 @@ static int probe_write(struct prep_ctx *c, const char *path)
 {
 	struct zvmd_prep *p = c->p;
 	struct zvmd_http_fetched f;
-	const char *acct, *cont, *obj;
-	char buf[2048], *url;
 	long status;
+	int acct_cont;
 
-	if (split_object(path, buf, sizeof(buf), &acct, &cont, &obj))
-		return fail(p, 400, "output swift://%s: not acct/cont/obj",
-			    path);
-	url = swift_path(acct, cont, obj);
-	if (!url)
-		return fail(p, 500, "out of memory");
-	if (proxy_call(c, "PUT", url, NULL, 4096, &f)) {
-		free(url);
+	if (object_call(c, "PUT", path, "output", 4096, &f))
 		return -1;
-	}
-	free(url);
 	status = f.resp.status;
 	zvmd_http_fetched_free(&f);
 	if (status == 411)
@@ -423,9 +425,11 @@ static int probe_write(struct prep_ctx *c, const char *path)
 	if (status == 401 || status == 403)
 		return fail(p, 403, "output swift://%s: write refused by Swift "
 			    "(%ld)", path, status);
+	/* object_call checked that path is acct/cont/obj. */
+	acct_cont = (int)(strchr(strchr(path, '/') + 1, '/') - path);
 	if (status == 404)
-		return fail(p, 404, "output swift://%s: container swift://%s/%s "
-			    "not found", path, acct, cont);
+		return fail(p, 404, "output swift://%s: container swift://%.*s "
+			    "not found", path, acct_cont, path);
 	return fail(p, 502, "output swift://%s: the Swift proxy answered %ld "
 		    "to a write probe (expected 411)", path, status);
 }

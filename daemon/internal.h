@@ -398,6 +398,8 @@ struct zvmd_server {
 	struct zvmd_store *store;
 	int spoolfd;
 	struct zvmd_http *http;    /* outgoing requests */
+	struct zvmd_edge_srv *edge;    /* role = cluster: edge listener */
+	struct zvmd_auth *auth;        /* role = cluster: signed requests */
 	struct zvmd_metrics metrics;
 	struct zvmd_job *queue_head, *queue_tail; /* waiting for slots */
 	struct zvmd_job *running;                 /* list of running jobs */
@@ -511,6 +513,45 @@ void zvmd_job_put_done(struct zvmd_job *job, size_t inst, const char *error);
  * CLUSTER.md (output frames as produced, reports, done) as they come. */
 struct MHD_Response *zvmd_job_frames_response(struct zvmd_job *job,
 					       struct MHD_Connection *conn);
+/* -------------------------------------------------- worker (cluster) */
+
+/* The largest task body a worker reads (the whole plan is in it). */
+#define ZVMD_TASK_MAX (256u << 20)
+
+struct zvmd_task;
+
+/* POST /internal/v1/task (daemon/worker.c), with its whole body: verify,
+ * decode, open the inputs, run the instances placed here, answer frames.
+ * Called again after the connection was resumed; *slot is the request's
+ * task (NULL the first time). */
+enum MHD_Result zvmd_task_handle(struct zvmd_server *srv,
+				 struct MHD_Connection *conn, const char *url,
+				 const char *body, size_t len,
+				 struct zvmd_task **slot);
+/* The connection is done with the task (NULL is fine). */
+void zvmd_task_release(struct zvmd_task *task);
+
+/* Edges between instances on different nodes (daemon/edge.c). */
+struct zvmd_edge_srv;
+struct zvmd_edges;
+
+/* Listen for edges on ip:edge_port (srv->edge). */
+int zvmd_edge_listen(struct zvmd_server *srv, const char *ip,
+		     struct zvmd_error *err);
+void zvmd_edge_close(struct zvmd_server *srv);
+/* Connect the task's edges written here to their readers' nodes and
+ * wait for those read here. *out is NULL when the task has none; else
+ * settled(arg) is called once, when all are in or one failed (it may be
+ * called before this returns). */
+int zvmd_edges_start(struct zvmd_server *srv, const struct proto_task *task,
+		     const bool *here, void (*settled)(void *arg), void *arg,
+		     struct zvmd_edges **out, struct proto_error *err);
+/* All in (true), else false with the reason in err when one failed. */
+bool zvmd_edges_ready(const struct zvmd_edges *e, struct proto_error *err);
+/* Move the sockets into fds[inst][chan] (writers' and readers' ends). */
+void zvmd_edges_take(struct zvmd_edges *e, int **fds);
+void zvmd_edges_free(struct zvmd_edges *e);
+
 /* Would a job of n instances start at once (else it queues)? */
 bool zvmd_jobs_can_start(const struct zvmd_server *srv, size_t n);
 /* Run now if slots are free, else queue. */

@@ -30,6 +30,8 @@ struct request {
 	bool too_large, stream, suspended, logged;
 	char account[256];
 	struct zvmd_job *job;
+	bool is_task;             /* POST /internal/v1/task (cluster worker) */
+	struct zvmd_task *task;
 	struct zvmd_coord *coord;  /* role = cluster: planning, dispatch */
 	bool planned;              /* the coordinator's planning has ended */
 	struct timespec t0;
@@ -442,7 +444,7 @@ static enum MHD_Result job_headers(struct request *req, const char *method,
 
 static void body_append(struct request *req, const char *data, size_t n)
 {
-	size_t max = req->srv->cfg.max_job_size;
+	size_t max = req->is_task ? ZVMD_TASK_MAX : req->srv->cfg.max_job_size;
 
 	req->received += n;
 	if (req->too_large || req->len + n > max) {
@@ -483,6 +485,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		req->conn = conn;
 		clock_gettime(CLOCK_MONOTONIC, &req->t0);
 		*con_cls = req;
+		req->is_task = srv->cfg.role == ZVMD_ROLE_CLUSTER &&
+			       !strcmp(url, "/internal/v1/task") &&
+			       !strcmp(method, "POST");
 		if (strncmp(url, "/v1/", 4) && strcmp(url, "/v1"))
 			return MHD_YES;
 		req->id = ++srv->next_job_id;
@@ -496,6 +501,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	if (req->job)
 		return zvmd_job_done(req->job) && !req->stream ?
 		       job_reply(req) : MHD_YES;
+	if (req->is_task && req->too_large)
+		return reply(conn, 413, "text/plain", "task larger than "
+			     "ZVMD_TASK_MAX\n", 0);
+	if (req->is_task)
+		return zvmd_task_handle(srv, conn, url, req->body ? req->body :
+					"", req->len, &req->task);
 	if (req->coord)
 		return req->planned ? coord_job_launch(req) : MHD_YES;
 	if (!strncmp(url, "/v1/", 4) || !strcmp(url, "/v1"))
@@ -528,6 +539,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 		zvmd_coord_release(req->coord);
 	if (req->job)
 		zvmd_job_release(req->job);
+	zvmd_task_release(req->task);
 	free(req->body);
 	free(req);
 }
@@ -547,6 +559,7 @@ static void server_stop(struct zvmd_server *srv)
 	srv->stopping = true;
 	log_line("msg=stopped");
 	zvmd_http_close(srv->http);
+	zvmd_edge_close(srv);
 	for (size_t i = 0; i < sizeof(hs) / sizeof(hs[0]); i++)
 		if (!uv_is_closing(hs[i]))
 			uv_close(hs[i], NULL);
@@ -776,6 +789,17 @@ static void signals_start(struct zvmd_server *srv)
 	srv->grace_timer.data = srv;
 }
 
+/* Cluster mode's worker side: the replay cache, the edge listener. */
+static int worker_start(struct zvmd_server *srv, struct zvmd_error *err)
+{
+	srv->auth = zvmd_auth_new(&srv->cluster->secret, 0);
+	if (!srv->auth) {
+		snprintf(err->msg, sizeof(err->msg), "out of memory");
+		return -1;
+	}
+	return zvmd_edge_listen(srv, srv->cluster->node_ip, err);
+}
+
 /* sandbox_service() runs on the uv work queue, at most one per running
  * sandbox, and may block on a pipe until a peer's call is serviced: every
  * sandbox that can run at once (pool_size, or one job of max_instances on
@@ -838,6 +862,11 @@ int zvmd_run(const struct zvmd_config *cfg, const char *config_path,
 		uv_run(&loop, UV_RUN_DEFAULT);
 		goto out;
 	}
+	if (cfg->role == ZVMD_ROLE_CLUSTER && worker_start(srv, err)) {
+		zvmd_http_close(srv->http);
+		uv_run(&loop, UV_RUN_DEFAULT);
+		goto out;
+	}
 	uv_timer_init(&loop, &srv->mhd_timer);
 	srv->mhd_timer.data = srv;
 	if (server_listen(srv, err)) {
@@ -854,6 +883,7 @@ int zvmd_run(const struct zvmd_config *cfg, const char *config_path,
 out:
 	if (srv->mhd)
 		MHD_stop_daemon(srv->mhd);
+	zvmd_auth_free(srv->auth);
 	uv_loop_close(&loop);
 	if (srv->store)
 		srv->store->ops->free(srv->store);

@@ -4,7 +4,8 @@
  *
  *   holder.c   the namespace holder process (built once per process)
  *   filter.c   the seccomp allow-list, compiled to BPF (cached by layout)
- *   spawn.c    clone(CLONE_VM | CLONE_VFORK) child: isolate, seccomp, exec
+ *   spawn.c    clone(CLONE_VM | CLONE_VFORK) child: isolate, seccomp, exec;
+ *              parked children for spec->prewarm
  *   channel.c  the supervisor's view of channels and of the program's fds
  *   notify.c   sandbox_service(): answers mediated system calls
  *   report.c   kill, wait, report, free, run

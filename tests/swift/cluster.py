@@ -220,6 +220,22 @@ node_timeout = 60
 """
 
 
+def rotate_replicas(builder):
+    """Vary which node is an object's first primary. With one device per
+    node and as many replicas as nodes, RingBuilder puts the same device
+    in every partition of a replica row, so one node would be the first
+    primary of every object and placement by "first live primary" could
+    not be told from "always node 1". Rotating each partition's devices
+    across the rows keeps every partition on the same three devices (a
+    valid ring: Swift reads the rows as an unordered set of primaries)."""
+    rows = builder._replica2part2dev
+    for part in range(builder.parts):
+        devs = [row[part] for row in rows]
+        shift = part % len(rows)
+        for r, row in enumerate(rows):
+            row[part] = devs[(r + shift) % len(devs)]
+
+
 class Zvmd(object):
     """One storage node's zvmd: its config, and the running process."""
 
@@ -303,6 +319,7 @@ class Cluster(object):
                 b.add_dev({'region': 1, 'zone': zone, 'ip': ip,
                            'port': port, 'device': device, 'weight': 100})
             b.rebalance(seed=seed)
+            rotate_replicas(b)
             b.get_ring().save(os.path.join(self.etc, name + '.ring.gz'))
         ip, _, _, device = self.nodes[0]
         for kind, port in (('account', self.account_port),

@@ -1,0 +1,690 @@
+/* worker.c — POST /internal/v1/task: a cluster worker's share of a job.
+ *
+ * The coordinator sends the whole plan with the placement of every
+ * instance and what it saw of every object (etag, size). The worker runs
+ * the instances placed on it:
+ *
+ *   verify    the request's signature and nonce (nothing runs before);
+ *   open      every input object and program: the current .data file on
+ *             this node's devices when it is the object the coordinator
+ *             saw (no copy, no HTTP), else a GET through the proxy with
+ *             the user's token into a spool file, its etag checked;
+ *   edges     (daemon/edge.c) sockets to and from instances elsewhere;
+ *   run       a part job (job.c), answered with frames; outputs are PUT
+ *             through the proxy after their instance succeeded.
+ *
+ * The connection is suspended while GETs and edges are pending; the
+ * access handler is called again once they are all settled. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* An input fetched through the proxy. */
+struct fetch {
+	struct zvmd_task *t;
+	size_t inst;
+	long chan;                    /* -1: the program */
+	const struct proto_object *obj;
+	int fd;                       /* the spool file */
+	struct zvmd_http_request *req;
+};
+
+struct zvmd_task {
+	struct zvmd_server *srv;
+	struct MHD_Connection *conn;
+	struct proto_task *task;
+	uint64_t id;
+	size_t ninst, nhere;
+	bool *here;
+	int **fds;                    /* per instance, per channel */
+	int *prog_fds;
+	struct fetch *fetches;
+	size_t nfetches, pending;
+	size_t nlocal, nproxied;
+	struct zvmd_edges *edges;     /* daemon/edge.c */
+	int status;                   /* an answer other than the job's */
+	char msg[600];
+	bool suspended;
+	struct zvmd_job *job;
+};
+
+static enum MHD_Result answer_text(struct MHD_Connection *conn, int status,
+				   const char *text)
+{
+	struct MHD_Response *r;
+	enum MHD_Result rc;
+
+	r = MHD_create_response_from_buffer(strlen(text), (void *)text,
+					    MHD_RESPMEM_MUST_COPY);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain");
+	rc = MHD_queue_response(conn, (unsigned)status, r);
+	MHD_destroy_response(r);
+	return rc;
+}
+
+static void task_fail(struct zvmd_task *t, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void task_fail(struct zvmd_task *t, int status, const char *fmt, ...)
+{
+	va_list ap;
+	size_t n;
+
+	if (t->status)
+		return; /* the first reason is the one to tell */
+	t->status = status;
+	va_start(ap, fmt);
+	vsnprintf(t->msg, sizeof(t->msg) - 1, fmt, ap);
+	va_end(ap);
+	n = strlen(t->msg);
+	t->msg[n] = '\n';
+	t->msg[n + 1] = '\0';
+}
+
+/* ------------------------------------------------------------ verify */
+
+static int verify(struct zvmd_task *t, const char *url, const char *body,
+		  size_t len)
+{
+	struct MHD_Connection *c = t->conn;
+	const char *expires = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+							  "X-Zvm-Expires");
+	const char *nonce = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+							"X-Zvm-Nonce");
+	const char *sig = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						      "X-Zvm-Signature");
+	enum zvmd_auth_result r;
+	char msg[300];
+
+	r = zvmd_auth_request(t->srv->auth, "POST", url, expires, nonce, sig,
+			      body, len, (int64_t)time(NULL), msg, sizeof(msg));
+	if (r != ZVMD_AUTH_OK) {
+		task_fail(t, zvmd_auth_status(r), "%s", msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* -------------------------------------------------------------- open */
+
+/* "etag" and etag are the same (Swift quotes some). */
+static bool etag_eq(const char *a, const char *b)
+{
+	size_t la, lb;
+
+	if (!a || !b)
+		return false;
+	if (*a == '"')
+		a++;
+	if (*b == '"')
+		b++;
+	la = strlen(a);
+	lb = strlen(b);
+	if (la && a[la - 1] == '"')
+		la--;
+	if (lb && b[lb - 1] == '"')
+		lb--;
+	return la == lb && !strncasecmp(a, b, la);
+}
+
+static const char *flag_text(unsigned flags)
+{
+	if (flags & SWIFT_OBJ_SLO)
+		return "a static large object manifest";
+	if (flags & SWIFT_OBJ_DLO)
+		return "a dynamic large object manifest";
+	if (flags & SWIFT_OBJ_SYMLINK)
+		return "a symlink";
+	if (flags & SWIFT_OBJ_ENCRYPTED)
+		return "encrypted";
+	return "erasure-coded";
+}
+
+/*
+ * The object's current .data on one of this node's devices, if it is the
+ * object the coordinator saw: 0 with *fd, or 1 with why it must be read
+ * through the proxy.
+ */
+static int local_open(struct zvmd_task *t, const struct proto_object *o,
+		      int *fd, char *why, size_t cap)
+{
+	const struct zvmd_cluster *cl = t->srv->cluster;
+	const struct swift_policy *pol = swift_conf_policy(&cl->conf,
+							   o->policy);
+	const struct swift_ring *ring = zvmd_cluster_ring(cl, o->policy);
+	char acct[256], cont[256];
+	const char *obj;
+	struct swift_location loc;
+	struct swift_error se;
+
+	snprintf(why, cap, "no copy on this node");
+	if (!pol || !ring) {
+		snprintf(why, cap, "storage policy %d is unknown here",
+			 o->policy);
+		return 1;
+	}
+	if (pol->type == SWIFT_POLICY_ERASURE_CODING) {
+		snprintf(why, cap, "policy %d is erasure-coded", o->policy);
+		return 1;
+	}
+	if (sscanf(o->path, "%255[^/]/%255[^/]/", acct, cont) != 2 ||
+	    !(obj = strchr(strchr(o->path, '/') + 1, '/')))
+		return 1;
+	if (swift_ring_locate(ring, &cl->conf, acct, cont, obj + 1, &loc,
+			      &se)) {
+		snprintf(why, cap, "%s", se.msg);
+		return 1;
+	}
+	for (size_t p = 0; p < loc.nprimaries; p++) {
+		const struct swift_dev *dev = loc.primaries[p];
+		struct swift_object so;
+		char *dir;
+		int rc;
+
+		if (strcmp(dev->ip, cl->node_ip))
+			continue;
+		dir = swift_object_dir(t->srv->cfg.devices, dev->device,
+				       o->policy, loc.part, loc.hash);
+		if (!dir)
+			continue;
+		rc = swift_object_open(dir, pol, (double)time(NULL), &so, &se);
+		free(dir);
+		if (rc)
+			continue;
+		if (so.flags) {
+			snprintf(why, cap, "the object is %s",
+				 flag_text(so.flags));
+			swift_object_free(&so);
+			return 1;
+		}
+		if (so.content_length != o->size || !etag_eq(so.etag, o->etag)) {
+			snprintf(why, cap, "the copy on %s is stale (etag %s, "
+				 "%llu bytes; the coordinator saw %s, %llu)",
+				 dev->device, so.etag ? so.etag : "-",
+				 (unsigned long long)so.content_length,
+				 o->etag, (unsigned long long)o->size);
+			swift_object_free(&so);
+			continue;
+		}
+		*fd = so.fd;
+		so.fd = -1;
+		swift_object_free(&so);
+		return 0;
+	}
+	return 1;
+}
+
+/* "/v1/" + path, each byte not safe in a URL path %-escaped. */
+static char *object_url(const char *proxy, const char *path)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = strlen(proxy) + 5 + 3 * strlen(path) + 1;
+	char *url = malloc(n), *o;
+
+	if (!url)
+		return NULL;
+	o = url + snprintf(url, n, "%s/v1/", proxy);
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr("/-._~", *p)) {
+			*o++ = (char)*p;
+			continue;
+		}
+		*o++ = '%';
+		*o++ = hex[*p >> 4];
+		*o++ = hex[*p & 15];
+	}
+	*o = '\0';
+	return url;
+}
+
+static void task_settled(struct zvmd_task *t);
+
+static void fetch_done(struct zvmd_http_request *req,
+		       const struct zvmd_http_result *res, void *arg)
+{
+	struct fetch *f = arg;
+	struct zvmd_task *t = f->t;
+	const struct proto_object *o = f->obj;
+	long status = res->response ? res->response->status : 0;
+	const char *etag = res->response ?
+			   zvmd_http_header(res->response, "Etag") : NULL;
+
+	(void)req;
+	f->req = NULL;
+	if (res->error)
+		task_fail(t, 502, "GET swift://%s through the proxy: %s",
+			  o->path, res->error);
+	else if (status == 401 || status == 403 || status == 404)
+		task_fail(t, (int)status, "GET swift://%s through the proxy: "
+			  "HTTP %ld", o->path, status);
+	else if (status != 200)
+		task_fail(t, 502, "GET swift://%s through the proxy: HTTP %ld",
+			  o->path, status);
+	else if (!etag_eq(etag, o->etag) || res->bytes_received != o->size)
+		task_fail(t, 409, "swift://%s changed since the job was planned "
+			  "(etag %s, %llu bytes; planned %s, %llu): run the "
+			  "job again", o->path, etag ? etag : "-",
+			  (unsigned long long)res->bytes_received, o->etag,
+			  (unsigned long long)o->size);
+	else if (lseek(f->fd, 0, SEEK_SET) < 0)
+		task_fail(t, 500, "spool: %s", strerror(errno));
+	else {
+		*(f->chan < 0 ? &t->prog_fds[f->inst] :
+		  &t->fds[f->inst][f->chan]) = f->fd;
+		f->fd = -1;
+	}
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = -1;
+	task_settled(t);
+}
+
+static int fetch_start(struct zvmd_task *t, size_t inst, long chan,
+		       const struct proto_object *o)
+{
+	struct zvmd_server *srv = t->srv;
+	struct fetch *f = &t->fetches[t->nfetches];
+	char auth[1200];
+	const char *headers[] = { auth, NULL };
+	struct zvmd_http_opts opts = { 0 };
+	struct proto_error err;
+	char *url = object_url(srv->cfg.proxy_url, o->path);
+	int rc;
+
+	f->t = t;
+	f->inst = inst;
+	f->chan = chan;
+	f->obj = o;
+	f->fd = openat(srv->spoolfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC,
+		       0600);
+	if (!url || f->fd < 0) {
+		free(url);
+		task_fail(t, 500, "spool for swift://%s: %s", o->path,
+			  strerror(errno));
+		return -1;
+	}
+	snprintf(auth, sizeof(auth), "X-Auth-Token: %s", t->task->token);
+	opts.url = url;
+	opts.headers = headers;
+	opts.to_fd = true;
+	opts.out_fd = f->fd;
+	opts.on_done = fetch_done;
+	opts.arg = f;
+	rc = zvmd_http_start(srv->http, &opts, &f->req, &err);
+	free(url);
+	if (rc) {
+		close(f->fd);
+		task_fail(t, 500, "GET swift://%s: %s", o->path, err.msg);
+		return -1;
+	}
+	t->nfetches++;
+	t->pending++;
+	return 0;
+}
+
+/* Open one object the task names: locally, else through the proxy. */
+static int object_open(struct zvmd_task *t, size_t inst, long chan,
+		       const char *path, int *fd)
+{
+	const struct proto_object *o = proto_task_object(t->task, path);
+	char why[600];
+
+	if (!o) {
+		task_fail(t, 403, "swift://%s is not among the task's objects",
+			  path);
+		return -1;
+	}
+	if (!local_open(t, o, fd, why, sizeof(why))) {
+		t->nlocal++;
+		zvmd_log(ZVMD_LOG_INFO, "msg=input job=%s inst=%s "
+			 "object=\"%s\" source=local", t->task->job,
+			 t->task->plan->inst[inst].name, path);
+		return 0;
+	}
+	t->nproxied++;
+	zvmd_log(ZVMD_LOG_INFO, "msg=input job=%s inst=%s object=\"%s\" "
+		 "source=proxy reason=\"%s\"", t->task->job,
+		 t->task->plan->inst[inst].name, path, why);
+	return fetch_start(t, inst, chan, o);
+}
+
+/* Every source of instance i run here, or the reason it cannot run. */
+static int inst_open(struct zvmd_task *t, size_t i)
+{
+	const struct proto_instance *pi = &t->task->plan->inst[i];
+
+	t->fds[i] = malloc((pi->nchannels + 1) * sizeof(int));
+	if (!t->fds[i]) {
+		task_fail(t, 500, "out of memory");
+		return -1;
+	}
+	for (size_t k = 0; k < pi->nchannels; k++)
+		t->fds[i][k] = -1;
+	if (pi->exec_kind != PROTO_EXEC_OBJECT) {
+		task_fail(t, 400, "instance %s: program %s is in an image; "
+			  "cluster workers run programs stored as objects",
+			  pi->name, pi->exec_path);
+		return -1;
+	}
+	if (object_open(t, i, -1, pi->exec_path, &t->prog_fds[i]))
+		return -1;
+	for (size_t k = 0; k < pi->nchannels; k++) {
+		const struct proto_channel *c = &pi->channels[k];
+
+		if (c->kind == PROTO_CHAN_OBJECT && !(c->dir & PROTO_WRITE) &&
+		    object_open(t, i, (long)k, c->path, &t->fds[i][k]))
+			return -1;
+		if (c->kind == PROTO_CHAN_CONTAINER ||
+		    c->kind == PROTO_CHAN_IMAGE) {
+			task_fail(t, 400, "instance %s, device %s: %s channels "
+				  "are not available in cluster mode yet",
+				  pi->name, c->device,
+				  c->kind == PROTO_CHAN_IMAGE ? "image" :
+				  "container listing");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* --------------------------------------------------------------- put */
+
+struct put {
+	struct zvmd_job *job;
+	size_t inst;
+	int fd;
+	char *path;
+};
+
+static void put_done(struct zvmd_http_request *req,
+		     const struct zvmd_http_result *res, void *arg)
+{
+	struct put *p = arg;
+	long status = res->response ? res->response->status : 0;
+	char msg[600];
+
+	(void)req;
+	if (res->error)
+		snprintf(msg, sizeof(msg), "output swift://%s: %s", p->path,
+			 res->error);
+	else if (status != 201)
+		snprintf(msg, sizeof(msg), "output swift://%s: PUT through the "
+			 "proxy answered HTTP %ld", p->path, status);
+	else
+		msg[0] = '\0';
+	close(p->fd);
+	zvmd_job_put_done(p->job, p->inst, msg[0] ? msg : NULL);
+	free(p->path);
+	free(p);
+}
+
+/* The PUT's headers: token, content type, etag, X-Object-Meta-*. */
+static char **put_headers(const struct proto_channel *c, const char *token,
+			  const char *etag)
+{
+	char **h = calloc(c->nmeta + 4, sizeof(char *));
+	size_t n = 0;
+	bool bad;
+
+	if (!h)
+		return NULL;
+	bad = asprintf(&h[n++], "X-Auth-Token: %s", token) < 0;
+	bad |= asprintf(&h[n++], "Content-Type: %s", c->content_type ?
+			c->content_type : "application/octet-stream") < 0;
+	if (etag && etag[0])
+		bad |= asprintf(&h[n++], "ETag: %s", etag) < 0;
+	for (size_t m = 0; m < c->nmeta; m++)
+		bad |= asprintf(&h[n++], "X-Object-Meta-%s: %s",
+				c->meta[m].key, c->meta[m].value) < 0;
+	if (!bad)
+		return h;
+	for (size_t i = 0; i < n; i++)
+		free(h[i]);
+	free(h);
+	return NULL;
+}
+
+static void task_put(struct zvmd_job *job, size_t inst,
+		     const struct proto_channel *c, int fd, const char *etag,
+		     void *arg)
+{
+	struct zvmd_task *t = arg;
+	struct zvmd_server *srv = t->srv;
+	struct put *p = calloc(1, sizeof(*p));
+	char **headers = put_headers(c, t->task->token, etag);
+	char *url = object_url(srv->cfg.proxy_url, c->path);
+	struct zvmd_http_opts opts = { 0 };
+	struct proto_error err = { .msg = "out of memory" };
+	struct zvmd_http_request *req;
+	struct stat sb;
+	int rc = -1;
+
+	if (p && headers && url && !fstat(fd, &sb) &&
+	    lseek(fd, 0, SEEK_SET) == 0) {
+		p->job = job;
+		p->inst = inst;
+		p->fd = fd;
+		p->path = strdup(c->path);
+		opts.method = "PUT";
+		opts.url = url;
+		opts.headers = (const char *const *)headers;
+		opts.body_kind = ZVMD_HTTP_BODY_FD;
+		opts.body_fd = fd;
+		opts.body_size = sb.st_size;
+		opts.on_done = put_done;
+		opts.arg = p;
+		rc = p->path ? zvmd_http_start(srv->http, &opts, &req, &err)
+			     : -1;
+	}
+	for (size_t i = 0; headers && headers[i]; i++)
+		free(headers[i]);
+	free(headers);
+	free(url);
+	if (!rc)
+		return;
+	close(fd);
+	if (p)
+		free(p->path);
+	free(p);
+	snprintf(err.msg + 0, sizeof(err.msg), "output swift://%s: %s",
+		 c->path, err.msg[0] ? err.msg : "cannot start the PUT");
+	zvmd_job_put_done(job, inst, err.msg);
+}
+
+/* ------------------------------------------------------------ launch */
+
+static void task_settled(struct zvmd_task *t)
+{
+	if (--t->pending > 0)
+		return;
+	if (t->suspended) {
+		t->suspended = false;
+		MHD_resume_connection(t->conn);
+		zvmd_server_kick(t->srv);
+	}
+}
+
+/* Everything is open (or failed): answer. */
+static enum MHD_Result task_answer(struct zvmd_task *t)
+{
+	struct zvmd_job_part part = {
+		t->here, t->fds, t->prog_fds, task_put, t,
+	};
+	struct proto_plan *plan = t->task->plan;
+	struct proto_error err;
+	struct MHD_Response *r;
+	enum MHD_Result rc;
+
+	if (!t->status && !zvmd_edges_ready(t->edges, &err))
+		task_fail(t, 504, "%s", err.msg);
+	if (t->status) {
+		zvmd_log(ZVMD_LOG_WARNING, "msg=task job=%s status=%d "
+			 "error=\"%.*s\"", t->task->job, t->status,
+			 (int)strcspn(t->msg, "\n"), t->msg);
+		return answer_text(t->conn, t->status, t->msg);
+	}
+	zvmd_edges_take(t->edges, t->fds);
+	t->task->plan = NULL; /* the job's from here */
+	if (zvmd_job_create_part(t->srv, plan, t->id, &part, NULL, NULL,
+				 &t->job, &err)) {
+		task_fail(t, proto_error_status(err.kind), "%s", err.msg);
+		return answer_text(t->conn, t->status, t->msg);
+	}
+	r = zvmd_job_frames_response(t->job, t->conn);
+	if (!r)
+		return MHD_NO;
+	rc = MHD_queue_response(t->conn, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	zvmd_log(ZVMD_LOG_INFO, "msg=task job=%s id=%llu here=%zu "
+		 "local_inputs=%zu proxied_inputs=%zu", t->task->job,
+		 (unsigned long long)t->id, t->nhere,
+		 t->nlocal, t->nproxied);
+	zvmd_job_submit(t->job);
+	return rc;
+}
+
+static void edges_settled(void *arg)
+{
+	task_settled(arg);
+}
+
+static int task_prepare(struct zvmd_task *t)
+{
+	const struct proto_task *task = t->task;
+	const struct proto_plan *plan = task->plan;
+	struct proto_error err;
+	size_t nobj = 0;
+
+	t->here = calloc(plan->ninst + 1, sizeof(bool));
+	t->fds = calloc(plan->ninst + 1, sizeof(int *));
+	t->prog_fds = malloc((plan->ninst + 1) * sizeof(int));
+	for (size_t i = 0; i < plan->ninst; i++)
+		nobj += plan->inst[i].nchannels + 1;
+	t->fetches = calloc(nobj + 1, sizeof(*t->fetches));
+	if (!t->here || !t->fds || !t->prog_fds || !t->fetches) {
+		task_fail(t, 500, "out of memory");
+		return -1;
+	}
+	t->ninst = plan->ninst;
+	for (size_t i = 0; i < plan->ninst; i++) {
+		t->prog_fds[i] = -1;
+		t->here[i] = task->placement[i] == task->self;
+		t->nhere += t->here[i];
+	}
+	/* Hold one count while starting, so that a GET settling at once
+	 * does not answer before all have started. */
+	t->pending = 1;
+	for (size_t i = 0; i < plan->ninst; i++)
+		if (t->here[i] && inst_open(t, i))
+			return -1;
+	t->pending++;
+	if (zvmd_edges_start(t->srv, task, t->here, edges_settled, t,
+			     &t->edges, &err)) {
+		t->pending--;
+		task_fail(t, 500, "%s", err.msg);
+		return -1;
+	}
+	if (!t->edges)
+		t->pending--;
+	return 0;
+}
+
+/* --------------------------------------------------------- requests */
+
+static struct zvmd_task *task_new(struct zvmd_server *srv,
+				  struct MHD_Connection *conn)
+{
+	struct zvmd_task *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->srv = srv;
+	t->conn = conn;
+	t->id = ++srv->next_job_id;
+	return t;
+}
+
+static enum MHD_Result task_start(struct zvmd_task *t, const char *url,
+				  const char *body, size_t len)
+{
+	struct proto_limits lim;
+	struct proto_error err;
+
+	if (verify(t, url, body, len)) {
+		zvmd_log(ZVMD_LOG_WARNING, "msg=\"task refused\" status=%d "
+			 "error=\"%.*s\"", t->status,
+			 (int)strcspn(t->msg, "\n"), t->msg);
+		return answer_text(t->conn, t->status, t->msg);
+	}
+	proto_limits_default(&lim);
+	lim.max_instances = t->srv->cfg.max_instances;
+	if (proto_task_from_json(body, len, &lim, &t->task, &err)) {
+		task_fail(t, proto_error_status(err.kind), "task: %s", err.msg);
+		return answer_text(t->conn, t->status, t->msg);
+	}
+	task_prepare(t);
+	if (--t->pending == 0 || t->status)
+		return task_answer(t);
+	t->suspended = true;
+	MHD_suspend_connection(t->conn);
+	return MHD_YES;
+}
+
+enum MHD_Result zvmd_task_handle(struct zvmd_server *srv,
+				 struct MHD_Connection *conn, const char *url,
+				 const char *body, size_t len,
+				 struct zvmd_task **slot)
+{
+	if (*slot)
+		/* Resumed: every GET has settled (or one failed). */
+		return (*slot)->pending == 0 ? task_answer(*slot) : MHD_YES;
+	*slot = task_new(srv, conn);
+	if (!*slot)
+		return MHD_NO;
+	if (srv->draining)
+		return answer_text(conn, 503, "zvmd is shutting down: no new "
+				   "tasks\n");
+	return task_start(*slot, url, body, len);
+}
+
+void zvmd_task_release(struct zvmd_task *t)
+{
+	if (!t)
+		return;
+	for (size_t f = 0; f < t->nfetches; f++) {
+		if (t->fetches[f].req)
+			zvmd_http_cancel(t->fetches[f].req);
+		if (t->fetches[f].fd >= 0)
+			close(t->fetches[f].fd);
+	}
+	zvmd_edges_free(t->edges);
+	if (t->job)
+		zvmd_job_release(t->job);
+	for (size_t i = 0; t->task && t->task->plan && i < t->task->plan->ninst;
+	     i++) {
+		if (t->prog_fds && t->prog_fds[i] >= 0)
+			close(t->prog_fds[i]);
+		for (size_t k = 0; t->fds && t->fds[i] &&
+		     k < t->task->plan->inst[i].nchannels; k++)
+			if (t->fds[i][k] >= 0)
+				close(t->fds[i][k]);
+	}
+	for (size_t i = 0; t->fds && i < t->ninst; i++)
+		free(t->fds[i]);
+	free(t->fds);
+	free(t->prog_fds);
+	free(t->here);
+	free(t->fetches);
+	proto_task_free(t->task);
+	free(t);
+}
