@@ -197,7 +197,7 @@ static int fdt_get(const struct sandbox *sb, uint64_t arg)
  *
  * Two steps, not one ADDFD with SECCOMP_ADDFD_FLAG_SEND: that marks the
  * call answered (with 0) before the program has taken the fd, and a
- * signal that interrupts our wait for it takes the fd back out — the
+ * signal that interrupts our wait for it withdraws the fd, yet the
  * program's open() returns 0, an fd it already has, and the restarted
  * ioctl fails EINPROGRESS. Such signals do come: while zvmd's spawning
  * thread waits for a child's exec with every signal blocked (spawn.c), the
