@@ -409,6 +409,13 @@ struct zvmd_server {
 	bool draining, stopping;
 };
 
+/* The server on the caller's loop, without signals (zvmd_run's first
+ * half). listen = false starts MHD without a listen socket: the caller
+ * hands it connections with MHD_add_connection(srv->mhd, ...) and then
+ * zvmd_server_kick() — tests/fuzz/fuzz_http.c does, with a socketpair. */
+int zvmd_server_open(const struct zvmd_config *cfg, uv_loop_t *loop,
+		     bool listen, struct zvmd_server **out,
+		     struct zvmd_error *err);
 /* Kick libmicrohttpd from the loop soon (never from inside MHD). */
 void zvmd_server_kick(struct zvmd_server *srv);
 /* A job finished or left: the server may stop if it is draining. */

@@ -733,7 +733,22 @@ static unsigned connection_cap(void)
 	return cap < 8 ? 8 : (unsigned)cap;
 }
 
-static int server_listen(struct zvmd_server *srv, struct zvmd_error *err)
+/* MHD's messages (a client that vanished, a refused request) as log lines
+ * at level warning, so that log_level applies to them too. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[400];
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	for (char *c = msg; *c; c++)
+		if (*c == '"' || (unsigned char)*c < 0x20)
+			*c = *c == '"' ? '\'' : ' ';
+	zvmd_log(ZVMD_LOG_WARNING, "msg=\"http\" error=\"%s\"", msg);
+}
+
+static int server_listen(struct zvmd_server *srv, bool listen,
+			 struct zvmd_error *err)
 {
 	struct sockaddr_in sa;
 	const union MHD_DaemonInfo *info;
@@ -745,8 +760,10 @@ static int server_listen(struct zvmd_server *srv, struct zvmd_error *err)
 		return -1;
 	}
 	srv->mhd = MHD_start_daemon(
-		MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
+		MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+		(listen ? 0 : MHD_USE_NO_LISTEN_SOCKET),
 		ntohs(sa.sin_port), NULL, NULL, on_request, srv,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
 		MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
@@ -766,7 +783,7 @@ static int server_listen(struct zvmd_server *srv, struct zvmd_error *err)
 	log_line("msg=listening addr=%s port=%u root=%s max_connections=%u",
 		 srv->cfg.listen, info ? info->port : 0, srv->cfg.root,
 		 max_conns);
-	if (srv->cfg.port_file[0] &&
+	if (listen && srv->cfg.port_file[0] &&
 	    write_port_file(srv->cfg.port_file, info ? info->port : 0, err))
 		return -1;
 	info = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_EPOLL_FD);
@@ -815,81 +832,102 @@ static void threadpool_size(const struct zvmd_config *cfg)
 	setenv("UV_THREADPOOL_SIZE", n, 0);
 }
 
-int zvmd_run(const struct zvmd_config *cfg, const char *config_path,
-	     const char *const *overrides, size_t noverrides,
-	     struct zvmd_error *err)
+static void server_free(struct zvmd_server *srv)
 {
-	struct zvmd_server *srv = calloc(1, sizeof(*srv));
-	struct proto_error perr;
-	uv_loop_t loop;
-	int rc = -1;
-
-	if (!srv) {
-		snprintf(err->msg, sizeof(err->msg), "out of memory");
-		return -1;
-	}
-	signal(SIGPIPE, SIG_IGN);
-	srv->cfg = *cfg;
-	srv->config_path = config_path;
-	srv->overrides = overrides;
-	srv->noverrides = noverrides;
-	srv->spoolfd = -1;
-	zvmd_log_set_level(zvmd_log_level_parse(cfg->log_level));
-	threadpool_size(cfg);
-	if (uv_loop_init(&loop)) {
-		snprintf(err->msg, sizeof(err->msg), "uv_loop_init failed");
-		free(srv);
-		return -1;
-	}
-	srv->loop = &loop;
-	if (zvmd_store_local_open(cfg->root, &srv->store, &perr)) {
-		snprintf(err->msg, sizeof(err->msg), "%s", perr.msg);
-		goto out;
-	}
-	srv->spoolfd = open(cfg->spool, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (srv->spoolfd < 0) {
-		snprintf(err->msg, sizeof(err->msg), "spool %.400s: %s",
-			 cfg->spool, strerror(errno));
-		goto out;
-	}
-	if (zvmd_http_create(&loop, &srv->http, &perr)) {
-		snprintf(err->msg, sizeof(err->msg), "%s", perr.msg);
-		goto out;
-	}
-	if (cfg->role == ZVMD_ROLE_CLUSTER &&
-	    zvmd_cluster_load(cfg, &srv->cluster, err)) {
-		zvmd_http_close(srv->http);
-		uv_run(&loop, UV_RUN_DEFAULT);
-		goto out;
-	}
-	if (cfg->role == ZVMD_ROLE_CLUSTER && worker_start(srv, err)) {
-		zvmd_http_close(srv->http);
-		uv_run(&loop, UV_RUN_DEFAULT);
-		goto out;
-	}
-	uv_timer_init(&loop, &srv->mhd_timer);
-	srv->mhd_timer.data = srv;
-	if (server_listen(srv, err)) {
-		uv_close((uv_handle_t *)&srv->mhd_timer, NULL);
-		zvmd_http_close(srv->http);
-		uv_run(&loop, UV_RUN_DEFAULT);
-		goto out;
-	}
-	signals_start(srv);
-	sd_notify(0, "READY=1");
-	zvmd_server_kick(srv);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	rc = 0;
-out:
 	if (srv->mhd)
 		MHD_stop_daemon(srv->mhd);
 	zvmd_auth_free(srv->auth);
-	uv_loop_close(&loop);
 	if (srv->store)
 		srv->store->ops->free(srv->store);
 	if (srv->spoolfd >= 0)
 		close(srv->spoolfd);
 	zvmd_cluster_free(srv->cluster);
 	free(srv);
-	return rc;
+}
+
+/* Everything but the loop and the signals: the store, the spool, the
+ * outgoing client, cluster mode's rings, replay cache and edge listener,
+ * and MHD (listening or not). */
+int zvmd_server_open(const struct zvmd_config *cfg, uv_loop_t *loop,
+		     bool listen, struct zvmd_server **out,
+		     struct zvmd_error *err)
+{
+	struct zvmd_server *srv = calloc(1, sizeof(*srv));
+	struct proto_error perr;
+
+	if (!srv) {
+		snprintf(err->msg, sizeof(err->msg), "out of memory");
+		return -1;
+	}
+	srv->cfg = *cfg;
+	srv->spoolfd = -1;
+	srv->loop = loop;
+	if (zvmd_store_local_open(cfg->root, &srv->store, &perr)) {
+		snprintf(err->msg, sizeof(err->msg), "%s", perr.msg);
+		goto fail;
+	}
+	srv->spoolfd = open(cfg->spool, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (srv->spoolfd < 0) {
+		snprintf(err->msg, sizeof(err->msg), "spool %.400s: %s",
+			 cfg->spool, strerror(errno));
+		goto fail;
+	}
+	if (zvmd_http_create(loop, &srv->http, &perr)) {
+		snprintf(err->msg, sizeof(err->msg), "%s", perr.msg);
+		goto fail;
+	}
+	if (cfg->role == ZVMD_ROLE_CLUSTER &&
+	    zvmd_cluster_load(cfg, &srv->cluster, err)) {
+		zvmd_http_close(srv->http);
+		uv_run(loop, UV_RUN_DEFAULT);
+		goto fail;
+	}
+	if (cfg->role == ZVMD_ROLE_CLUSTER && worker_start(srv, err)) {
+		zvmd_http_close(srv->http);
+		uv_run(loop, UV_RUN_DEFAULT);
+		goto fail;
+	}
+	uv_timer_init(loop, &srv->mhd_timer);
+	srv->mhd_timer.data = srv;
+	if (server_listen(srv, listen, err)) {
+		uv_close((uv_handle_t *)&srv->mhd_timer, NULL);
+		zvmd_http_close(srv->http);
+		uv_run(loop, UV_RUN_DEFAULT);
+		goto fail;
+	}
+	*out = srv;
+	return 0;
+fail:
+	server_free(srv);
+	return -1;
+}
+
+int zvmd_run(const struct zvmd_config *cfg, const char *config_path,
+	     const char *const *overrides, size_t noverrides,
+	     struct zvmd_error *err)
+{
+	struct zvmd_server *srv;
+	uv_loop_t loop;
+
+	signal(SIGPIPE, SIG_IGN);
+	zvmd_log_set_level(zvmd_log_level_parse(cfg->log_level));
+	threadpool_size(cfg);
+	if (uv_loop_init(&loop)) {
+		snprintf(err->msg, sizeof(err->msg), "uv_loop_init failed");
+		return -1;
+	}
+	if (zvmd_server_open(cfg, &loop, true, &srv, err)) {
+		uv_loop_close(&loop);
+		return -1;
+	}
+	srv->config_path = config_path;
+	srv->overrides = overrides;
+	srv->noverrides = noverrides;
+	signals_start(srv);
+	sd_notify(0, "READY=1");
+	zvmd_server_kick(srv);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	server_free(srv);
+	uv_loop_close(&loop);
+	return 0;
 }

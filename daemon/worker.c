@@ -53,6 +53,7 @@ struct zvmd_task {
 	int status;                   /* an answer other than the job's */
 	char msg[600];
 	bool suspended;
+	bool counted;                 /* in srv->live_jobs while suspended */
 	struct zvmd_job *job;
 };
 
@@ -295,7 +296,9 @@ static int fetch_start(struct zvmd_task *t, size_t inst, long chan,
 	struct zvmd_server *srv = t->srv;
 	struct fetch *f = &t->fetches[t->nfetches];
 	char auth[1200];
-	const char *headers[] = { auth, NULL };
+	/* The newest of the replicas: a primary that missed an overwrite
+	 * must not answer for the object. */
+	const char *headers[] = { auth, "X-Newest: true", NULL };
 	struct zvmd_http_opts opts = { 0 };
 	struct proto_error err;
 	char *url = object_url(srv->cfg.proxy_url, o->path);
@@ -635,7 +638,11 @@ static enum MHD_Result task_start(struct zvmd_task *t, const char *url,
 	task_prepare(t);
 	if (--t->pending == 0 || t->status)
 		return task_answer(t);
+	/* A drain waits for it as for a job: MHD must not stop with a
+	 * suspended connection. */
 	t->suspended = true;
+	t->counted = true;
+	t->srv->live_jobs++;
 	MHD_suspend_connection(t->conn);
 	return MHD_YES;
 }
@@ -645,9 +652,20 @@ enum MHD_Result zvmd_task_handle(struct zvmd_server *srv,
 				 const char *body, size_t len,
 				 struct zvmd_task **slot)
 {
-	if (*slot)
-		/* Resumed: every GET has settled (or one failed). */
-		return (*slot)->pending == 0 ? task_answer(*slot) : MHD_YES;
+	enum MHD_Result rc;
+
+	if (*slot && (*slot)->pending)
+		return MHD_YES;
+	if (*slot) {
+		/* Resumed: every GET and edge has settled (or one failed). */
+		rc = task_answer(*slot);
+		if ((*slot)->counted) {
+			(*slot)->counted = false;
+			srv->live_jobs--;
+			zvmd_server_job_gone(srv);
+		}
+		return rc;
+	}
 	*slot = task_new(srv, conn);
 	if (!*slot)
 		return MHD_NO;
