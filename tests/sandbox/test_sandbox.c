@@ -939,7 +939,7 @@ static void reopen_under_signals(void)
 	run_free(&r);
 }
 
-Test(api, opens_survive_signals_to_the_service_thread, .timeout = 60)
+Test(api, opens_survive_signals_to_the_service_thread)
 {
 	struct sigaction sa = {.sa_handler = on_sigusr1, .sa_flags = SA_RESTART};
 
