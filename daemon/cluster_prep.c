@@ -123,7 +123,10 @@ static int proxy_call(struct prep_ctx *c, const char *method, const char *path,
 		      const char *query, size_t max_body,
 		      struct zvmd_http_fetched *out)
 {
-	const char *headers[] = { c->auth, NULL };
+	/* X-Newest: the proxy asks every primary and answers with the
+	 * newest copy (else the first primary to answer, which may hold an
+	 * old version the replicators have not replaced yet). */
+	const char *headers[] = { c->auth, "X-Newest: true", NULL };
 	struct zvmd_http_opts o = { 0 };
 	struct proto_error err;
 	char *url;

@@ -44,7 +44,7 @@
 
 /* What a handler decided. */
 struct answer {
-	bool done;      /* already answered (ADDFD with SEND) */
+	bool done;      /* nothing to answer: the call is gone */
 	bool cont;      /* SECCOMP_USER_NOTIF_FLAG_CONTINUE */
 	long val;
 	int error;      /* positive errno, 0 = success */
@@ -191,25 +191,40 @@ static int fdt_get(const struct sandbox *sb, uint64_t arg)
 	return sb->fdt[fd];
 }
 
-/* Install `src` as fd `target` of the program and answer the call with
- * that number. */
+/*
+ * Install `src` as fd `target` of the program; the call is then answered
+ * with that number (respond()).
+ *
+ * Two steps, not one ADDFD with SECCOMP_ADDFD_FLAG_SEND: that marks the
+ * call answered (with 0) before the program has taken the fd, and a
+ * signal that interrupts our wait for it withdraws the fd, yet the
+ * program's open() returns 0, an fd it already has, and the restarted
+ * ioctl fails EINPROGRESS. Such signals do come: while zvmd's spawning
+ * thread waits for a child's exec with every signal blocked (spawn.c), the
+ * kernel hands the SIGCHLD of any child that exits meanwhile to another
+ * thread — a service thread, often. A plain ADDFD that is interrupted
+ * only did not happen yet, and is simply made again.
+ */
 static struct answer fd_install(struct sandbox *sb, uint64_t id, int src,
 				int target, int entry, bool cloexec)
 {
 	struct seccomp_notif_addfd add = {
 		.id = id,
-		.flags = SECCOMP_ADDFD_FLAG_SETFD | SECCOMP_ADDFD_FLAG_SEND,
+		.flags = SECCOMP_ADDFD_FLAG_SETFD,
 		.srcfd = src,
 		.newfd = target,
 		.newfd_flags = cloexec ? O_CLOEXEC : 0,
 	};
-	int r = ioctl(sb->notify_fd, SECCOMP_IOCTL_NOTIF_ADDFD, &add);
+	int r;
 
+	do
+		r = ioctl(sb->notify_fd, SECCOMP_IOCTL_NOTIF_ADDFD, &add);
+	while (r < 0 && errno == EINTR);
 	if (r < 0)
 		return errno == ENOENT ? (struct answer){.done = true}
 				       : ans_err(errno);
 	sb->fdt[target] = entry;
-	return (struct answer){.done = true};
+	return ans_val(target);
 }
 
 static int entry_src(struct sandbox *sb, int entry, int prog_fd, bool *owned)

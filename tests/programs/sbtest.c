@@ -57,6 +57,24 @@ static int cmd_readall(int fd)
 	return 0;
 }
 
+/* Open `path` `count` times; every open must give a new fd (3 and up):
+ * a supervisor interrupted while installing one must not answer 0. */
+static int cmd_reopen(long count, const char *path)
+{
+	for (long i = 0; i < count; i++) {
+		int fd = open(path, O_RDONLY);
+
+		if (fd < 3) {
+			printf("ERR open %ld gave %d (%s)\n", i, fd,
+			       fd < 0 ? strerrorname_np(errno) : "not a new fd");
+			return 0;
+		}
+		close(fd);
+	}
+	printf("OK %ld\n", count);
+	return 0;
+}
+
 static int cmd_write(int fd, long count, long size)
 {
 	char *buf = malloc(size + 1);
@@ -176,6 +194,8 @@ int main(int argc, char **argv)
 		int fd = open(a, O_RDONLY);
 		return fd < 0 ? err() : cmd_readall(fd);
 	}
+	if (!strcmp(cmd, "reopen"))
+		return cmd_reopen(atol(a), b);
 	if (!strcmp(cmd, "write"))
 		return cmd_write(atoi(a), atol(b), atol(c));
 	if (!strcmp(cmd, "writepath")) {
