@@ -401,7 +401,7 @@ class ZvmdClusterCase(unittest.TestCase):
             sorted(gone),))
         for z, snap in zip(self.c.zvmds, before):
             pid = self.c.zvmd_pid(z.index)
-            if pid != snap['pid']:
+            if pid != snap['pid'] or self.c.procs[z.name].poll() is not None:
                 continue
             wait_for(lambda: set(descendants(pid)) <= set(snap['procs']),
                      '%s to end the job\'s processes (left: %s)' % (

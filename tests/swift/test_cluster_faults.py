@@ -23,8 +23,8 @@ import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster_client import (  # noqa: E402
-    ZvmdClusterCase, connections, cut_connections, group, pending, rss_kib,
-    run_tests, wait_for)
+    ZvmdClusterCase, connections, cut_connections, descendants, group,
+    pending, rss_kib, run_tests, wait_for)
 
 POOL_SIZE = 2
 QUEUE_LENGTH = 2
@@ -82,7 +82,8 @@ class Faults(ZvmdClusterCase):
             {'name': 'stdin', 'path': 'swift://~/f/' + name},
             {'name': 'stdout', 'path': 'swift://~/out/' + out}])]
 
-    @pending('needs the coordinator to fail the job of a lost worker')
+    @pending('not passed yet (the check of the killed zvmd was fixed after '
+             'the last run)')
     def test_worker_killed_mid_mapreduce(self):
         """Mappers on every node, reducers fed over edges; one worker (not
         the coordinator) SIGKILLed: the job fails naming it, the other
@@ -113,7 +114,9 @@ class Faults(ZvmdClusterCase):
             self.c.zvmd_start(index)
         self.assert_next_job_ok()
 
-    @pending('needs the coordinator and workers')
+    @pending('seen: passed twice, then a new process stayed below a zvmd '
+             'after the job (likely the spawner\'s parked child: '
+             'assert_clean must learn to tell it from a leak)')
     def test_object_server_stopped(self):
         """The first primary's object server is down, its zvmd up: the job
         still reads the object and writes its output (2 of 3 replicas)."""
@@ -131,7 +134,8 @@ class Faults(ZvmdClusterCase):
         self.assert_clean(self.before)
         self.assert_next_job_ok()
 
-    @pending('needs the coordinator and workers')
+    @pending('seen: passed once, then failed: the error did not say the '
+             'spool was full (no "space" in the answer)')
     def test_spool_full(self):
         """Every spool a 256 KiB tmpfs: 4 MiB of immediate output or of an
         output object fails clearly; nothing is left; with the spools back,
@@ -161,7 +165,8 @@ class Faults(ZvmdClusterCase):
                 self.c.zvmd_start(z.index)
         self.assert_next_job_ok()
 
-    @pending('needs the coordinator\'s task streams')
+    @pending('seen: the worker keeps running the instance after its task '
+             'connection is reset')
     def test_task_stream_cut(self):
         """The coordinator-worker connection is cut (ss -K) while the
         instance runs: the job fails naming the worker, the worker ends
@@ -177,7 +182,8 @@ class Faults(ZvmdClusterCase):
         self.assert_clean(self.before, sandbox)
         self.assert_next_job_ok(coordinator)
 
-    @pending('needs edges between workers')
+    @pending('seen: flood reports ok after its edges are reset; the job '
+             'ends by session timeout')
     def test_edge_cut(self):
         """A mapper floods reducers that never read (their edges stay
         full); the edge connections are cut (ss -K): the job fails, no
@@ -203,7 +209,8 @@ class Faults(ZvmdClusterCase):
         self.assert_clean(self.before)
         self.assert_next_job_ok()
 
-    @pending('needs streamed remote output')
+    @pending('not passed yet (the test\'s instance wait was fixed after '
+             'the last run)')
     def test_client_gone(self):
         """The client of a streamed job (through the proxy) reads its first
         bytes and hangs up: the running instance is ended everywhere."""
@@ -223,13 +230,16 @@ class Faults(ZvmdClusterCase):
                 chunk = s.recv(4096)
                 self.assertTrue(chunk, 'answer ended early: %r' % got)
                 got += chunk
-            sandbox = self.wait_instance(worker)
+            idle = set(self.before[self.zvmd_index(worker)]['procs'])
+            sandbox = set(descendants(
+                self.c.zvmd_pid(self.zvmd_index(worker)))) - idle
         finally:
             s.close()
         self.assert_clean(self.before, sandbox)
         self.assert_next_job_ok()
 
-    @pending('needs workers that end a task whose coordinator is gone')
+    @pending('seen: passed once, then the worker kept the instance running '
+             'for 30 s after its coordinator was killed')
     def test_coordinator_restarted(self):
         """The coordinator is SIGKILLed and started again while its
         instance runs on another node: the worker ends it, no output
@@ -247,7 +257,7 @@ class Faults(ZvmdClusterCase):
         self.assert_clean(self.before, sandbox)
         self.assert_next_job_ok(coordinator)
 
-    @pending('needs the worker\'s 503 passed on by the coordinator')
+    @pending('seen: all 30 jobs answered 200, none refused with 503')
     def test_overload(self):
         """5x as many jobs at once as the cluster has slots (3 nodes x
         pool_size; a coordinator may move a job to another replica's
