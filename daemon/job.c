@@ -1773,6 +1773,36 @@ static int stream_trailer(struct zvmd_job *job)
 	return 0;
 }
 
+/* Nothing new yet: sleep until an instance ends or 10 ms pass. */
+static void stream_sleep(struct zvmd_job *job)
+{
+	if (job->stream_conn && !job->stream_suspended) {
+		job->stream_suspended = true;
+		MHD_suspend_connection(job->stream_conn);
+		uv_timer_start(&job->stream_timer, on_stream_timer, 10, 0);
+	}
+}
+
+/* A chunked response whose body `reader` produces as the job runs. */
+static struct MHD_Response *stream_response_new(
+	struct zvmd_job *job, struct MHD_Connection *conn,
+	MHD_ContentReaderCallback reader)
+{
+	struct MHD_Response *r = MHD_create_response_from_callback(
+		MHD_SIZE_UNKNOWN, 64 * 1024, reader, job, NULL);
+
+	if (!r)
+		return NULL;
+	uv_timer_init(job->srv->loop, &job->stream_timer);
+	job->stream_timer.data = job;
+	job->stream_timer_open = true;
+	job->stream_conn = conn;
+	job->stream_resp = r;
+	job->cur_part = 0;
+	job->cur_off = 0;
+	return r;
+}
+
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct zvmd_job *job = cls;
@@ -1809,31 +1839,17 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 	}
 	return MHD_CONTENT_READER_END_OF_STREAM;
 wait:
-	/* Nothing new yet: sleep until an instance ends or 10 ms pass. */
-	if (job->stream_conn && !job->stream_suspended) {
-		job->stream_suspended = true;
-		MHD_suspend_connection(job->stream_conn);
-		uv_timer_start(&job->stream_timer, on_stream_timer, 10, 0);
-	}
+	stream_sleep(job);
 	return 0;
 }
 
 struct MHD_Response *zvmd_job_stream_response(struct zvmd_job *job,
 					       struct MHD_Connection *conn)
 {
-	struct MHD_Response *r;
+	struct MHD_Response *r = stream_response_new(job, conn, stream_read);
 
-	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024,
-					      stream_read, job, NULL);
 	if (!r)
 		return NULL;
-	uv_timer_init(job->srv->loop, &job->stream_timer);
-	job->stream_timer.data = job;
-	job->stream_timer_open = true;
-	job->stream_conn = conn;
-	job->stream_resp = r;
-	job->cur_part = 0;
-	job->cur_off = 0;
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
 				body_content_type(job));
 	MHD_add_response_header(r, MHD_HTTP_HEADER_TRAILER,
@@ -2000,30 +2016,17 @@ static ssize_t frames_read(void *cls, uint64_t pos, char *buf, size_t max)
 		if (rc == 0)
 			break;
 	}
-	if (job->stream_conn && !job->stream_suspended) {
-		job->stream_suspended = true;
-		MHD_suspend_connection(job->stream_conn);
-		uv_timer_start(&job->stream_timer, on_stream_timer, 10, 0);
-	}
+	stream_sleep(job);
 	return 0;
 }
 
 struct MHD_Response *zvmd_job_frames_response(struct zvmd_job *job,
 					       struct MHD_Connection *conn)
 {
-	struct MHD_Response *r;
+	struct MHD_Response *r = stream_response_new(job, conn, frames_read);
 
-	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024,
-					      frames_read, job, NULL);
 	if (!r)
 		return NULL;
-	uv_timer_init(job->srv->loop, &job->stream_timer);
-	job->stream_timer.data = job;
-	job->stream_timer_open = true;
-	job->stream_conn = conn;
-	job->stream_resp = r;
-	job->cur_part = 0;
-	job->cur_off = 0;
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
 				"application/x-zerovm-frames");
 	return r;
