@@ -517,6 +517,18 @@ static void task_settled(struct zvmd_task *t)
 	}
 }
 
+/* A task's instances must not outlive the coordinator's connection (cut,
+ * or the coordinator died): MHD notices only when it next writes a frame,
+ * which a quiet instance may never make it do. */
+static void watch_coordinator(struct zvmd_task *t)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		t->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+	if (ci && !zvmd_job_done(t->job))
+		zvmd_job_watch_client(t->job, ci->connect_fd);
+}
+
 /* Everything is open (or failed): answer. */
 static enum MHD_Result task_answer(struct zvmd_task *t)
 {
@@ -553,6 +565,7 @@ static enum MHD_Result task_answer(struct zvmd_task *t)
 		 (unsigned long long)t->id, t->nhere,
 		 t->nlocal, t->nproxied);
 	zvmd_job_submit(t->job);
+	watch_coordinator(t);
 	return rc;
 }
 

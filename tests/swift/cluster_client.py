@@ -371,24 +371,39 @@ class ZvmdClusterCase(unittest.TestCase):
         t.start()
         return t, answer
 
+    @staticmethod
+    def sandboxes(pid):
+        """Processes below zvmd pid that are not zvmd's own forks: its
+        namespace holder is a fork made at its first spawn and stays, so
+        it is not a leak."""
+        exe = os.readlink('/proc/%d/exe' % pid)
+        found = []
+        for p in descendants(pid):
+            try:
+                if os.readlink('/proc/%d/exe' % p) != exe:
+                    found.append(p)
+            except OSError:
+                pass
+        return found
+
     def wait_instance(self, ip, idle, job):
         """Until a process not in idle runs below the zvmd of ip, while the
         job (start_job's thread, answer) runs; those processes."""
         t, answer = job
         pid = self.c.zvmd_pid(self.zvmd_index(ip))
-        wait_for(lambda: set(descendants(pid)) - set(idle) or
+        wait_for(lambda: set(self.sandboxes(pid)) - set(idle) or
                  not t.is_alive(), 'an instance to start on ' + ip)
         if not t.is_alive():
             self.fail('the job ended before its instance ran on %s: %r'
                       % (ip, answer))
-        return set(descendants(pid)) - set(idle)
+        return set(self.sandboxes(pid)) - set(idle)
 
     # ---- after a fault -----------------------------------------------------
 
     def snapshot(self):
         """Per zvmd: its pid, processes below it and open fds, when idle."""
         return [{'pid': self.c.zvmd_pid(z.index),
-                 'procs': descendants(self.c.zvmd_pid(z.index)),
+                 'procs': self.sandboxes(self.c.zvmd_pid(z.index)),
                  'fds': fd_count(self.c.zvmd_pid(z.index))}
                 for z in self.c.zvmds]
 
@@ -403,9 +418,9 @@ class ZvmdClusterCase(unittest.TestCase):
             pid = self.c.zvmd_pid(z.index)
             if pid != snap['pid'] or self.c.procs[z.name].poll() is not None:
                 continue
-            wait_for(lambda: set(descendants(pid)) <= set(snap['procs']),
+            wait_for(lambda: set(self.sandboxes(pid)) <= set(snap['procs']),
                      '%s to end the job\'s processes (left: %s)' % (
-                         z.name, sorted(set(descendants(pid)) -
+                         z.name, sorted(set(self.sandboxes(pid)) -
                                         set(snap['procs']))))
             wait_for(lambda: fd_count(pid) <= snap['fds'] + 4,
                      '%s to close the job\'s fds (%d, idle %d)' % (

@@ -82,8 +82,6 @@ class Faults(ZvmdClusterCase):
             {'name': 'stdin', 'path': 'swift://~/f/' + name},
             {'name': 'stdout', 'path': 'swift://~/out/' + out}])]
 
-    @pending('not passed yet (the check of the killed zvmd was fixed after '
-             'the last run)')
     def test_worker_killed_mid_mapreduce(self):
         """Mappers on every node, reducers fed over edges; one worker (not
         the coordinator) SIGKILLed: the job fails naming it, the other
@@ -114,9 +112,6 @@ class Faults(ZvmdClusterCase):
             self.c.zvmd_start(index)
         self.assert_next_job_ok()
 
-    @pending('seen: passed twice, then a new process stayed below a zvmd '
-             'after the job (likely the spawner\'s parked child: '
-             'assert_clean must learn to tell it from a leak)')
     def test_object_server_stopped(self):
         """The first primary's object server is down, its zvmd up: the job
         still reads the object and writes its output (2 of 3 replicas)."""
@@ -165,8 +160,6 @@ class Faults(ZvmdClusterCase):
                 self.c.zvmd_start(z.index)
         self.assert_next_job_ok()
 
-    @pending('seen: the worker keeps running the instance after its task '
-             'connection is reset')
     def test_task_stream_cut(self):
         """The coordinator-worker connection is cut (ss -K) while the
         instance runs: the job fails naming the worker, the worker ends
@@ -209,8 +202,6 @@ class Faults(ZvmdClusterCase):
         self.assert_clean(self.before)
         self.assert_next_job_ok()
 
-    @pending('not passed yet (the test\'s instance wait was fixed after '
-             'the last run)')
     def test_client_gone(self):
         """The client of a streamed job (through the proxy) reads its first
         bytes and hangs up: the running instance is ended everywhere."""
@@ -231,15 +222,13 @@ class Faults(ZvmdClusterCase):
                 self.assertTrue(chunk, 'answer ended early: %r' % got)
                 got += chunk
             idle = set(self.before[self.zvmd_index(worker)]['procs'])
-            sandbox = set(descendants(
+            sandbox = set(self.sandboxes(
                 self.c.zvmd_pid(self.zvmd_index(worker)))) - idle
         finally:
             s.close()
         self.assert_clean(self.before, sandbox)
         self.assert_next_job_ok()
 
-    @pending('seen: passed once, then the worker kept the instance running '
-             'for 30 s after its coordinator was killed')
     def test_coordinator_restarted(self):
         """The coordinator is SIGKILLed and started again while its
         instance runs on another node: the worker ends it, no output
