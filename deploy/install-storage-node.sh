@@ -91,6 +91,11 @@ for p in json.load(sys.stdin).values(): print(p)' |
 		echo "Keeping /etc/zerovm/zvmd.conf; the new sample is zvmd.conf.dist"
 	fi
 	manifest_save
+	# zvmd.service runs as swift: it writes the spool and the local store.
+	if [ -z "$dest" ] && id swift >/dev/null 2>&1; then
+		mkdir -p /var/spool/zvmd /var/lib/zvmd/store
+		chown swift:swift /var/spool/zvmd /var/lib/zvmd /var/lib/zvmd/store
+	fi
 	if [ -n "$dest" ]; then
 		echo "Staged into $dest (no systemctl, no configuration check)."
 		return

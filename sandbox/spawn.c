@@ -75,7 +75,7 @@
 enum spawn_step {
 	STEP_NONE, STEP_SETNS, STEP_CHDIR, STEP_DUP, STEP_MOVE, STEP_CLOSE,
 	STEP_RLIMIT, STEP_SETSID, STEP_SETGROUPS, STEP_SETGID, STEP_SETUID,
-	STEP_NNP, STEP_PDEATHSIG, STEP_PERSONALITY, STEP_TSC, STEP_TRACEME,
+	STEP_AMBIENT, STEP_NNP, STEP_PDEATHSIG, STEP_PERSONALITY, STEP_TSC, STEP_TRACEME,
 	STEP_SECCOMP, STEP_SEND, STEP_EXEC, STEP_IMAGE, STEP_PARK,
 };
 
@@ -83,7 +83,7 @@ static const char *const step_names[] = {
 	"", "setns into the holder's namespaces", "chdir /",
 	"duplicating channel fds", "moving channel fds", "close_range",
 	"setrlimit", "setsid", "setgroups", "setresgid", "setresuid",
-	"no_new_privs", "parent-death signal",
+	"clearing ambient capabilities", "no_new_privs", "parent-death signal",
 	"personality ADDR_NO_RANDOMIZE", "prctl PR_SET_TSC", "PTRACE_TRACEME",
 	"installing the seccomp filter",
 	"sending the seccomp listener", "execveat", "image root",
@@ -183,6 +183,11 @@ limits:
 	TRY(STEP_SETGROUPS, sb_raw(SYS_setgroups, 0, 0, 0, 0, 0, 0));
 	TRY(STEP_SETGID, sb_raw(SYS_setresgid, SB_GID, SB_GID, SB_GID, 0, 0, 0));
 	TRY(STEP_SETUID, sb_raw(SYS_setresuid, SB_UID, SB_UID, SB_UID, 0, 0, 0));
+	/* A caller that is not root (zvmd as the swift user) holds its
+	 * capabilities as ambient ones, which would survive the uid change
+	 * and the exec: the program must start with none. */
+	TRY(STEP_AMBIENT, sb_raw(SYS_prctl, PR_CAP_AMBIENT,
+				 PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0, 0));
 	TRY(STEP_NNP, sb_raw(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0));
 	/* The program dies with its supervisor's thread (set after the uid
 	 * change, which clears it); if that is already gone, stop here. */

@@ -29,10 +29,11 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from harness import Failure, check, wait_for  # noqa: E402
+from harness import Failure, check, descendants, wait_for  # noqa: E402
 
 SRC = os.environ["ZEROVM_SRC"]
 BUILD = os.environ["ZEROVM_BUILD"]
@@ -436,7 +437,7 @@ class Daemon:
     """zvmd over a temp store, optionally under a NOTIFY_SOCKET and a
     command prefix; stopped and cleaned up even on failure."""
 
-    def __init__(self, conf=None, notify=False, prefix=()):
+    def __init__(self, conf=None, notify=False, prefix=(), owner=None):
         self.tmp = tempfile.mkdtemp(prefix="zerovm-deploy-")
         self.root = os.path.join(self.tmp, "store")
         self.spool = os.path.join(self.tmp, "spool")
@@ -459,6 +460,11 @@ class Daemon:
             self.notify_path = os.path.join(self.tmp, "notify")
             self.notify.bind(self.notify_path)
         self.prefix = list(prefix)
+        if owner:
+            for d, dirs, files in os.walk(self.tmp):
+                for name in [d] + [os.path.join(d, x) for x in dirs + files]:
+                    shutil.chown(name, owner, owner)
+        self.owner = owner
         self.proc = None
         self.port = None
 
@@ -568,18 +574,59 @@ def unit_capabilities():
     return caps
 
 
+def program_caps(zvmd_pid):
+    """{pid: capability sets} of zvmd's children that run as uid 65534.
+    CapInh is left out: without file capabilities, and under
+    no_new_privs, the inheritable set grants nothing at exec."""
+    found = {}
+    for pid in descendants(zvmd_pid):
+        try:
+            with open("/proc/%d/status" % pid) as f:
+                lines = dict(x.split(":", 1) for x in f.read().splitlines())
+        except OSError:
+            continue
+        if lines.get("Uid", "").split()[:1] == ["65534"]:
+            found[pid] = {k: lines[k].strip() for k in
+                          ("CapPrm", "CapEff", "CapAmb")}
+    return found
+
+
 def case_capabilities():
-    """The unit's capability bounding set (and no_new_privs) is enough to
-    run a job; one capability less is not."""
+    """As the unit runs it (the swift user, the unit's capabilities as
+    ambient and bounding sets, no_new_privs) zvmd runs a job, and the
+    program it starts holds no capability; one capability less and the
+    sandbox cannot start a program."""
     caps = unit_capabilities()
-    bset = "-all," + ",".join("+" + c for c in caps)
-    prefix = ["setpriv", "--bounding-set", bset, "--no-new-privs"]
-    with Daemon(prefix=prefix) as d:
+    unit = open(os.path.join(BUILD, "deploy", "zvmd.service")).read()
+    check(re.search(r"^User=swift$", unit, re.M), "the unit is not User=swift")
+    m = re.search(r"^AmbientCapabilities=(.*)$", unit, re.M)
+    check(m and sorted(c.lower().replace("cap_", "") for c in
+                       m.group(1).split()) == sorted(caps),
+          "AmbientCapabilities differ from CapabilityBoundingSet")
+    sets = "-all," + ",".join("+" + c for c in caps)
+    prefix = ["setpriv", "--reuid", "swift", "--regid", "swift",
+              "--clear-groups", "--inh-caps", sets, "--ambient-caps", sets,
+              "--bounding-set", sets, "--no-new-privs"]
+    with Daemon(prefix=prefix, owner="swift",
+                conf={"instance_timeout": "5"}) as d:
         d.wait_listening()
         status, h, body = d.job()
         check(status == 200 and body == b"hello, world\n",
-              "job under the unit's capabilities: %d %r %r" %
+              "job under the unit's user and capabilities: %d %r %r" %
               (status, body, dict(h)))
+        spin = os.path.join(d.root, "acct", "bin", "spin")
+        shutil.copy(os.environ["ZVMD_PROG_SPIN"], spin)
+        shutil.chown(spin, "swift", "swift")
+        t = threading.Thread(target=d.job, args=("spin",))
+        t.start()
+        try:
+            wait_for(lambda: program_caps(d.proc.pid), "the program to run")
+            for pid, capset in program_caps(d.proc.pid).items():
+                check(all(v == "0000000000000000" for v in capset.values()),
+                      "the program (pid %d) holds capabilities: %r" %
+                      (pid, capset))
+        finally:
+            t.join()
         check(d.stop() == 0, "zvmd exited %d" % d.proc.returncode)
     # One capability less and the sandbox cannot start a program: the
     # set is not larger than the test can tell.
