@@ -27,7 +27,7 @@ import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster_client import (  # noqa: E402
-    ZvmdClusterCase, data_files, descendants, group, nexe, pending,
+    ZvmdClusterCase, data_files, descendants, group, nexe,
     read_secret, request, run_tests, sign, swift_get_nodes, wait_for, words)
 
 
@@ -250,9 +250,6 @@ class Faults(Case):
             self.c.zvmd_start(index)
         self.assert_next_job_ok()
 
-    @pending('a stale replica can answer both the coordinator\'s HEAD and '
-             'the worker\'s fallback GET (X-Newest would ask all); seen: '
-             '409 instead of the new bytes')
     def test_stale_replica(self):
         """One replica holds an old version (its object server was down
         during the overwrite): a job placed there reads the new bytes."""
