@@ -44,3 +44,14 @@ def descendants(pid):
             out.append(k)
             todo.append(k)
     return sorted(out)
+
+
+def group(name, prog, args=None, devices=None, **kw):
+    """One job group running swift://~/bin/<prog>; stdout is immediate
+    output unless devices say otherwise."""
+    g = {"name": name, "exec": {"path": "swift://~/bin/" + prog}}
+    if args is not None:
+        g["exec"]["args"] = args
+    g["devices"] = devices if devices is not None else [{"name": "stdout"}]
+    g.update(kw)
+    return g

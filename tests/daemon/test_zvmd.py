@@ -21,7 +21,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from harness import Failure, check, descendants, wait_for  # noqa: E402
+from harness import Failure, check, descendants, group, wait_for  # noqa: E402,F401
 
 ZVMD = os.environ["ZVMD"]
 BOOKS = os.environ["ZVMD_BOOKS"]
@@ -143,15 +143,6 @@ class Daemon:
         with open("/proc/%d/status" % self.proc.pid) as f:
             m = re.search(r"VmRSS:\s+(\d+) kB", f.read())
         return int(m.group(1))
-
-
-def group(name, prog, args=None, devices=None, **kw):
-    g = {"name": name, "exec": {"path": "swift://~/bin/" + prog}}
-    if args is not None:
-        g["exec"]["args"] = args
-    g["devices"] = devices if devices is not None else [{"name": "stdout"}]
-    g.update(kw)
-    return g
 
 
 def nexe(headers, name):

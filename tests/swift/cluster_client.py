@@ -19,7 +19,7 @@ import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..'))
-from harness import descendants, wait_for  # noqa: E402,F401
+from harness import descendants, group, wait_for  # noqa: E402,F401
 sys.path.insert(0, HERE)
 import cluster  # noqa: E402
 
@@ -48,17 +48,6 @@ def token(base, user, key):
     if status != 200:
         raise RuntimeError('no token for %s: %d' % (user, status))
     return headers['X-Auth-Token']
-
-
-def group(name, prog, args=None, devices=None, **kw):
-    """One job group running swift://~/bin/<prog>; stdout is immediate
-    output unless devices say otherwise."""
-    g = {'name': name, 'exec': {'path': 'swift://~/bin/' + prog}}
-    if args is not None:
-        g['exec']['args'] = args
-    g['devices'] = devices if devices is not None else [{'name': 'stdout'}]
-    g.update(kw)
-    return g
 
 
 def nexe(headers, name):
