@@ -8,7 +8,11 @@
  * replay window. A hash set (open addressing, linear probing, backward
  * shift deletion) answers "seen?" in O(1); a min-heap by expiry drops
  * nonces in O(log n) as they expire. Only requests with a good signature
- * reach the cache, so strangers cannot fill it. Loop thread only. */
+ * reach the cache, so strangers cannot fill it. Both tables start small
+ * and double as nonces arrive, so memory follows the nonces in flight:
+ * tables sized for the bound up front were touched page by page as
+ * random nonces landed in them, and zvmd's RSS crept up by megabytes
+ * for minutes (the cluster soak, tests/bench/soak.py). Loop thread only. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,37 +30,38 @@ struct nonce {
 struct zvmd_auth {
 	unsigned char secret[ZVMD_SECRET_MAX];
 	size_t secret_len;
-	struct nonce *slots;   /* hash set */
+	struct nonce *slots;   /* hash set, at most half full */
 	size_t mask;           /* slots - 1 (a power of two) */
 	struct nonce *heap;    /* min-heap by expires */
+	size_t heap_cap;       /* entries allocated in heap */
 	size_t n, max;
 };
+
+#define AUTH_START 16      /* slots at first; the heap gets half */
 
 struct zvmd_auth *zvmd_auth_new(const struct zvmd_secret *secret,
 				size_t max_nonces)
 {
 	struct zvmd_auth *a;
-	size_t cap = 16;
 
 	if (!max_nonces)
 		max_nonces = ZVMD_AUTH_NONCES;
 	if (secret->len < ZVMD_SECRET_MIN || secret->len > ZVMD_SECRET_MAX ||
 	    max_nonces > SIZE_MAX / 4 / sizeof(struct nonce))
 		return NULL;
-	while (cap < 2 * max_nonces) /* load <= 1/2 keeps probes short */
-		cap *= 2;
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return NULL;
-	a->slots = calloc(cap, sizeof(*a->slots));
-	a->heap = calloc(max_nonces, sizeof(*a->heap));
+	a->heap_cap = AUTH_START / 2;
+	a->slots = calloc(AUTH_START, sizeof(*a->slots));
+	a->heap = calloc(a->heap_cap, sizeof(*a->heap));
 	if (!a->slots || !a->heap) {
 		zvmd_auth_free(a);
 		return NULL;
 	}
 	memcpy(a->secret, secret->key, secret->len);
 	a->secret_len = secret->len;
-	a->mask = cap - 1;
+	a->mask = AUTH_START - 1;
 	a->max = max_nonces;
 	return a;
 }
@@ -132,6 +137,44 @@ static void set_delete(struct zvmd_auth *a, size_t i)
 			i = j;
 		}
 	}
+}
+
+/* Move every nonce into a set of cap slots (a power of two). */
+static int set_rehash(struct zvmd_auth *a, size_t cap)
+{
+	struct nonce *old = a->slots;
+	size_t old_cap = a->mask + 1;
+
+	a->slots = calloc(cap, sizeof(*a->slots));
+	if (!a->slots) {
+		a->slots = old;
+		return -1;
+	}
+	a->mask = cap - 1;
+	for (size_t i = 0; i < old_cap; i++)
+		if (old[i].used)
+			a->slots[set_find(a, old[i].key)] = old[i];
+	free(old);
+	return 0;
+}
+
+/* Room for one more nonce (the caller checked n < max): the heap holds
+ * it, and the set stays at most half full (load <= 1/2 keeps probes
+ * short). */
+static int reserve(struct zvmd_auth *a)
+{
+	if (a->n == a->heap_cap) {
+		size_t cap = a->heap_cap * 2 < a->max ? a->heap_cap * 2 : a->max;
+		struct nonce *h = realloc(a->heap, cap * sizeof(*h));
+
+		if (!h)
+			return -1;
+		a->heap = h;
+		a->heap_cap = cap;
+	}
+	if (2 * (a->n + 1) > a->mask + 1)
+		return set_rehash(a, 2 * (a->mask + 1));
+	return 0;
 }
 
 /* ------------------------------------------------------------- heap */
@@ -214,6 +257,12 @@ static enum zvmd_auth_result remember(struct zvmd_auth *a, const char *hex,
 			 "nonces remembered); retry shortly", a->n);
 		return ZVMD_AUTH_FULL;
 	}
+	if (reserve(a)) {
+		snprintf(msg, cap, "out of memory remembering nonce %zu; retry "
+			 "shortly", a->n + 1);
+		return ZVMD_AUTH_FULL;
+	}
+	i = set_find(a, e.key); /* the set may have been rehashed */
 	a->slots[i] = e;
 	heap_push(a, &e);
 	msg[0] = '\0';
