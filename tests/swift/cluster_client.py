@@ -154,8 +154,50 @@ def alive(pids):
     return [p for p in pids if os.path.exists('/proc/%d' % p)]
 
 
-def fd_count(pid):
-    return len(os.listdir('/proc/%d/fd' % pid))
+TCP_STATES = {1: 'ESTABLISHED', 2: 'SYN_SENT', 3: 'SYN_RECV',
+              4: 'FIN_WAIT1', 5: 'FIN_WAIT2', 6: 'TIME_WAIT', 7: 'CLOSE',
+              8: 'CLOSE_WAIT', 9: 'LAST_ACK', 10: 'LISTEN', 11: 'CLOSING'}
+
+
+def tcp_sockets(pid):
+    """{inode: 'local -> remote STATE'} of the TCP sockets in pid's
+    network namespace (/proc/PID/net/tcp)."""
+    def addr(hexaddr):
+        ip, port = hexaddr.split(':')
+        return '%s:%d' % ('.'.join(str(int(ip[i:i + 2], 16))
+                                   for i in (6, 4, 2, 0)), int(port, 16))
+    found = {}
+    with open('/proc/%d/net/tcp' % pid) as f:
+        for line in f.readlines()[1:]:
+            v = line.split()
+            found[v[9]] = '%s -> %s %s' % (addr(v[1]), addr(v[2]),
+                                           TCP_STATES.get(int(v[3], 16),
+                                                          v[3]))
+    return found
+
+
+def fd_table(pid):
+    """{fd: what it is} of a process: the readlink of /proc/PID/fd/N, a
+    TCP socket with its addresses and state."""
+    table, tcp = {}, None
+    for fd in os.listdir('/proc/%d/fd' % pid):
+        try:
+            what = os.readlink('/proc/%d/fd/%s' % (pid, fd))
+        except OSError:
+            continue
+        if what.startswith('socket:['):
+            tcp = tcp if tcp is not None else tcp_sockets(pid)
+            what += ' ' + tcp.get(what[8:-1], '(not TCP/IPv4)')
+        table[int(fd)] = what
+    return table
+
+
+def fds_added(before, after):
+    """The fds of table after that are not in table before, one per line
+    (fd number and what it is): for failure messages."""
+    return '\n'.join('  fd %d: %s' % (fd, what)
+                     for fd, what in sorted(after.items())
+                     if before.get(fd) != what) or '  (none)'
 
 
 def files_under(path):
@@ -312,6 +354,11 @@ def run_with_cluster(session_kw):
     return result
 
 
+# Connections libcurl keeps open for reuse in each zvmd: daemon/http.c
+# bounds its cache with CURLMOPT_MAXCONNECTS (ZVMD_HTTP_MAX_CACHED).
+CURL_CACHE = 4
+
+
 class ZvmdClusterCase(unittest.TestCase):
     """A case against the running cluster: self.c (cluster.Cluster), self.a
     (test:tester, AUTH_test) and self.b (test2:tester2, AUTH_test2)."""
@@ -393,7 +440,7 @@ class ZvmdClusterCase(unittest.TestCase):
         """Per zvmd: its pid, processes below it and open fds, when idle."""
         return [{'pid': self.c.zvmd_pid(z.index),
                  'procs': self.sandboxes(self.c.zvmd_pid(z.index)),
-                 'fds': fd_count(self.c.zvmd_pid(z.index))}
+                 'fds': fd_table(self.c.zvmd_pid(z.index))}
                 for z in self.c.zvmds]
 
     def assert_clean(self, before, gone=()):
@@ -411,10 +458,55 @@ class ZvmdClusterCase(unittest.TestCase):
                      '%s to end the job\'s processes (left: %s)' % (
                          z.name, sorted(set(self.sandboxes(pid)) -
                                         set(snap['procs']))))
-            wait_for(lambda: fd_count(pid) <= snap['fds'] + 4,
-                     '%s to close the job\'s fds (%d, idle %d)' % (
-                         z.name, fd_count(pid), snap['fds']))
+            self.assert_fds_back(z.name, pid, snap['fds'])
             self.assertEqual(files_under(z.spool), [], z.name)
+
+    def kept_alive(self, what):
+        """'in', 'out' or None: whether a /proc fd (fd_table's text) is a
+        kept-alive HTTP connection: one another zvmd or the proxy keeps to
+        this zvmd's listener ('in', while open at its end), or one of this
+        zvmd's libcurl cache to a zvmd or the proxy ('out'; curl notices a
+        close by the server only when it next looks, so CLOSE_WAIT too)."""
+        m = re.match(r'socket:\[\d+\] \S+:(\d+) -> \S+:(\d+) (\w+)$',
+                     what)
+        if not m:
+            return None
+        local, remote, state = int(m.group(1)), int(m.group(2)), m.group(3)
+        if local == self.c.worker_port and state == 'ESTABLISHED':
+            return 'in'
+        if (remote in (self.c.worker_port, self.c.proxy_port) and
+                state in ('ESTABLISHED', 'CLOSE_WAIT')):
+            return 'out'
+        return None
+
+    def leaked_fds(self, pid, idle):
+        """The fds of zvmd pid that are not in its idle table and not a
+        kept-alive connection, plus its cached outgoing connections beyond
+        CURL_CACHE: {fd: what}."""
+        now = fd_table(pid)
+        added = {fd: what for fd, what in now.items()
+                 if idle.get(fd) != what}
+        out = [fd for fd, what in now.items() if self.kept_alive(what) == 'out']
+        leaked = {fd: what for fd, what in added.items()
+                  if not self.kept_alive(what)}
+        if len(out) > CURL_CACHE:
+            leaked.update({fd: now[fd] + ' (one of %d cached, more than %d)'
+                           % (len(out), CURL_CACHE) for fd in out})
+        return leaked
+
+    def assert_fds_back(self, name, pid, idle):
+        """zvmd pid closes what a job opened: every fd that is not in its
+        idle table is a kept-alive HTTP connection, and its libcurl cache
+        holds at most CURL_CACHE; the failure names every other fd."""
+        try:
+            wait_for(lambda: not self.leaked_fds(pid, idle),
+                     '%s to close the job\'s fds' % name)
+        except Exception:
+            leaked = self.leaked_fds(pid, idle)
+            self.fail('%s holds %d fds that are not idle and not kept-alive '
+                      'connections:\n%s\n(all fds not idle:\n%s)' % (
+                          name, len(leaked), fds_added({}, leaked),
+                          fds_added(idle, fd_table(pid))))
 
     def assert_next_job_ok(self, base=None):
         status, h, body = self.a.job([group('hello', 'hello')], base=base)
