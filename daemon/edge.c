@@ -714,24 +714,33 @@ static void watch_closed(uv_handle_t *h)
 	free(h->data);
 }
 
-/* "1.2.3.4:5 -> 6.7.8.9:10" of a connected socket, writer first. */
-static void edge_addrs(int fd, bool reader, char *buf, size_t cap)
+/* "ip:port" of one end of a socket, or "?" (a reset socket has no peer
+ * any more). */
+static void sock_addr(int fd, bool peer, char *buf, size_t cap)
 {
-	struct sockaddr_in a[2];
-	socklen_t la = sizeof(a[0]), lb = sizeof(a[1]);
-	char ip[2][INET_ADDRSTRLEN];
-	int w = reader ? 1 : 0;
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+	char ip[INET_ADDRSTRLEN];
+	int rc = peer ? getpeername(fd, (struct sockaddr *)&a, &len) :
+			getsockname(fd, (struct sockaddr *)&a, &len);
 
-	if (getsockname(fd, (struct sockaddr *)&a[w ^ 1], &la) ||
-	    getpeername(fd, (struct sockaddr *)&a[w], &lb) ||
-	    a[0].sin_family != AF_INET || a[1].sin_family != AF_INET) {
-		snprintf(buf, cap, "addresses unknown");
+	if (rc || a.sin_family != AF_INET ||
+	    !inet_ntop(AF_INET, &a.sin_addr, ip, sizeof(ip))) {
+		snprintf(buf, cap, "?");
 		return;
 	}
-	for (int i = 0; i < 2; i++)
-		inet_ntop(AF_INET, &a[i].sin_addr, ip[i], sizeof(ip[i]));
-	snprintf(buf, cap, "%s:%u -> %s:%u", ip[0], ntohs(a[0].sin_port),
-		 ip[1], ntohs(a[1].sin_port));
+	snprintf(buf, cap, "%s:%u", ip, ntohs(a.sin_port));
+}
+
+/* "writer ip:port -> reader ip:port" of an edge socket. */
+static void edge_addrs(int fd, bool reader, char *buf, size_t cap)
+{
+	char here[32], there[32];  /* "255.255.255.255:65535" fits */
+
+	sock_addr(fd, false, here, sizeof(here));
+	sock_addr(fd, true, there, sizeof(there));
+	snprintf(buf, cap, "%s -> %s", reader ? there : here,
+		 reader ? here : there);
 }
 
 static void cut_reason(int fd, short revents, char *buf, size_t cap)

@@ -1005,6 +1005,7 @@ static int inst_edges_watch(struct zvmd_job *job, struct inst *in)
 		const struct proto_channel *c = &pi->channels[k];
 		bool reader = c->kind == PROTO_CHAN_PIPE_IN;
 		const struct inst *peer;
+		const struct proto_instance *w, *r;  /* writer, reader */
 		char name[ZVMD_EDGE_WHAT_MAX];
 
 		if ((!reader && c->kind != PROTO_CHAN_PIPE_OUT) ||
@@ -1016,15 +1017,11 @@ static int inst_edges_watch(struct zvmd_job *job, struct inst *in)
 			snprintf(in->status, sizeof(in->status), "out of memory");
 			return -1;
 		}
-		if (reader)
-			snprintf(name, sizeof(name), "%s %s -> %s %s",
-				 peer->pi->name,
-				 peer->pi->channels[c->peer_chan].alias,
-				 pi->name, c->alias);
-		else
-			snprintf(name, sizeof(name), "%s %s -> %s %s",
-				 pi->name, c->alias, peer->pi->name,
-				 peer->pi->channels[c->peer_chan].alias);
+		w = reader ? peer->pi : pi;
+		r = reader ? pi : peer->pi;
+		snprintf(name, sizeof(name), "%s %s -> %s %s", w->name,
+			 w->channels[reader ? c->peer_chan : k].alias, r->name,
+			 r->channels[reader ? k : c->peer_chan].alias);
 		if (zvmd_edge_watch_start(job->srv->loop, in->fds[k], reader,
 					  name, on_edge_cut, in, &in->edges[k],
 					  &err)) {

@@ -176,6 +176,19 @@ def tcp_sockets(pid):
     return found
 
 
+def unix_sockets(pid):
+    """The inodes of the unix sockets in pid's namespace."""
+    with open('/proc/%d/net/unix' % pid) as f:
+        return {line.split()[6] for line in f.readlines()[1:]
+                if len(line.split()) > 6}
+
+
+# A socket in no table of /proc/PID/net: a TCP socket that was closed
+# under its owner (reset, or destroyed by ss -K) and is not hashed any
+# more, so its addresses are gone.
+UNHASHED = '(closed, addresses gone)'
+
+
 def fd_table(pid):
     """{fd: what it is} of a process: the readlink of /proc/PID/fd/N, a
     TCP socket with its addresses and state."""
@@ -186,8 +199,10 @@ def fd_table(pid):
         except OSError:
             continue
         if what.startswith('socket:['):
-            tcp = tcp if tcp is not None else tcp_sockets(pid)
-            what += ' ' + tcp.get(what[8:-1], '(not TCP/IPv4)')
+            if tcp is None:
+                tcp = tcp_sockets(pid)
+                tcp.update({i: 'unix' for i in unix_sockets(pid)})
+            what += ' ' + tcp.get(what[8:-1], UNHASHED)
         table[int(fd)] = what
     return table
 
@@ -466,7 +481,10 @@ class ZvmdClusterCase(unittest.TestCase):
         kept-alive HTTP connection: one another zvmd or the proxy keeps to
         this zvmd's listener ('in', while open at its end), or one of this
         zvmd's libcurl cache to a zvmd or the proxy ('out'; curl notices a
-        close by the server only when it next looks, so CLOSE_WAIT too)."""
+        close by the server only when it next looks, so CLOSE_WAIT too, and
+        a cached connection that a fault reset or destroyed)."""
+        if what.endswith(' ' + UNHASHED):
+            return 'out'
         m = re.match(r'socket:\[\d+\] \S+:(\d+) -> \S+:(\d+) (\w+)$',
                      what)
         if not m:
@@ -479,16 +497,50 @@ class ZvmdClusterCase(unittest.TestCase):
             return 'out'
         return None
 
+    @staticmethod
+    def holder_fds(pid):
+        """What zvmd pid holds of its own forks (its namespace holder, made
+        at its first spawn and kept): their pidfds and the pipes and
+        sockets it shares with them, as fd_table texts."""
+        exe = os.readlink('/proc/%d/exe' % pid)
+        forks, shared = set(), set()
+        for p in descendants(pid):
+            try:
+                if os.readlink('/proc/%d/exe' % p) == exe:
+                    forks.add(p)
+                    shared.update(fd_table(p).values())
+            except OSError:
+                pass
+        held = set()
+        for fd, what in fd_table(pid).items():
+            if what == 'anon_inode:[pidfd]':
+                try:
+                    with open('/proc/%d/fdinfo/%d' % (pid, fd)) as f:
+                        m = re.search(r'^Pid:\s+(\d+)', f.read(), re.M)
+                except OSError:
+                    continue
+                if m and int(m.group(1)) in forks:
+                    held.add((fd, what))
+            elif what in shared:
+                held.add((fd, what))
+        return held
+
     def leaked_fds(self, pid, idle):
-        """The fds of zvmd pid that are not in its idle table and not a
-        kept-alive connection, plus its cached outgoing connections beyond
-        CURL_CACHE: {fd: what}."""
+        """The fds of zvmd pid that are not in its idle table, not a
+        kept-alive connection and not shared with its namespace holder,
+        plus its cached outgoing connections beyond CURL_CACHE:
+        {fd: what}."""
         now = fd_table(pid)
         added = {fd: what for fd, what in now.items()
                  if idle.get(fd) != what}
-        out = [fd for fd, what in now.items() if self.kept_alive(what) == 'out']
+        out = [fd for fd, what in now.items()
+               if self.kept_alive(what) == 'out']
         leaked = {fd: what for fd, what in added.items()
                   if not self.kept_alive(what)}
+        if leaked:
+            held = self.holder_fds(pid)
+            leaked = {fd: what for fd, what in leaked.items()
+                      if (fd, what) not in held}
         if len(out) > CURL_CACHE:
             leaked.update({fd: now[fd] + ' (one of %d cached, more than %d)'
                            % (len(out), CURL_CACHE) for fd in out})
