@@ -376,6 +376,22 @@ class Images(Case):
             self.assertEqual(status, 200, name)
             self.assertEqual(out.split(), [b'%d' % len(data.split())], name)
 
+    def test_job_image(self):
+        """The job's own image: a tar stored in Swift as the `image`
+        device, its program named file://<path>."""
+        self.a.put('images', b'')
+        with open(os.environ['IMAGE_BUSYBOX'], 'rb') as f:
+            self.a.put('images/bb.tar', f.read())
+        status, h, body = self.a.job([{
+            'name': 'bb',
+            'exec': {'path': 'file://bin/busybox', 'name': 'busybox',
+                     'args': 'tr a-z A-Z'},
+            'devices': [{'name': 'image', 'path': 'swift://~/images/bb.tar'},
+                        {'name': 'stdin', 'path': 'swift://~/py/in0.txt'},
+                        {'name': 'stdout'}]}])
+        self.assertEqual(status, 200, (body[-500:], dict(h)))
+        self.assertEqual(body, self.texts['in0.txt'].upper())
+
     def test_unknown_image(self):
         """An image no node has: 400 naming it, nothing runs."""
         status, _, body = self.a.job([
