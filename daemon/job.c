@@ -93,7 +93,8 @@ struct zvmd_job {
 	uv_work_t image_work;           /* images unpacked off the loop */
 	char *image_cache;              /* copies of the config for it: a */
 	uint64_t image_max;             /* reload may change srv->cfg meanwhile */
-	int fail_status;                /* an image error's status, 0 = none */
+	int fail_status;                /* an image error's or a refusing
+					 * worker's status, 0 = none */
 	char cancel_why[128];
 	int open_handles;
 	uint64_t t_start, t_end;
@@ -883,6 +884,15 @@ void zvmd_job_remote_fail(struct zvmd_job *job, const char *why)
 		job_finish(job);
 }
 
+void zvmd_job_remote_refuse(struct zvmd_job *job, int status,
+			    const char *why)
+{
+	if (job->state == JOB_SETTLING || job->state == JOB_DONE)
+		return;
+	job->fail_status = status;
+	zvmd_job_remote_fail(job, why);
+}
+
 static void on_remote_timeout(uv_timer_t *t)
 {
 	struct zvmd_job *job = t->data;
@@ -1118,6 +1128,18 @@ static bool slots_free(const struct zvmd_server *srv, size_t n)
 bool zvmd_jobs_can_start(const struct zvmd_server *srv, size_t n)
 {
 	return !srv->queue_head && slots_free(srv, n);
+}
+
+enum zvmd_admit zvmd_jobs_admit(const struct zvmd_server *srv, size_t n)
+{
+	unsigned used = srv->slots_used + srv->reserved_slots;
+
+	if (!srv->queue_head && !srv->reserved_queue &&
+	    (used == 0 || used + n <= srv->cfg.pool_size))
+		return ZVMD_ADMIT_RUN;
+	if (srv->queue_depth + srv->reserved_queue < srv->cfg.queue_length)
+		return ZVMD_ADMIT_QUEUE;
+	return ZVMD_ADMIT_FULL;
 }
 
 void zvmd_jobs_schedule(struct zvmd_server *srv)
