@@ -47,6 +47,7 @@ struct coord_node {
 	struct zvmd_http_request *req;    /* NULL once done or cancelled */
 	unsigned reported;                /* report frames received */
 	struct proto_frame_parser *parser;
+	bool sink_failed;                 /* the error is ours, not the worker's */
 	long status;
 	char errtext[ERRTEXT_MAX + 1];
 	size_t errlen;
@@ -367,7 +368,11 @@ static int sink_output(void *arg, size_t inst, const char *buf, size_t len,
 
 	if (node_owns(n, inst, err))
 		return -1;
-	return zvmd_job_remote_output(n->co->job, inst, buf, len, err);
+	if (zvmd_job_remote_output(n->co->job, inst, buf, len, err)) {
+		n->sink_failed = true;
+		return -1;
+	}
+	return 0;
 }
 
 static void on_response(struct zvmd_http_request *req,
@@ -396,8 +401,11 @@ static enum zvmd_http_flow on_data(struct zvmd_http_request *req,
 		return ZVMD_HTTP_CONSUMED;
 	}
 	if (proto_frame_parser_feed(n->parser, buf, len, &used, &err)) {
-		snprintf(why, sizeof(why), "worker %s sent a bad answer: %s",
-			 n->task.addr, err.msg);
+		if (n->sink_failed)
+			snprintf(why, sizeof(why), "coordinator: %s", err.msg);
+		else
+			snprintf(why, sizeof(why), "worker %s sent a bad "
+				 "answer: %s", n->task.addr, err.msg);
 		zvmd_http_cancel(req);
 		n->req = NULL;
 		node_fail(n, why);

@@ -310,6 +310,9 @@ struct zvmd_http_result {
 	const struct zvmd_http_response *response; /* status 0: none */
 	uint64_t bytes_received; /* body bytes given to on_data / out_fd */
 	uint64_t bytes_sent;     /* request body bytes read by curl */
+	int out_errno;           /* why writing the body to out_fd failed
+				  * (ENOSPC: the spool is full), 0 = it did
+				  * not */
 };
 
 /* Headers are in (once). Cancelling from here is allowed. */
@@ -457,6 +460,15 @@ void zvmd_image_resolve(const char *cache, uint64_t max_bytes,
 void zvmd_image_clear(struct zvmd_inst_image *im);
 
 /* -------------------------------------------------------------- jobs */
+
+/* Where a write that failed with ENOSPC (or EDQUOT) went, for messages:
+ * "no space left on the spool of node 127.0.0.3 (/srv/spool)", or on
+ * one machine "no space left on the spool (/var/spool/zvmd)"; with
+ * store = true the local store's root instead of the spool. */
+const char *zvmd_no_space(const struct zvmd_server *srv, bool store,
+			  char *buf, size_t cap);
+/* Is err a full disk (ENOSPC, EDQUOT)? */
+bool zvmd_errno_no_space(int err);
 
 /* Called when the job's instances have all ended (or it never ran). */
 typedef void (*zvmd_job_done_cb)(struct zvmd_job *job, void *arg);

@@ -270,10 +270,15 @@ static void fetch_done(struct zvmd_http_request *req,
 	long status = res->response ? res->response->status : 0;
 	const char *etag = res->response ?
 			   zvmd_http_header(res->response, "Etag") : NULL;
+	char where[PATH_MAX + 128];
 
 	(void)req;
 	f->req = NULL;
-	if (res->error)
+	if (zvmd_errno_no_space(res->out_errno))
+		task_fail(t, 507, "%s: reading swift://%s through the proxy "
+			  "into it", zvmd_no_space(t->srv, false, where,
+						   sizeof(where)), o->path);
+	else if (res->error)
 		task_fail(t, 502, "GET swift://%s through the proxy: %s",
 			  o->path, res->error);
 	else if (status == 401 || status == 403 || status == 404)
