@@ -12,7 +12,9 @@
  *      error, or whose stream stops before `done` fails the job's
  *      unreported instances with a message naming the worker, and the
  *      other nodes' tasks are cancelled (closing their connections
- *      stops their instances).
+ *      stops their instances). A node that cannot be reached or is busy
+ *      (503) gets its instances sent once to another replica's node;
+ *      a busy one without such a node fails the job with 503.
  *
  * The user's token is sent to workers in task bodies only, never logged. */
 #include <stdio.h>
