@@ -15,7 +15,9 @@ cluster-mode zvmd on each storage node.
     reset under a reader fails the reader's task at once with an error
     frame naming the edge; a writer that fails resets its edge (its
     reader sees an error, not the end of a stream), one that succeeds
-    ends it cleanly.
+    ends it cleanly;
+  * a worker whose slots and queue are taken refuses a task with 503 and
+    Retry-After.
 
 Run: /usr/bin/python3 tests/swift/cluster.py -- /usr/bin/python3 \\
          tests/worker/test_worker.py   (env: ZVMD, PLAN_JSON, ZVMD_PROG_*)
@@ -96,6 +98,9 @@ class Workers:
         self.procs, self.logs = [], []
         for i, (addr, devices) in enumerate(NODES):
             ip = addr.split(':')[0]
+            # The last node is small: test_busy_worker fills it.
+            small = 'pool_size = 1\nqueue_length = 1\n' \
+                if i == len(NODES) - 1 else ''
             d = os.path.join(self.dir, 'n%d' % i)
             for sub in ('store', 'spool'):
                 os.makedirs(os.path.join(d, sub))
@@ -103,11 +108,12 @@ class Workers:
             with open(conf, 'w') as f:
                 f.write('[zvmd]\nlisten = %s:%d\nroot = %s/store\n'
                         'spool = %s/spool\nlog_level = debug\n'
-                        'job_timeout = 30\ninstance_timeout = 20\n'
+                        'job_timeout = 30\ninstance_timeout = 20\n%s'
                         '[cluster]\nrole = cluster\nproxy_url = %s://%s\n'
                         'swift_dir = %s\ndevices = %s\nworker_port = %d\n'
                         'edge_port = %d\nsecret_file = %s\n'
-                        % (ip, self.port, d, d, URL.scheme, URL.netloc,
+                        % (ip, self.port, d, d, small, URL.scheme,
+                           URL.netloc,
                            SWIFT_DIR, devices, self.port, self.edge_port,
                            self.secret_file))
             log = open(os.path.join(d, 'log'), 'w+')
@@ -163,6 +169,23 @@ class Workers:
     def post(self, node, body, headers):
         return request(self.ips[node], self.port, 'POST',
                        '/internal/v1/task', headers, body)
+
+    def open_task(self, node, body, until):
+        """POST a signed task on a socket left open (the coordinator's
+        connection: closing it cancels the task); read until `until`."""
+        s = socket.create_connection((self.ips[node], self.port), timeout=60)
+        head = ''.join('%s: %s\r\n' % kv for kv in self.sign(body).items())
+        s.sendall(b'POST /internal/v1/task HTTP/1.1\r\nHost: x\r\n'
+                  b'Content-Length: %d\r\n%s\r\n' % (len(body),
+                                                       head.encode()) + body)
+        got = b''
+        while until not in got:
+            chunk = s.recv(4096)
+            if not chunk:
+                s.close()
+                raise AssertionError('answer ended early: %r' % got)
+            got += chunk
+        return s, got
 
 
 def frames(body):
@@ -497,6 +520,49 @@ class WorkerTest(unittest.TestCase):
             {'path': 'swift://~/bin/cat'})
         got, end = self.fake_reader(job, plan, src)
         self.assertEqual((got, end), (b'all\n', 'eof'))
+
+
+    # ------------------------------------------------------- admission
+
+    def test_busy_worker_refuses_with_retry_after(self):
+        """The last node has pool_size 1 and queue_length 1: a spinning
+        task runs, a second waits (200, no output yet), a third is
+        refused at once with 503 and Retry-After; once the first two
+        coordinators hang up, the node runs tasks again."""
+        last = len(NODES) - 1
+        self.put('in/busy.txt', b'busy\n')
+        spin = [{'name': 'spin', 'exec': {'path': 'swift://~/bin/spin'},
+                 'devices': [{'name': 'stdin',
+                              'path': 'swift://~/in/busy.txt'},
+                             {'name': 'stdout'}]}]
+        objs = ['in/busy.txt', 'bin/spin']
+        cat = self.task(self.cat_job('in/busy.txt'), [last], last,
+                        ['in/busy.txt', 'bin/cat'])
+        held = []
+        try:
+            for until in (b'spinning', b'\r\n\r\n'):
+                s, got = self.w.open_task(last, self.task(spin, [last],
+                                                          last, objs), until)
+                held.append(s)
+                self.assertTrue(got.startswith(b'HTTP/1.1 200'), got)
+            st, h, text = self.run_task(last, cat)
+            self.assertEqual(st, 503, text)
+            self.assertEqual(h['Retry-After'], '1', dict(h))
+            self.assertIn(b'busy: 1 of 1 instance slots in use, 1 tasks '
+                          b'waiting (queue_length 1)', text)
+        finally:
+            for s in held:
+                s.close()
+        for _ in range(600):
+            st, _, out = self.run_task(last, self.task(
+                self.cat_job('in/busy.txt'), [last], last,
+                ['in/busy.txt', 'bin/cat']))
+            if st != 503:
+                break
+            time.sleep(0.05)
+        self.assertEqual(st, 200, out)
+        self.assertEqual(b''.join(p for t, _, p in frames(out)
+                                  if t == 'output'), b'busy\n')
 
 
 if __name__ == '__main__':
