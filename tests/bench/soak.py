@@ -69,7 +69,7 @@ from cluster_client import Account  # noqa: E402
 WORDCOUNT = os.path.join(HERE, "..", "..", "deploy", "demo", "wordcount.json")
 JOB_HEADERS = {"X-Zerovm-Execute": "1.0", "Content-Type": "application/json"}
 FAILED_CONTAINER = "soak-failed"   # where failing jobs try to write
-KEEPALIVE_MAX = 32  # HTTP connections kept per zvmd (see fds())
+ZVMD_IPS = cluster.NODE_IPS  # the cluster's zvmds (the proxy: 127.0.0.1)
 SANITIZER_REPORT = re.compile(
     r"^.*(ERROR: (LeakSanitizer|AddressSanitizer)|runtime error:|"
     r"SUMMARY: \w+Sanitizer).*$", re.M)
@@ -202,9 +202,8 @@ class ClusterTarget(SwiftAPI):
             self.session.__exit__(*sys.exc_info())
             raise
         self.pids = [self.c.zvmd_pid(z.index) for z in self.c.zvmds]
-        # (the proxy is on 127.0.0.1, the zvmds on 127.0.0.2-4)
-        self.http_addrs = {("127.0.0.1", self.c.proxy_port)} | {
-            (z.ip, z.port) for z in self.c.zvmds}
+        self.http_addrs = {"127.0.0.1:%d" % self.c.proxy_port} | {
+            z.addr for z in self.c.zvmds}
         return self
 
     def __exit__(self, *exc):
@@ -214,7 +213,8 @@ class ClusterTarget(SwiftAPI):
         """No slot used or job queued on any zvmd, and no request from the
         proxy open (a coordinator takes no slot for remote instances)."""
         for pid in self.pids:
-            if any(" -> 127.0.0.1:" in d for d in fds(pid, self.http_addrs)[2]):
+            if any(" -> 127.0.0.1:" in d
+                   for d in fds(pid, self.http_addrs)[2]):
                 return False
         for z in self.c.zvmds:
             status, _, body = cluster_client.request(z.url, "GET",
@@ -396,55 +396,27 @@ class Load:
 
 # ---------------------------------------------------------- the checks
 
-TCP_STATES = {1: "ESTABLISHED", 6: "TIME_WAIT", 8: "CLOSE_WAIT",
-              10: "LISTEN"}
-
-
-def tcp_sockets(pid):
-    """{socket inode: ((local IPv4, port), (remote IPv4, port), state)} of
-    the TCP sockets in pid's network namespace."""
-    def addr(field):
-        ip, port = field.split(":")
-        return (socket.inet_ntoa(int(ip, 16).to_bytes(4, "little")),
-                int(port, 16))
-    found = {}
-    with open("/proc/%d/net/tcp" % pid) as f:
-        next(f)
-        for line in f:
-            fields = line.split()
-            state = int(fields[3], 16)
-            found[fields[9]] = (addr(fields[1]), addr(fields[2]),
-                                TCP_STATES.get(state, str(state)))
-    return found
-
-
 def fds(pid, http_addrs=()):
-    """(open fds, of which HTTP connections kept for reuse, what the
-    others are): libcurl's connections to http_addrs ((ip, port) of the
-    proxy and of every zvmd's HTTP listener), and their other ends,
-    accepted by a zvmd from another zvmd, come and go with the load; every
-    other fd (files, pipes, pidfds, edge sockets, listeners, connections
-    from the proxy...) must be back."""
-    socks = tcp_sockets(pid) if http_addrs else {}
-    zvmd_ips = {ip for ip, _ in http_addrs if ip != "127.0.0.1"}
-    total, kept, others = 0, 0, []
-    for fd in os.listdir("/proc/%d/fd" % pid):
-        try:
-            target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-        except OSError:
-            continue
+    """(open fds, of which libcurl's cached connections, what the others
+    are): connections of this zvmd to http_addrs ("ip:port" of the proxy
+    and of every zvmd's HTTP listener) that libcurl keeps for reuse
+    (ESTABLISHED, or CLOSE_WAIT until curl looks again; at most
+    CURL_CACHE) come and go with the load, and so do connections other
+    zvmds keep to this one's listener; every other fd (files, pipes,
+    pidfds, edge sockets, listeners, requests from the proxy...) must be
+    back. Sockets are named without their inode."""
+    total, cached, others = 0, 0, []
+    for what in cluster_client.fd_table(pid).values():
         total += 1
-        m = re.match(r"socket:\[(\d+)\]$", target)
-        ends = socks.get(m.group(1)) if m else None
-        if ends and (ends[1] in http_addrs or (
-                ends[0] in http_addrs and ends[1][0] in zvmd_ips)):
-            kept += 1
-        elif ends:
-            others.append("tcp %s:%d -> %s:%d %s" % (ends[0] + ends[1] +
-                                                     (ends[2],)))
-        else:
-            others.append(re.sub(r"\[\d+\]$", "", target))
-    return total, kept, sorted(others)
+        m = re.match(r"socket:\[\d+\] (\S+) -> (\S+) (\w+)$", what)
+        if m and m.group(2) in http_addrs and m.group(3) in (
+                "ESTABLISHED", "CLOSE_WAIT"):
+            cached += 1
+        elif not (m and m.group(1) in http_addrs and
+                  m.group(2).split(":")[0] in ZVMD_IPS and
+                  m.group(3) == "ESTABLISHED"):
+            others.append(re.sub(r"\[\d+\]", "", what))
+    return total, cached, sorted(others)
 
 
 def processes(pid):
@@ -486,7 +458,7 @@ def snapshot(t):
 
 def settle(t, base):
     """Wait until the target is idle and every watched process has its
-    baseline fds (but HTTP keep-alive) and no sandbox again (killed
+    baseline fds (but libcurl's cache) and no sandbox again (killed
     sandboxes take a moment); the seconds it took."""
     def back():
         return t.idle() and all(
@@ -502,7 +474,7 @@ def settle(t, base):
 
 def quiet(t):
     """A snapshot once the target is idle and the watched processes' fds
-    (but HTTP keep-alive) and sandboxes stayed the same for 3 s, and the
+    (but libcurl's cache) and sandboxes stayed the same for 3 s, and the
     seconds that took."""
     def state():
         return {pid: (fds(pid, t.http_addrs)[2], processes(pid)[0])
@@ -517,6 +489,26 @@ def quiet(t):
             break
         time.sleep(0.25)
     return snapshot(t), time.monotonic() - start
+
+
+class RssCurve:
+    """Each watched process's RSS (KiB) once a minute while the load runs:
+    whether memory levels off or keeps climbing."""
+
+    def __init__(self, pids):
+        self.points = {pid: [] for pid in pids}
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.run)
+        self.thread.start()
+
+    def run(self):
+        while not self.done.wait(60):
+            for pid, points in self.points.items():
+                points.append(rss_kib(pid)[0])
+
+    def stop(self):
+        self.done.set()
+        self.thread.join()
 
 
 def loadavg():
@@ -538,7 +530,9 @@ def soak(t, args):
     base, quiet_s = quiet(t)
     load_start = loadavg()
     t0 = time.monotonic()
+    curve = RssCurve(t.pids)
     load.run(args.clients, args.minutes * 60, seed=2)
+    curve.stop()
     secs = time.monotonic() - t0
     load_end = loadavg()
     settle_s = settle(t, base)
@@ -561,24 +555,26 @@ def soak(t, args):
         asan = under_asan(pid)
         growth = (r1 - r0) / r0 * 100
         rows.append(("zvmd %d fds start/end" % pid,
-                     "%d / %d (of which HTTP keep-alive connections %d / %d)" % (
+                     "%d / %d (of which libcurl's cached connections %d / %d)" % (
                          f0, f1, c0, c1)))
         rows.append(("zvmd %d sandboxes start/end" % pid,
                      "%d / %d (kept: holder + parked %d / %d)" % (
                          len(s0), len(s1), len(k0), len(k1))))
+        rows.append(("zvmd %d RSS KiB each minute" % pid,
+                     " ".join(str(r) for r in curve.points[pid])))
         rows.append(("zvmd %d RSS KiB start/end" % pid,
                      "%d / %d (%+.1f %%; anon %d / %d, file %d / %d)%s" % (
                          r0, r1, growth, a0, a1, m0, m1,
                          " asan: not checked" if asan else "")))
         if o1 != o0:
-            failures.append("zvmd %d: fds (but HTTP keep-alive) gained %r, "
+            failures.append("zvmd %d: fds (but libcurl's cache) gained %r, "
                             "lost %r" % (pid, sorted((
                                 collections.Counter(o1) -
                                 collections.Counter(o0)).elements()),
                                 sorted((collections.Counter(o0) -
                                         collections.Counter(o1)).elements())))
-        if c1 > KEEPALIVE_MAX:
-            failures.append("zvmd %d: %d HTTP keep-alive connections at "
+        if c1 > cluster_client.CURL_CACHE:
+            failures.append("zvmd %d: %d cached libcurl connections at "
                             "the end"
                             % (pid, c1))
         if s1 != s0:
