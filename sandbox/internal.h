@@ -143,6 +143,9 @@ struct sandbox {
 	uint64_t vclock_ns; /* virtual time elapsed since start */
 	unsigned char key[32]; /* SHA-256 of the seed */
 	uint64_t rnd_pos;   /* bytes of the random stream handed out */
+	int self_signal;    /* the fatal signal it sent itself (as pid 1 it
+			     * would be dropped: notify.c on_kill), 0 = none */
+	uint64_t cpu_seconds; /* spec->cpu_seconds (report.c) */
 };
 
 int sb_chans_init(struct sandbox *sb, const struct sandbox_spec *spec,

@@ -740,17 +740,72 @@ static struct answer on_fd_checked(struct sandbox *sb,
 	return ans_err(is_mmap ? ENODEV : EPERM);
 }
 
+/* A signal whose default action ends the process. */
+static bool sig_fatal(int sig)
+{
+	switch (sig) {
+	case SIGCHLD: case SIGCONT: case SIGSTOP: case SIGTSTP: case SIGTTIN:
+	case SIGTTOU: case SIGURG: case SIGWINCH:
+		return false;
+	default:
+		return sig >= 1 && sig <= SIGRTMAX;
+	}
+}
+
+/* Does the program catch or ignore `sig`? (/proc/PID/status) */
+static bool sig_handled(const struct sandbox *sb, int sig)
+{
+	char path[64], buf[2048];
+	bool handled = false;
+	ssize_t len;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)sb->pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[len > 0 ? len : 0] = '\0';
+	for (int i = 0; i < 2; i++) {
+		const char *key = i ? "SigCgt:\t" : "SigIgn:\t";
+		const char *p = strstr(buf, key);
+
+		if (p && (strtoull(p + strlen(key), NULL, 16) >> (sig - 1)) & 1)
+			handled = true;
+	}
+	return handled;
+}
+
+/*
+ * Signals only at itself. In deterministic mode the program is pid 1 of
+ * its own pid namespace, and the kernel drops the signals a namespace's
+ * init sends itself when their action is the default one: raise(SIGTERM)
+ * would do nothing, abort() would end in SIGSEGV. So a self-signal that
+ * would end a normal process ends this one: we SIGKILL it and the report
+ * names the signal asked for (sb->self_signal). libc's raise() blocks
+ * every signal around the call, so the mask is not looked at.
+ */
 static struct answer on_kill(struct sandbox *sb, const struct seccomp_notif *n)
 {
 	pid_t a0 = (pid_t)n->data.args[0], a1 = (pid_t)n->data.args[1];
+	pid_t me = sb->det ? 1 : sb->pid;
+	int sig;
 	bool self;
 
 	switch (n->data.nr) {
-	case SYS_kill: self = a0 == sb->pid || a0 == 0; break;
-	case SYS_tkill: self = a0 == sb->pid; break;
-	default: self = a0 == sb->pid && a1 == sb->pid; break;
+	case SYS_kill: self = a0 == me || a0 == 0; sig = (int)a1; break;
+	case SYS_tkill: self = a0 == me; sig = (int)a1; break;
+	default: self = a0 == me && a1 == me; sig = (int)n->data.args[2]; break;
 	}
-	return self ? ans_cont() : ans_err(EPERM);
+	if (!self)
+		return ans_err(EPERM);
+	if (sb->det && sig_fatal(sig) && (sig == SIGKILL || !sig_handled(sb, sig))) {
+		sb->self_signal = sig;
+		syscall(SYS_pidfd_send_signal, sb->pidfd, SIGKILL, NULL, 0);
+		return (struct answer){.done = true};
+	}
+	return ans_cont();
 }
 
 static struct answer on_fcntl(struct sandbox *sb, const struct seccomp_notif *n)

@@ -166,8 +166,19 @@ static void report_fill(struct sandbox *sb, struct sandbox_report *r,
 	} else {
 		r->end = SANDBOX_END_SIGNAL;
 		r->signal = si->si_status;
+		/* Deterministic: as pid 1 of its pid namespace the program
+		 * ignores the signals a plain process dies of when they come
+		 * from itself (notify.c on_kill kills it instead) or from
+		 * RLIMIT_CPU's soft limit (the hard one, a second later, is
+		 * SIGKILL): name the signal a plain process would have died
+		 * of. */
+		if (r->signal == SIGKILL && sb->self_signal)
+			r->signal = sb->self_signal;
+		else if (r->signal == SIGKILL && sb->det && sb->cpu_seconds &&
+			 r->sys + r->user >= (double)sb->cpu_seconds)
+			r->signal = SIGXCPU;
 		snprintf(r->message, sizeof(r->message), "Signal %d (%s)",
-			 si->si_status, strsignal(si->si_status));
+			 r->signal, strsignal(r->signal));
 	}
 }
 
