@@ -7,6 +7,7 @@
  * only read and write its channels) minus the snapshot taken when libc
  * started; mediated I/O was counted call by call in notify.c.
  */
+#include <cpuid.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -123,6 +124,28 @@ static uint64_t sub(uint64_t a, uint64_t b)
 	return a > b ? a - b : 0;
 }
 
+/* Does the CPU offer rdrand or rdseed? No sandbox can trap them (CPUID
+ * faulting would only hide them from programs that ask first, and glibc
+ * needs cpuid to start). */
+static bool cpu_has_rdrand(void)
+{
+	unsigned a, b, c, d;
+
+	if (__get_cpuid(1, &a, &b, &c, &d) && (c & bit_RDRND))
+		return true;
+	return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & bit_RDSEED);
+}
+
+/* What this deterministic run could not make deterministic. */
+static void nondeterminism(const struct sandbox *sb, char *out, size_t size)
+{
+	if (!sb->det)
+		return;
+	snprintf(out, size, "%s%s%s", sb->tsc_readable ? "tsc" : "",
+		 sb->tsc_readable && cpu_has_rdrand() ? " " : "",
+		 cpu_has_rdrand() ? "rdrand" : "");
+}
+
 static void report_fill(struct sandbox *sb, struct sandbox_report *r,
 			const siginfo_t *si, const struct rusage *ru,
 			const uint64_t io[4])
@@ -153,7 +176,9 @@ static void report_fill(struct sandbox *sb, struct sandbox_report *r,
 	}
 	r->channels = sb->stats;
 	r->nchannels = sb->nch;
+	nondeterminism(sb, r->nondeterminism, sizeof(r->nondeterminism));
 	if (si->si_code == CLD_EXITED) {
+		memcpy(r->memory_etag, sb->mem_etag, sizeof(r->memory_etag));
 		r->end = SANDBOX_END_EXIT;
 		r->exit_code = si->si_status;
 		snprintf(r->message, sizeof(r->message), "ok");

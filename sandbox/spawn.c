@@ -115,6 +115,7 @@ struct spawn_args {
 	bool det;               /* spec->deterministic */
 	bool tsc_trap;          /* det, and no ELF interpreter: ld.so reads
 				 * the TSC at start (its timing statistics) */
+	bool mem_etag;          /* spec->memory_etag: exit goes to us */
 	/* written by the child */
 	int fail_step, fail_errno, fail_image_step;
 };
@@ -557,7 +558,8 @@ static bool park_fits(const struct spawn_args *a, const struct spawn_args *b)
 {
 	return memcmp(a->lim, b->lim, sizeof(a->lim)) == 0 &&
 	       memcmp(a->lim_res, b->lim_res, sizeof(a->lim_res)) == 0 &&
-	       a->det == b->det && a->tsc_trap == b->tsc_trap;
+	       a->det == b->det && a->tsc_trap == b->tsc_trap &&
+	       a->mem_etag == b->mem_etag;
 }
 
 /* Start a parked child of `shape` (steps 1-7b); it gets ready on its own. */
@@ -581,9 +583,10 @@ static struct park *park_start(const char *layout, const struct spawn_args *shap
 	memcpy(a->lim_res, shape->lim_res, sizeof(a->lim_res));
 	a->det = shape->det;
 	a->tsc_trap = shape->tsc_trap;
+	a->mem_etag = shape->mem_etag;
 	a->holder_pidfd = sb_holder_pidfd(err);
 	if (a->holder_pidfd < 0 ||
-	    sb_filter_get(layout, a->det, false, &pk->prog, err) < 0)
+	    sb_filter_get(layout, a->det, false, a->mem_etag, &pk->prog, err) < 0)
 		goto fail;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		sb_error(err, "socketpair: %s", strerror(errno));
@@ -794,7 +797,8 @@ static int spawn_now(struct sandbox *sb, const struct sandbox_spec *spec,
 		goto out;
 	a->holder_pidfd = sb_holder_pidfd(err);
 	if (a->holder_pidfd < 0 ||
-	    sb_filter_get(sb->layout, sb->det, sb->image, &prog, err) < 0)
+	    sb_filter_get(sb->layout, sb->det, sb->image, a->mem_etag, &prog,
+			  err) < 0)
 		goto out;
 	fds = malloc((2 * sb->nch + 3) * sizeof(int));
 	if (!fds) {
@@ -845,6 +849,8 @@ int sandbox_spawn(const struct sandbox_spec *spec, struct sandbox **out,
 	/* The shape: what a parked child must have been made for. */
 	a.det = sb->det;
 	a.tsc_trap = sb->det && !(sb->image && elf_has_interp(spec->prog_fd));
+	a.mem_etag = spec->memory_etag;
+	sb->tsc_readable = sb->det && !a.tsc_trap;
 	args_limits(&a, spec, sb);
 	a.argv = spec->argv;
 	a.envp = spec->envp ? spec->envp : no_env;

@@ -7,6 +7,8 @@
  *   detprobe sleep S   print CLOCK_MONOTONIC, nanosleep S seconds, print it
  *   detprobe tsc       execute rdtsc (deterministic mode: SIGSEGV)
  *   detprobe raise S   raise(S), then print "survived" (S = 0: abort())
+ *   detprobe mem C     fill 1 MiB of heap with the character C, print "ok"
+ *                      (two runs differ in memory only)
  *   detprobe edge      bad arguments, absolute and huge sleeps, CPU times
  *                      (deterministic mode only: with the vDSO a bad
  *                      pointer would crash the program)
@@ -180,6 +182,13 @@ int main(int argc, char **argv)
 		raise(atoi(argv[2]));
 		printf("survived\n");
 		return 0;
+	}
+	if (argc == 3 && strcmp(argv[1], "mem") == 0) {
+		char *p = malloc(1 << 20);
+
+		memset(p, argv[2][0], 1 << 20);
+		printf("ok\n");
+		return p[12345] == 0;
 	}
 	if (argc == 2 && strcmp(argv[1], "tsc") == 0) {
 		uint32_t lo, hi;

@@ -31,6 +31,14 @@ Channel = /dev/null, /dev/stderr, 0, 0, 0, 0, 4294967296, 4294967296
 CommandLine = detprobe
 EOM
 zprobe() { "$ZEROVM" "$@" "$tmp/m" >/dev/null && cat "$tmp/stdout"; }
+# The validation line names what could not be made deterministic: a
+# static program cannot reach the TSC; rdrand only if the CPU has it.
+v=$("$ZEROVM" "$tmp/m" | head -1)
+want=0
+grep -qw -e rdrand -e rdseed /proc/cpuinfo && want="0 nondeterministic: rdrand"
+check "zerovm: validation line" "$want" "$v"
+v=$("$ZEROVM" -N "$tmp/m" | head -1)
+check "zerovm -N: no claim, no note" "0" "$v"
 a=$(zprobe); b=$(zprobe)
 check "zerovm: two runs print the same" "$a" "$b"
 echo "$a" | grep -q '^vdso absent$'; check "zerovm: no vDSO" 0 $?

@@ -24,6 +24,7 @@ struct probe {
 	uint64_t epoch_ns;
 	const char *seed;
 	uint64_t cpu_seconds;
+	bool mem_etag;
 	char out[8192];            /* stdout */
 	struct sandbox_report rep;
 };
@@ -46,6 +47,7 @@ static void probe_run(struct probe *p)
 		.seed = (const unsigned char *)p->seed,
 		.seed_len = p->seed ? strlen(p->seed) : 0,
 		.cpu_seconds = p->cpu_seconds,
+		.memory_etag = p->mem_etag,
 	};
 	struct sandbox_error err;
 	struct sandbox *sb;
@@ -318,4 +320,71 @@ Test(determinism, cpu_limit_reports_sigxcpu, .timeout = 30)
 	probe_run(&p);
 	cr_assert_eq(p.rep.end, SANDBOX_END_SIGNAL, "%s", p.rep.message);
 	cr_assert_eq(p.rep.signal, SIGXCPU, "%s", p.rep.message);
+}
+
+/* The /dev/memory etag: two deterministic runs of the whole probe (clocks,
+ * random stream, stat of its channels by stdio...) leave the same memory. */
+static void assert_same_memory(const char *prog)
+{
+	struct probe a = {.prog = prog, .det = true, .mem_etag = true};
+	struct probe b = {.prog = prog, .det = true, .mem_etag = true};
+
+	probe_run(&a);
+	probe_run(&b);
+	cr_assert_eq(a.rep.end, SANDBOX_END_EXIT, "%s", a.rep.message);
+	cr_assert_eq(strlen(a.rep.memory_etag), 32, "'%s'", a.rep.memory_etag);
+	cr_assert_str_eq(a.rep.memory_etag, b.rep.memory_etag);
+	cr_assert_str_eq(a.out, b.out);
+}
+
+Test(memory_etag, two_runs_leave_the_same_memory)
+{
+	assert_same_memory("PROG_detprobe");
+}
+
+Test(memory_etag, musl_two_runs_leave_the_same_memory)
+{
+	assert_same_memory("PROG_detprobe_musl");
+}
+
+/* Same output, 1 MiB of heap filled differently: only the memory etag
+ * tells the runs apart. */
+Test(memory_etag, a_difference_in_memory_only_shows)
+{
+	struct probe a = {.prog = "PROG_detprobe", .arg1 = "mem", .arg2 = "a",
+			  .det = true, .mem_etag = true};
+	struct probe a2 = {.prog = "PROG_detprobe", .arg1 = "mem", .arg2 = "a",
+			   .det = true, .mem_etag = true};
+	struct probe b = {.prog = "PROG_detprobe", .arg1 = "mem", .arg2 = "b",
+			  .det = true, .mem_etag = true};
+
+	probe_run(&a);
+	probe_run(&a2);
+	probe_run(&b);
+	cr_assert_str_eq(a.out, "ok\n");
+	cr_assert_str_eq(b.out, a.out);
+	cr_assert_str_eq(a.rep.memory_etag, a2.rep.memory_etag);
+	cr_assert_str_neq(a.rep.memory_etag, b.rep.memory_etag);
+}
+
+/* Without determinism the layout is random: the etag is computed, and
+ * differs. Not asked for, or no exit of its own: no etag. */
+Test(memory_etag, off_differs_and_absent_when_not_asked_or_killed)
+{
+	struct probe off = {.prog = "PROG_detprobe", .arg1 = "mem", .arg2 = "a",
+			    .mem_etag = true};
+	struct probe off2 = off;
+	struct probe none = {.prog = "PROG_detprobe", .det = true};
+	struct probe sig = {.prog = "PROG_detprobe", .arg1 = "raise", .arg2 = "15",
+			    .det = true, .mem_etag = true};
+
+	probe_run(&off);
+	probe_run(&off2);
+	cr_assert_eq(strlen(off.rep.memory_etag), 32);
+	cr_assert_str_neq(off.rep.memory_etag, off2.rep.memory_etag);
+	probe_run(&none);
+	cr_assert_str_eq(none.rep.memory_etag, "");
+	probe_run(&sig);
+	cr_assert_eq(sig.rep.signal, 15);
+	cr_assert_str_eq(sig.rep.memory_etag, "");
 }
