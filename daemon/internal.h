@@ -310,6 +310,9 @@ struct zvmd_http_result {
 	const struct zvmd_http_response *response; /* status 0: none */
 	uint64_t bytes_received; /* body bytes given to on_data / out_fd */
 	uint64_t bytes_sent;     /* request body bytes read by curl */
+	int out_errno;           /* why writing the body to out_fd failed
+				  * (ENOSPC: the spool is full), 0 = it did
+				  * not */
 };
 
 /* Headers are in (once). Cancelling from here is allowed. */
@@ -404,6 +407,10 @@ struct zvmd_server {
 	struct zvmd_job *queue_head, *queue_tail; /* waiting for slots */
 	struct zvmd_job *running;                 /* list of running jobs */
 	unsigned queue_depth, running_jobs, slots_used, live_jobs;
+	/* Admitted worker tasks still opening inputs and edges: the slots
+	 * of those that will start at once, and how many will queue. */
+	unsigned reserved_slots, reserved_queue;
+	unsigned coord_jobs;          /* jobs this node coordinates now */
 	uint64_t next_job_id;
 	struct zvmd_cluster *cluster; /* role = cluster: rings, secret */
 	bool draining, stopping;
@@ -452,7 +459,49 @@ void zvmd_image_resolve(const char *cache, uint64_t max_bytes,
 			struct zvmd_inst_image *im);
 void zvmd_image_clear(struct zvmd_inst_image *im);
 
+/* ---------------------------------------------------------- listings */
+
+/* s %-escaped for a URL path or query ('/' kept: object names hold it).
+ * malloc'd; NULL when memory runs out (listing.c). */
+char *zvmd_url_escape(const char *s);
+/* One page of a JSON container listing (?format=json) appended to out
+ * (*cap: its capacity); *count = entries on the page. -1: not a JSON
+ * listing, or no memory (out keeps what was added: the caller frees). */
+int zvmd_listing_page_parse(const char *body, size_t len,
+			    struct proto_names *out, size_t *cap,
+			    size_t *count);
+
+/* A container listing read through the proxy (a cluster worker's
+ * `container` channel). */
+struct zvmd_listing;
+
+/* On the loop, once, unless cancelled: status 200 with fd = a spool file
+ * holding the names one a line, rewound (the callee owns it); else the
+ * HTTP status to answer (403, 404, 500, 502), fd -1 and msg naming the
+ * container. The listing is freed after it returns. */
+typedef void (*zvmd_listing_done_cb)(void *arg, int fd, int status,
+				     const char *msg);
+
+/* GET every page of the listing of path ("acct/cont") through the
+ * proxy with the user's token. -1 (err set, done never called) when it
+ * cannot start. */
+int zvmd_listing_start(struct zvmd_server *srv, const char *path,
+		       const char *token, zvmd_listing_done_cb done,
+		       void *arg, struct zvmd_listing **out,
+		       struct proto_error *err);
+/* Stop it: done is not called. NULL is fine. */
+void zvmd_listing_cancel(struct zvmd_listing *l);
+
 /* -------------------------------------------------------------- jobs */
+
+/* Where a write that failed with ENOSPC (or EDQUOT) went, for messages:
+ * "no space left on the spool of node 127.0.0.3 (/srv/spool)", or on
+ * one machine "no space left on the spool (/var/spool/zvmd)"; with
+ * store = true the local store's root instead of the spool. */
+const char *zvmd_no_space(const struct zvmd_server *srv, bool store,
+			  char *buf, size_t cap);
+/* Is err a full disk (ENOSPC, EDQUOT)? */
+bool zvmd_errno_no_space(int err);
 
 /* Called when the job's instances have all ended (or it never ran). */
 typedef void (*zvmd_job_done_cb)(struct zvmd_job *job, void *arg);
@@ -484,6 +533,10 @@ void zvmd_job_remote_report(struct zvmd_job *job,
 /* Every instance without a report yet failed with this reason (worker
  * unreachable, stream cut, error frame). */
 void zvmd_job_remote_fail(struct zvmd_job *job, const char *why);
+/* As zvmd_job_remote_fail, and the job's answer is status (503 when a
+ * worker had no room for its instances: the client may retry). */
+void zvmd_job_remote_refuse(struct zvmd_job *job, int status,
+			    const char *why);
 
 /* A part job commits an output: PUT the spool file fd (owned by the
  * callee from now on) as the object of channel c of instance inst, then
@@ -561,6 +614,14 @@ void zvmd_edges_free(struct zvmd_edges *e);
 
 /* Would a job of n instances start at once (else it queues)? */
 bool zvmd_jobs_can_start(const struct zvmd_server *srv, size_t n);
+/* Where a job of n instances, admitted now, would go, counting the
+ * reservations of tasks admitted but not yet submitted. */
+enum zvmd_admit {
+	ZVMD_ADMIT_RUN,      /* slots are free: reserve n slots */
+	ZVMD_ADMIT_QUEUE,    /* the queue has room: reserve a place */
+	ZVMD_ADMIT_FULL,     /* neither: refuse with 503 */
+};
+enum zvmd_admit zvmd_jobs_admit(const struct zvmd_server *srv, size_t n);
 /* Run now if slots are free, else queue. */
 void zvmd_job_submit(struct zvmd_job *job);
 /* End early: kill the instances (or leave the queue) with this reason. */

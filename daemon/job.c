@@ -93,7 +93,8 @@ struct zvmd_job {
 	uv_work_t image_work;           /* images unpacked off the loop */
 	char *image_cache;              /* copies of the config for it: a */
 	uint64_t image_max;             /* reload may change srv->cfg meanwhile */
-	int fail_status;                /* an image error's status, 0 = none */
+	int fail_status;                /* an image error's or a refusing
+					 * worker's status, 0 = none */
 	char cancel_why[128];
 	int open_handles;
 	uint64_t t_start, t_end;
@@ -126,11 +127,35 @@ static uint64_t now_ns(void)
 
 /* ------------------------------------------------------------ prepare */
 
+bool zvmd_errno_no_space(int err)
+{
+	return err == ENOSPC || err == EDQUOT;
+}
+
+const char *zvmd_no_space(const struct zvmd_server *srv, bool store,
+			  char *buf, size_t cap)
+{
+	const char *what = store ? "the store" : "the spool";
+	const char *dir = store ? srv->cfg.root : srv->cfg.spool;
+
+	if (srv->cluster)
+		snprintf(buf, cap, "no space left on %s of node %s (%s)", what,
+			 srv->cluster->node_ip, dir);
+	else
+		snprintf(buf, cap, "no space left on %s (%s)", what, dir);
+	return buf;
+}
+
 static int spool_file(struct zvmd_server *srv, struct proto_error *err)
 {
 	int fd = openat(srv->spoolfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC,
 			0600);
+	char where[PATH_MAX + 128];
 
+	if (fd < 0 && zvmd_errno_no_space(errno))
+		return proto_error_set(err, PROTO_EINTERNAL, "%s",
+				       zvmd_no_space(srv, false, where,
+						     sizeof(where)));
 	if (fd < 0)
 		return proto_error_set(err, PROTO_EINTERNAL,
 				       "spool file in %s: %s", srv->cfg.spool,
@@ -709,6 +734,32 @@ static const char *end_text(enum sandbox_end end)
 	return "error";
 }
 
+/* A write to one of the instance's files failed for want of space:
+ * its output is cut short, whatever the program made of the error. */
+static bool inst_no_space(struct inst *in)
+{
+	const struct sandbox_report *r = &in->report;
+	char where[PATH_MAX + 128];
+
+	for (size_t k = 0; k < r->nchannels && k < in->pi->nchannels; k++) {
+		const struct proto_channel *c = &in->pi->channels[k];
+		/* One machine writes output objects into the store; a
+		 * worker and immediate outputs, into the spool. */
+		bool store = c->kind == PROTO_CHAN_OBJECT && !in->job->part;
+
+		if (!zvmd_errno_no_space(r->channels[k].write_errno))
+			continue;
+		snprintf(in->status, sizeof(in->status), "%s: writing %s "
+			 "failed after %llu bytes",
+			 zvmd_no_space(in->job->srv, store, where,
+				       sizeof(where)), c->alias,
+			 (unsigned long long)r->channels[k].wbytes);
+		in->ok = false;
+		return true;
+	}
+	return false;
+}
+
 /* Decide ok/status from the report. */
 static void inst_judge(struct inst *in)
 {
@@ -720,6 +771,8 @@ static void inst_judge(struct inst *in)
 	if (r->end == SANDBOX_END_KILLED && in->job->cancel_why[0])
 		snprintf(in->status, sizeof(in->status), "killed: %s",
 			 in->job->cancel_why);
+	if (inst_no_space(in))
+		return;
 	for (size_t k = 0; k < r->nchannels && k < in->pi->nchannels; k++) {
 		if (!r->channels[k].limit_hit)
 			continue;
@@ -883,6 +936,15 @@ void zvmd_job_remote_fail(struct zvmd_job *job, const char *why)
 		job_finish(job);
 }
 
+void zvmd_job_remote_refuse(struct zvmd_job *job, int status,
+			    const char *why)
+{
+	if (job->state == JOB_SETTLING || job->state == JOB_DONE)
+		return;
+	job->fail_status = status;
+	zvmd_job_remote_fail(job, why);
+}
+
 static void on_remote_timeout(uv_timer_t *t)
 {
 	struct zvmd_job *job = t->data;
@@ -902,6 +964,7 @@ int zvmd_job_remote_output(struct zvmd_job *job, size_t inst,
 {
 	const char *p = buf;
 	struct inst *in;
+	char where[PATH_MAX + 128];
 	int fd;
 
 	if (inst >= job->ninst)
@@ -920,6 +983,13 @@ int zvmd_job_remote_output(struct zvmd_job *job, size_t inst,
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && zvmd_errno_no_space(errno))
+			return proto_error_set(err, PROTO_EINTERNAL, "%s: "
+					       "spooling the output of %s",
+					       zvmd_no_space(job->srv, false,
+							     where,
+							     sizeof(where)),
+					       in->pi->name);
 		if (n < 0)
 			return proto_error_set(err, PROTO_EINTERNAL, "spooling "
 					       "output of %s: %s", in->pi->name,
@@ -1118,6 +1188,18 @@ static bool slots_free(const struct zvmd_server *srv, size_t n)
 bool zvmd_jobs_can_start(const struct zvmd_server *srv, size_t n)
 {
 	return !srv->queue_head && slots_free(srv, n);
+}
+
+enum zvmd_admit zvmd_jobs_admit(const struct zvmd_server *srv, size_t n)
+{
+	unsigned used = srv->slots_used + srv->reserved_slots;
+
+	if (!srv->queue_head && !srv->reserved_queue &&
+	    (used == 0 || used + n <= srv->cfg.pool_size))
+		return ZVMD_ADMIT_RUN;
+	if (srv->queue_depth + srv->reserved_queue < srv->cfg.queue_length)
+		return ZVMD_ADMIT_QUEUE;
+	return ZVMD_ADMIT_FULL;
 }
 
 void zvmd_jobs_schedule(struct zvmd_server *srv)

@@ -11,7 +11,9 @@ cluster-mode zvmd on each storage node.
     stale: the task fails with 409 naming it;
   * outputs are PUT through the proxy with content type and metadata only
     after the instance succeeded; a failed instance leaves none;
-  * an edge: a writer on one node streams to a reader on another.
+  * an edge: a writer on one node streams to a reader on another;
+  * a worker whose slots and queue are taken refuses a task with 503 and
+    Retry-After.
 
 Run: /usr/bin/python3 tests/swift/cluster.py -- /usr/bin/python3 \\
          tests/worker/test_worker.py   (env: ZVMD, PLAN_JSON, ZVMD_PROG_*)
@@ -39,7 +41,7 @@ NODES = [n.split('=', 1) for n in os.environ.get('ZVM_SWIFT_NODES', '').split()]
 ZVMD = os.environ.get('ZVMD', '')
 PLAN_JSON = os.environ.get('PLAN_JSON', '')
 PROGS = {p: os.environ.get('ZVMD_PROG_' + p.upper(), '')
-         for p in ('cat', 'upcase', 'exitcode')}
+         for p in ('cat', 'upcase', 'exitcode', 'spin')}
 ACCOUNT = 'AUTH_test'
 
 
@@ -90,6 +92,9 @@ class Workers:
         self.procs, self.logs = [], []
         for i, (addr, devices) in enumerate(NODES):
             ip = addr.split(':')[0]
+            # The last node is small: test_busy_worker fills it.
+            small = 'pool_size = 1\nqueue_length = 1\n' \
+                if i == len(NODES) - 1 else ''
             d = os.path.join(self.dir, 'n%d' % i)
             for sub in ('store', 'spool'):
                 os.makedirs(os.path.join(d, sub))
@@ -97,11 +102,12 @@ class Workers:
             with open(conf, 'w') as f:
                 f.write('[zvmd]\nlisten = %s:%d\nroot = %s/store\n'
                         'spool = %s/spool\nlog_level = debug\n'
-                        'job_timeout = 30\ninstance_timeout = 20\n'
+                        'job_timeout = 30\ninstance_timeout = 20\n%s'
                         '[cluster]\nrole = cluster\nproxy_url = %s://%s\n'
                         'swift_dir = %s\ndevices = %s\nworker_port = %d\n'
                         'edge_port = %d\nsecret_file = %s\n'
-                        % (ip, self.port, d, d, URL.scheme, URL.netloc,
+                        % (ip, self.port, d, d, small, URL.scheme,
+                           URL.netloc,
                            SWIFT_DIR, devices, self.port, self.edge_port,
                            self.secret_file))
             log = open(os.path.join(d, 'log'), 'w+')
@@ -157,6 +163,23 @@ class Workers:
     def post(self, node, body, headers):
         return request(self.ips[node], self.port, 'POST',
                        '/internal/v1/task', headers, body)
+
+    def open_task(self, node, body, until):
+        """POST a signed task on a socket left open (the coordinator's
+        connection: closing it cancels the task); read until `until`."""
+        s = socket.create_connection((self.ips[node], self.port), timeout=60)
+        head = ''.join('%s: %s\r\n' % kv for kv in self.sign(body).items())
+        s.sendall(b'POST /internal/v1/task HTTP/1.1\r\nHost: x\r\n'
+                  b'Content-Length: %d\r\n%s\r\n' % (len(body),
+                                                       head.encode()) + body)
+        got = b''
+        while until not in got:
+            chunk = s.recv(4096)
+            if not chunk:
+                s.close()
+                raise AssertionError('answer ended early: %r' % got)
+            got += chunk
+        return s, got
 
 
 def frames(body):
@@ -382,6 +405,49 @@ class WorkerTest(unittest.TestCase):
         self.assertEqual(st, 200, out)
         report = [f for t, f, _ in frames(out) if t == 'report'][0]
         self.assertEqual((report['inst'], report['status']), (src, 'ok'))
+
+
+    # ------------------------------------------------------- admission
+
+    def test_busy_worker_refuses_with_retry_after(self):
+        """The last node has pool_size 1 and queue_length 1: a spinning
+        task runs, a second waits (200, no output yet), a third is
+        refused at once with 503 and Retry-After; once the first two
+        coordinators hang up, the node runs tasks again."""
+        last = len(NODES) - 1
+        self.put('in/busy.txt', b'busy\n')
+        spin = [{'name': 'spin', 'exec': {'path': 'swift://~/bin/spin'},
+                 'devices': [{'name': 'stdin',
+                              'path': 'swift://~/in/busy.txt'},
+                             {'name': 'stdout'}]}]
+        objs = ['in/busy.txt', 'bin/spin']
+        cat = self.task(self.cat_job('in/busy.txt'), [last], last,
+                        ['in/busy.txt', 'bin/cat'])
+        held = []
+        try:
+            for until in (b'spinning', b'\r\n\r\n'):
+                s, got = self.w.open_task(last, self.task(spin, [last],
+                                                          last, objs), until)
+                held.append(s)
+                self.assertTrue(got.startswith(b'HTTP/1.1 200'), got)
+            st, h, text = self.run_task(last, cat)
+            self.assertEqual(st, 503, text)
+            self.assertEqual(h['Retry-After'], '1', dict(h))
+            self.assertIn(b'busy: 1 of 1 instance slots in use, 1 tasks '
+                          b'waiting (queue_length 1)', text)
+        finally:
+            for s in held:
+                s.close()
+        for _ in range(600):
+            st, _, out = self.run_task(last, self.task(
+                self.cat_job('in/busy.txt'), [last], last,
+                ['in/busy.txt', 'bin/cat']))
+            if st != 503:
+                break
+            time.sleep(0.05)
+        self.assertEqual(st, 200, out)
+        self.assertEqual(b''.join(p for t, _, p in frames(out)
+                                  if t == 'output'), b'busy\n')
 
 
 if __name__ == '__main__':
