@@ -1024,6 +1024,9 @@ static int inst_spawn(struct zvmd_job *job, struct inst *in)
 	spec.deterministic = pi->deterministic;
 	spec.seed = (const unsigned char *)pi->name;
 	spec.seed_len = strlen(pi->name);
+	/* Spawns happen on the loop thread only, so at most one child is
+	 * parked; a draining daemon spawns no more and parks nothing. */
+	spec.prewarm = cfg->prewarm && !job->srv->draining;
 	in->t_start = now_ns();
 	if (sandbox_spawn(&spec, &in->sb, &e)) {
 		in->sb = NULL;

@@ -308,6 +308,8 @@ def bad_configs(d):
          "4: log_level: 'loud' is not one of error, warning, info, debug"),
         ("retry_after", base + "retry_after = 0\n",
          "4: retry_after: must be greater than 0"),
+        ("prewarm", base + "prewarm = maybe\n",
+         "4: prewarm: 'maybe' is not yes or no"),
     ] + bad_cluster_configs(d, base)
 
 

@@ -19,7 +19,7 @@ import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..'))
-from harness import descendants, group, wait_for  # noqa: E402,F401
+from harness import descendants, fd_count, group, wait_for  # noqa: E402,F401
 sys.path.insert(0, HERE)
 import cluster  # noqa: E402
 
@@ -152,10 +152,6 @@ def data_files(devices, part, hsh):
 def alive(pids):
     """The pids of pids that still exist (zombies count: not reaped)."""
     return [p for p in pids if os.path.exists('/proc/%d' % p)]
-
-
-def fd_count(pid):
-    return len(os.listdir('/proc/%d/fd' % pid))
 
 
 def files_under(path):
