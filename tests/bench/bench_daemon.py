@@ -7,7 +7,8 @@
   4. idle RSS of zvmd
 
 Prints a table; tests/bench/RESULTS.md ("Daemon") records a run.
-Environment: ZVMD, ZVSH, ZVMD_PROG_HELLO; BENCH_JOBS (default 1000).
+Environment: ZVMD, ZVSH, ZVMD_PROG_HELLO; BENCH_JOBS (default 1000);
+BENCH_PREWARM (yes or no: zvmd's prewarm key; default: zvmd's default).
 """
 import http.client
 import json
@@ -23,6 +24,7 @@ ZVMD = os.environ["ZVMD"]
 ZVSH = os.environ["ZVSH"]
 HELLO = os.environ["ZVMD_PROG_HELLO"]
 JOBS = int(os.environ.get("BENCH_JOBS", "1000"))
+PREWARM = os.environ.get("BENCH_PREWARM")
 CLIENTS = 32
 JOB = json.dumps([{"name": "hello", "exec": {"path": "swift://~/bin/hello"},
                    "devices": [{"name": "stdout"}]}])
@@ -66,7 +68,9 @@ def main():
                              os.path.join(tmp, "store"), "--spool",
                              os.path.join(tmp, "spool"), "--port-file",
                              port_file, "--set", "pool_size=32",
-                             "--set", "queue_length=256"],
+                             "--set", "queue_length=256"] +
+                            (["--set", "prewarm=" + PREWARM] if PREWARM
+                             else []),
                             stderr=subprocess.DEVNULL)
     try:
         while not os.path.exists(port_file):
@@ -125,7 +129,8 @@ def main():
     ref_ms = (time.monotonic() - t0) * 1000 / n_ref
     shutil.rmtree(tmp, ignore_errors=True)
 
-    print("zvmd benchmark: hello job round trip on loopback")
+    print("zvmd benchmark: hello job round trip on loopback (prewarm: %s)"
+          % (PREWARM or "zvmd's default"))
     print("%-44s %12s %12s %8s" % ("measure", "zvmd", "zvsh loop", "ratio"))
     print("%-44s %12.3f %12.3f %8.2f" % (
         "sequential p50 ms (%d jobs; ref = mean)" % JOBS, pct(lat, 0.5),
