@@ -1034,6 +1034,8 @@ static int inst_spawn(struct zvmd_job *job, struct inst *in)
 			 "ZeroVM did not run: %s", e.msg);
 		goto out;
 	}
+	zvmd_metrics_spawn(&job->srv->metrics,
+			   (double)(now_ns() - in->t_start) / 1e9);
 	in->spawned = true;
 	rc = 0;
 out:

@@ -653,6 +653,9 @@ def case_metrics(d):
     check(m["zvmd_instances_total"] == 2, "instances %r" % m)
     check(m["zvmd_instance_failures_total"] == 1, "failures %r" % m)
     check(m["zvmd_job_duration_seconds_count"] == 2, "histogram %r" % m)
+    check(m["zvmd_spawn_seconds_count"] == 2 and
+          m['zvmd_spawn_seconds_bucket{le="+Inf"}'] == 2 and
+          m["zvmd_spawn_seconds_sum"] > 0, "spawn histogram %r" % m)
     check(m["zvmd_bytes_out_total"] > 0, "bytes out %r" % m)
 
 
