@@ -100,8 +100,9 @@ struct sandbox_spec {
 	bool prewarm;
 };
 
-/* The name (comm, as ps shows it) of a parked child: it sets it before
- * anything else, and the program's exec replaces it. */
+/* The name (comm, as ps shows it) of a parked child, from its birth (its
+ * parent thread wears it for the clone) until the program's exec replaces
+ * it. */
 #define SANDBOX_PARKED_NAME "zvm-parked"
 
 

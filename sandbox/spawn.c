@@ -6,9 +6,10 @@
  * and the program's address space is the fresh one execveat builds. The
  * child runs only raw system calls, in this order:
  *
- *   0. a parked child only: it names itself SANDBOX_PARKED_NAME, so that
- *      ps and leak checks tell it from a running program (exec replaces
- *      the name)
+ *   0. a parked child only: it is born named SANDBOX_PARKED_NAME (the
+ *      parent thread wears the name for the clone), so that ps and leak
+ *      checks tell it from a running program from its first moment (exec
+ *      replaces the name)
  *   1. every signal back to its default disposition
  *   2. setns() into the holder's mount/ipc/uts/net namespaces (holder.c);
  *      chdir("/") — the empty read-only root
@@ -147,8 +148,6 @@ SB_CHILD_CODE static int spawn_child(void *p)
 	size_t n = a->n;
 	long r;
 
-	if (!a->chan_fds)
-		sb_raw(SYS_prctl, PR_SET_NAME, (long)SANDBOX_PARKED_NAME, 0, 0, 0, 0);
 	for (int sig = 1; sig <= 64; sig++)
 		sb_raw(SYS_rt_sigaction, sig, (long)&dfl, 0, 8, 0, 0);
 	TRY(STEP_SETNS, sb_raw(SYS_setns, a->holder_pidfd, SB_HOLDER_NS, 0, 0, 0, 0));
@@ -544,6 +543,7 @@ static struct park *park_start(const char *layout, const struct spawn_args *shap
 	struct cmsghdr *cm;
 	int sv[2], pidfd = -1;
 	sigset_t all, old;
+	char name[16] = "";
 
 	if (!pk || !(pk->layout = strdup(layout))) {
 		free(pk);
@@ -593,8 +593,12 @@ static struct park *park_start(const char *layout, const struct spawn_args *shap
 	 * the dispositions. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
+	/* The child inherits this thread's name: it is never seen unnamed. */
+	prctl(PR_GET_NAME, name);
+	prctl(PR_SET_NAME, SANDBOX_PARKED_NAME);
 	pk->pid = clone(spawn_child, (char *)pk->stack + CHILD_STACK,
 			CLONE_VM | CLONE_PIDFD | SIGCHLD, a, &pidfd);
+	prctl(PR_SET_NAME, name);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	close(sv[1]);
 	if (pk->pid < 0) {

@@ -26,8 +26,9 @@ def wait_for(pred, what, timeout=30.0):
     raise Failure("timed out waiting for " + what)
 
 
-# The name a sandbox child parked for its daemon's next spawn gives itself
-# (sandbox/sandbox.h SANDBOX_PARKED_NAME, spec.prewarm).
+# The name a sandbox child parked for its daemon's next spawn has from its
+# birth until it becomes a program (sandbox/sandbox.h SANDBOX_PARKED_NAME,
+# spec.prewarm).
 PARKED_NAME = "zvm-parked"
 # What zvmd holds of each parked child: its pidfd and the spawn socket.
 PARKED_FDS = 2
@@ -61,8 +62,7 @@ def parked(pid):
 def descendants(pid, with_parked=False):
     """Pids of every process below pid (from /proc), without the parked
     children (an idle daemon's spare, not a leak; tests bound their number
-    with parked()) unless with_parked. A child that has not yet named
-    itself counts, so compare descendants in a wait_for()."""
+    with parked()) unless with_parked."""
     out = _tree(pid)
     if with_parked:
         return out

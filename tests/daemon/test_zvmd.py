@@ -481,13 +481,13 @@ def check_parked_isolated(p):
     """A parked child holds no capability, runs as nobody under the
     filter, and none of zvmd's fds: only the spawn socket and its seccomp
     listener, neither a path."""
+    wait_for(lambda: proc_status(p)["Seccomp"] == "2" and
+             len(fd_links(p)) <= 2, "the parked child to attach its "
+             "filter and close zvmd's fds")
     st = proc_status(p)
     check(st["Uid"].split() == ["65534"] * 4, "parked uid %r" % st["Uid"])
     check(all(st[k] == NO_CAPS for k in ("CapPrm", "CapEff", "CapAmb")),
           "parked child %d holds capabilities: %r" % (p, st))
-    wait_for(lambda: proc_status(p)["Seccomp"] == "2" and
-             len(fd_links(p)) <= 2, "the parked child to attach its "
-             "filter and close zvmd's fds")
     links = fd_links(p)
     check(not [x for x in links.values() if x.startswith("/")],
           "parked child %d holds files: %r" % (p, links))

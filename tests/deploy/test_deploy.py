@@ -579,7 +579,8 @@ def unit_capabilities():
 
 def program_caps(zvmd_pid, spare=False):
     """{pid: capability sets} of zvmd's children that run as uid 65534
-    (with spare, of its parked children instead). CapInh is left out:
+    (with spare, of its parked children instead, once their filter is on:
+    they drop their capabilities just before). CapInh is left out:
     without file capabilities, and under no_new_privs, the inheritable set
     grants nothing at exec."""
     found = {}
@@ -588,6 +589,8 @@ def program_caps(zvmd_pid, spare=False):
             with open("/proc/%d/status" % pid) as f:
                 lines = dict(x.split(":", 1) for x in f.read().splitlines())
         except OSError:
+            continue
+        if spare and lines.get("Seccomp", "").strip() != "2":
             continue
         if lines.get("Uid", "").split()[:1] == ["65534"]:
             found[pid] = {k: lines[k].strip() for k in
