@@ -48,6 +48,7 @@ struct coord_node {
 	struct signed_task alt;
 	struct zvmd_http_request *req;    /* NULL once done or cancelled */
 	unsigned reported;                /* report frames received */
+	bool failed;                      /* it sent an error frame */
 	struct proto_frame_parser *parser;
 	bool sink_failed;                 /* the error is ours, not the worker's */
 	long status;
@@ -354,6 +355,7 @@ static int sink_frame(void *arg, const struct proto_frame *f,
 {
 	struct coord_node *n = arg;
 
+	n->failed |= f->type == PROTO_FRAME_ERROR;
 	if (f->type != PROTO_FRAME_REPORT)
 		return 0;
 	if (node_owns(n, f->inst, err))
@@ -473,8 +475,9 @@ static void on_done(struct zvmd_http_request *req,
 			return;
 		}
 	} else if (proto_frame_parser_end(n->parser, &err)) {
-		snprintf(why, sizeof(why), "worker %s stopped mid-job: %s", addr,
-			 res->error ? res->error : err.msg);
+		snprintf(why, sizeof(why), n->failed ? "worker %s failed its "
+			 "task: %s" : "worker %s stopped mid-job: %s", addr,
+			 res->error && !n->failed ? res->error : err.msg);
 	} else {
 		return;
 	}

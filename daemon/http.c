@@ -673,6 +673,7 @@ int zvmd_http_create(uv_loop_t *loop, struct zvmd_http **out,
 	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
 	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
 	curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+	curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, ZVMD_HTTP_MAX_CACHED);
 	uv_timer_init(loop, &h->timer);
 	uv_timer_init(loop, &h->tick);
 	h->timer.data = h->tick.data = h;

@@ -275,6 +275,12 @@ char *zvmd_metrics_render(const struct zvmd_metrics *m, unsigned queue_depth,
 struct zvmd_http;
 struct zvmd_http_request;
 
+/* Idle connections the client keeps for reuse (CURLMOPT_MAXCONNECTS).
+ * libcurl's default grows with the number of requests ever in flight at
+ * once (4 per easy handle), so a burst would leave that many sockets
+ * open for good; tests/swift/cluster_client.py's fd checks rely on it. */
+#define ZVMD_HTTP_MAX_CACHED 4L
+
 struct zvmd_http_header {
 	char *name, *value;
 };
@@ -611,6 +617,24 @@ bool zvmd_edges_ready(const struct zvmd_edges *e, struct proto_error *err);
 /* Move the sockets into fds[inst][chan] (writers' and readers' ends). */
 void zvmd_edges_take(struct zvmd_edges *e, int **fds);
 void zvmd_edges_free(struct zvmd_edges *e);
+
+/* A running edge (see edge.c): the worker holds a duplicate of each edge
+ * socket it gave a sandbox. Start before the sandbox is spawned. */
+struct zvmd_edge_watch;
+/* The longest name given to zvmd_edge_watch_start. */
+#define ZVMD_EDGE_WHAT_MAX 400
+/* The reader's end was cut (reset, or destroyed here); why names the
+ * edge, both addresses and the error. Called at most once. */
+typedef void (*zvmd_edge_cut_cb)(void *arg, const char *why);
+/* Hold a duplicate of fd: a reader's end is watched (cut is called when
+ * it is cut), a writer's end resets when it is closed without
+ * zvmd_edge_watch_end(w, true). name: "writer chan -> reader chan". */
+int zvmd_edge_watch_start(uv_loop_t *loop, int fd, bool reader,
+			  const char *name, zvmd_edge_cut_cb cut, void *arg,
+			  struct zvmd_edge_watch **out, struct proto_error *err);
+/* Its instance ended (ok: it succeeded): close the duplicate, the
+ * writer's end gracefully only when ok. NULL is fine. */
+void zvmd_edge_watch_end(struct zvmd_edge_watch *w, bool ok);
 
 /* Would a job of n instances start at once (else it queues)? */
 bool zvmd_jobs_can_start(const struct zvmd_server *srv, size_t n);

@@ -11,7 +11,11 @@ cluster-mode zvmd on each storage node.
     stale: the task fails with 409 naming it;
   * outputs are PUT through the proxy with content type and metadata only
     after the instance succeeded; a failed instance leaves none;
-  * an edge: a writer on one node streams to a reader on another;
+  * an edge: a writer on one node streams to a reader on another; an edge
+    reset under a reader fails the reader's task at once with an error
+    frame naming the edge; a writer that fails resets its edge (its
+    reader sees an error, not the end of a stream), one that succeeds
+    ends it cleanly;
   * a worker whose slots and queue are taken refuses a task with 503 and
     Retry-After.
 
@@ -28,9 +32,11 @@ import secrets
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 import urllib.parse
@@ -390,7 +396,6 @@ class WorkerTest(unittest.TestCase):
                              ['in/edge.txt', 'bin/cat', 'bin/upcase'], jobid)
             results[node] = self.run_task(node, body)
 
-        import threading
         ts = [threading.Thread(target=one, args=(n,)) for n in (2, 0)]
         for t in ts:
             t.start()
@@ -405,6 +410,116 @@ class WorkerTest(unittest.TestCase):
         self.assertEqual(st, 200, out)
         report = [f for t, f, _ in frames(out) if t == 'report'][0]
         self.assertEqual((report['inst'], report['status']), (src, 'ok'))
+
+    def edge_job(self, writer_exec, reader_exec):
+        """src (writer_exec) streams its stdout to dst (reader_exec):
+        (job, plan, index of src, index of dst, src's channel of the
+        edge)."""
+        job = [{'name': 'src', 'exec': writer_exec,
+                'devices': [{'name': 'stdout',
+                             'path': 'zvm://dst:/dev/stdin'}]},
+               {'name': 'dst', 'exec': reader_exec,
+                'devices': [{'name': 'stdout'}]}]
+        plan = self.plan(job)
+        names = [i['name'] for i in plan['inst']]
+        src, dst = names.index('src'), names.index('dst')
+        wchan = [k for k, c in enumerate(plan['inst'][src]['channels'])
+                 if c['kind'] == 'pipe_out'][0]
+        return job, plan, src, dst, wchan
+
+    def test_edge_reset_under_a_reader_fails_its_task(self):
+        """This test is the writer of an edge to a reader on node 2 that
+        never reads (spin): the edge is reset; the task ends with an error
+        frame naming the edge, not by the instance timeout."""
+        job, plan, src, dst, wchan = self.edge_job(
+            {'path': 'swift://~/bin/cat'}, {'path': 'swift://~/bin/spin'})
+        placement = [0 if i == src else 2 for i in range(len(plan['inst']))]
+        jobid = 'cut-%s' % secrets.token_hex(4)
+        body = self.task(job, placement, 2, ['bin/cat', 'bin/spin'], jobid)
+        result = {}
+        t = threading.Thread(target=lambda: result.update(
+            r=self.run_task(2, body)))
+        t.start()
+        expires = int(time.time()) + 60
+        line = 'ZVMEDGE/1 %s %d %d %d %s' % (jobid, src, wchan, expires,
+                                            secrets.token_hex(16))
+        mac = hmac.new(self.w.secret, line.encode(),
+                       hashlib.sha256).hexdigest()
+        s = socket.create_connection((self.w.ips[2], self.w.edge_port))
+        s.sendall(('%s %s\n' % (line, mac)).encode())
+        self.assertEqual(s.recv(3), b'OK\n')
+        s.sendall(b'some bytes\n')
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                     struct.pack('ii', 1, 0))
+        s.close()
+        t.join(120)
+        st, _, out = result['r']
+        self.assertEqual(st, 200, out)
+        fr = frames(out)
+        self.assertEqual(fr[-1][0], 'error', fr)
+        msg = fr[-1][1]['message']
+        self.assertIn('edge src /dev/stdout -> dst /dev/stdin', msg)
+        self.assertIn('was cut', msg)
+        self.assertIn(self.w.ips[2], msg)
+        report = [f for t_, f, _ in fr if t_ == 'report'][0]
+        self.assertNotEqual(report['status'], 'ok', report)
+        self.assertNotIn('timeout', report['status'])
+
+    def fake_reader(self, job, plan, src):
+        """Run src's task on node 0 with this test as the reader of its
+        edge: the bytes received and how the stream ended ('eof' or the
+        error)."""
+        lsock = socket.socket()
+        lsock.bind(('127.0.0.1', 0))
+        lsock.listen(1)
+        lsock.settimeout(60)
+        nodes = self.w.nodes()
+        nodes[2]['edge'] = '127.0.0.1:%d' % lsock.getsockname()[1]
+        placement = [0 if i == src else 2 for i in range(len(plan['inst']))]
+        body = json.loads(self.task(job, placement, 0,
+                                    ['bin/exitcode', 'bin/cat']))
+        body['nodes'] = nodes
+        body = json.dumps(body).encode()
+        result = {}
+        t = threading.Thread(target=lambda: result.update(
+            r=self.run_task(0, body)))
+        t.start()
+        try:
+            conn, _ = lsock.accept()
+        finally:
+            lsock.close()
+        conn.settimeout(60)
+        got, end = b'', None
+        with conn:
+            while b'\n' not in got:
+                got += conn.recv(1000)
+            conn.sendall(b'OK\n')
+            got = b''
+            while end is None:
+                try:
+                    chunk = conn.recv(65536)
+                except ConnectionResetError as e:
+                    end = e
+                    continue
+                got += chunk
+                end = None if chunk else 'eof'
+        t.join(120)
+        self.assertEqual(result['r'][0], 200, result['r'])
+        return got, end
+
+    def test_failed_writer_resets_its_edge(self):
+        job, plan, src, _, _ = self.edge_job(
+            {'path': 'swift://~/bin/exitcode', 'args': '3 partial'},
+            {'path': 'swift://~/bin/cat'})
+        got, end = self.fake_reader(job, plan, src)
+        self.assertIsInstance(end, ConnectionResetError, (got, end))
+
+    def test_writer_that_succeeds_ends_its_edge_cleanly(self):
+        job, plan, src, _, _ = self.edge_job(
+            {'path': 'swift://~/bin/exitcode', 'args': '0 all'},
+            {'path': 'swift://~/bin/cat'})
+        got, end = self.fake_reader(job, plan, src)
+        self.assertEqual((got, end), (b'all\n', 'eof'))
 
 
     # ------------------------------------------------------- admission
