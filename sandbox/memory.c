@@ -25,7 +25,7 @@
 
 #include "internal.h"
 
-#define CHUNK (1 << 20)
+#define CHUNK (64 * 1024) /* a static program has ~300 KiB to read */
 #define PAGE 4096
 
 /* /proc/PID/maps, whole (malloc'd, NUL-terminated), or NULL. */

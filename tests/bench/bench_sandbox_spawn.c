@@ -191,13 +191,14 @@ int main(int argc, char **argv)
 	for (int i = 0; i < n; i++) {
 		double c0 = cpu_us();
 		s.wall[i] = run_sandbox(prog_fd, devnull, false, false, false);
-		double c1 = cpu_us();
+		s.cpu[i] = cpu_us() - c0;
+		double cd = cpu_us();
 		d.wall[i] = run_sandbox(prog_fd, devnull, false, true, false);
-		d.cpu[i] = cpu_us() - c1;
-		c1 = cpu_us();
+		double cm = cpu_us();
+		d.cpu[i] = cm - cd;
 		m.wall[i] = run_sandbox(prog_fd, devnull, false, true, true);
-		m.cpu[i] = cpu_us() - c1;
-		c1 = cpu_us();
+		m.cpu[i] = cpu_us() - cm;
+		double c1 = cpu_us();
 		p.wall[i] = run_plain(plain, &fa);
 		double c2 = cpu_us();
 		w.wall[i] = prewarmed_run(&pw);
@@ -206,7 +207,6 @@ int main(int argc, char **argv)
 		 * time between two jobs) rather than compete with the next
 		 * timed runs for the two CPUs. */
 		usleep(2000);
-		s.cpu[i] = c1 - c0;
 		p.cpu[i] = c2 - c1;
 		w.cpu[i] = c3 - c2;
 		if (i < nb) {
