@@ -404,10 +404,15 @@ def fds(pid, http_addrs=()):
     CURL_CACHE) come and go with the load, and so do connections other
     zvmds keep to this one's listener; every other fd (files, pipes,
     pidfds, edge sockets, listeners, requests from the proxy...) must be
-    back. Sockets are named without their inode."""
+    back. Fds zvmd holds for its own forks (the namespace holder, parked
+    prewarm children: their pidfds and the pipes they share) are left out,
+    like the forks themselves. Sockets are named without their inode."""
     total, cached, others = 0, 0, []
-    for what in cluster_client.fd_table(pid).values():
+    held = {fd for fd, _ in cluster_client.ZvmdClusterCase.holder_fds(pid)}
+    for fd, what in cluster_client.fd_table(pid).items():
         total += 1
+        if fd in held:
+            continue
         m = re.match(r"socket:\[\d+\] (\S+) -> (\S+) (\w+)$", what)
         if m and m.group(2) in http_addrs and m.group(3) in (
                 "ESTABLISHED", "CLOSE_WAIT"):
