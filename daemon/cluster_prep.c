@@ -24,7 +24,6 @@
 #include <string.h>
 
 #include <curl/curl.h>
-#include <jansson.h>
 
 #include "internal.h"
 
@@ -67,30 +66,12 @@ static int fail(struct zvmd_prep *p, int status, const char *fmt, ...)
 	return -1;
 }
 
-/* Percent-encode s for a URL path or query; '/' stays as is (object
- * names hold it; a query may). malloc'd. */
-static char *pct(const char *s)
-{
-	char *out = malloc(3 * strlen(s) + 1), *o = out;
-
-	if (!out)
-		return NULL;
-	for (const unsigned char *c = (const void *)s; *c; c++) {
-		if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-		    (*c >= '0' && *c <= '9') || strchr("-._~/", *c))
-			*o++ = (char)*c;
-		else
-			o += sprintf(o, "%%%02X", *c);
-	}
-	*o = '\0';
-	return out;
-}
-
 /* "/v1/<acct>[/<cont>[/<obj>]]", each part percent-encoded. malloc'd. */
 static char *swift_path(const char *acct, const char *cont, const char *obj)
 {
-	char *a = pct(acct), *c = cont ? pct(cont) : NULL;
-	char *o = obj ? pct(obj) : NULL, *out = NULL;
+	char *a = zvmd_url_escape(acct);
+	char *c = cont ? zvmd_url_escape(cont) : NULL;
+	char *o = obj ? zvmd_url_escape(obj) : NULL, *out = NULL;
 
 	if (a && (!cont || c) && (!obj || o) &&
 	    asprintf(&out, "/v1/%s%s%s%s%s", a, c ? "/" : "", c ? c : "",
@@ -165,45 +146,6 @@ static int proxy_call(struct prep_ctx *c, const char *method, const char *path,
 
 /* --------------------------------------------------------- listings */
 
-/* One page of a JSON listing appended to out (*cap: its capacity);
- * *count = names on the page. */
-static int page_parse(const char *body, size_t len, struct proto_names *out,
-		      size_t *cap, size_t *count)
-{
-	json_t *j = json_loadb(body, len, 0, NULL), *e;
-	size_t i;
-	int rc = 0;
-
-	*count = 0;
-	if (!json_is_array(j)) {
-		json_decref(j);
-		return -1;
-	}
-	json_array_foreach(j, i, e) {
-		const char *name = json_string_value(json_object_get(e, "name"));
-
-		if (out->n == *cap) {
-			char **v = realloc(out->v, (2 * *cap + 16) *
-					   sizeof(*v));
-
-			if (!v) {
-				rc = -1;
-				break;
-			}
-			out->v = v;
-			*cap = 2 * *cap + 16;
-		}
-		if (!name || !(out->v[out->n] = strdup(name))) {
-			rc = -1;
-			break;
-		}
-		out->n++;
-	}
-	*count = json_array_size(j);
-	json_decref(j);
-	return rc;
-}
-
 static int listing_status(struct zvmd_prep *p, long status, const char *what,
 			  struct proto_error *err)
 {
@@ -238,8 +180,8 @@ static int store_list(void *ctx, const char *account, const char *container,
 		return proto_error_set(err, PROTO_EINTERNAL, "out of memory");
 	do {
 		struct zvmd_http_fetched f;
-		char *ep = pct(prefix ? prefix : "");
-		char *em = pct(marker ? marker : "");
+		char *ep = zvmd_url_escape(prefix ? prefix : "");
+		char *em = zvmd_url_escape(marker ? marker : "");
 		char *q = NULL;
 		char limit[32] = "";
 
@@ -267,7 +209,8 @@ static int store_list(void *ctx, const char *account, const char *container,
 			listing_status(c->p, f.resp.status, what, err);
 			zvmd_http_fetched_free(&f);
 			goto out;
-		} else if (page_parse(f.body, f.len, out, &cap, &count)) {
+		} else if (zvmd_listing_page_parse(f.body, f.len, out, &cap,
+						   &count)) {
 			zvmd_http_fetched_free(&f);
 			c->p->status = 502;
 			proto_error_set(err, PROTO_EINTERNAL, "listing %s: the "

@@ -461,6 +461,39 @@ void zvmd_image_resolve(const char *cache, uint64_t max_bytes,
 			struct zvmd_inst_image *im);
 void zvmd_image_clear(struct zvmd_inst_image *im);
 
+/* ---------------------------------------------------------- listings */
+
+/* s %-escaped for a URL path or query ('/' kept: object names hold it).
+ * malloc'd; NULL when memory runs out (listing.c). */
+char *zvmd_url_escape(const char *s);
+/* One page of a JSON container listing (?format=json) appended to out
+ * (*cap: its capacity); *count = entries on the page. -1: not a JSON
+ * listing, or no memory (out keeps what was added: the caller frees). */
+int zvmd_listing_page_parse(const char *body, size_t len,
+			    struct proto_names *out, size_t *cap,
+			    size_t *count);
+
+/* A container listing read through the proxy (a cluster worker's
+ * `container` channel). */
+struct zvmd_listing;
+
+/* On the loop, once, unless cancelled: status 200 with fd = a spool file
+ * holding the names one a line, rewound (the callee owns it); else the
+ * HTTP status to answer (403, 404, 500, 502), fd -1 and msg naming the
+ * container. The listing is freed after it returns. */
+typedef void (*zvmd_listing_done_cb)(void *arg, int fd, int status,
+				     const char *msg);
+
+/* GET every page of the listing of path ("acct/cont") through the
+ * proxy with the user's token. -1 (err set, done never called) when it
+ * cannot start. */
+int zvmd_listing_start(struct zvmd_server *srv, const char *path,
+		       const char *token, zvmd_listing_done_cb done,
+		       void *arg, struct zvmd_listing **out,
+		       struct proto_error *err);
+/* Stop it: done is not called. NULL is fine. */
+void zvmd_listing_cancel(struct zvmd_listing *l);
+
 /* -------------------------------------------------------------- jobs */
 
 /* Called when the job's instances have all ended (or it never ran). */

@@ -9,6 +9,8 @@
  *             this node's devices when it is the object the coordinator
  *             saw (no copy, no HTTP), else a GET through the proxy with
  *             the user's token into a spool file, its etag checked;
+ *             container listings through the proxy (listing.c); system
+ *             images from this node's [sysimages] (job.c opens them);
  *   edges     (daemon/edge.c) sockets to and from instances elsewhere;
  *   run       a part job (job.c), answered with frames; outputs are PUT
  *             through the proxy after their instance succeeded.
@@ -27,7 +29,7 @@
 
 #include "internal.h"
 
-/* An input fetched through the proxy. */
+/* An input fetched through the proxy: an object or a listing. */
 struct fetch {
 	struct zvmd_task *t;
 	size_t inst;
@@ -35,6 +37,7 @@ struct fetch {
 	const struct proto_object *obj;
 	int fd;                       /* the spool file */
 	struct zvmd_http_request *req;
+	struct zvmd_listing *list;
 };
 
 struct zvmd_task {
@@ -361,6 +364,64 @@ static int object_open(struct zvmd_task *t, size_t inst, long chan,
 	return fetch_start(t, inst, chan, o);
 }
 
+static void listing_done(void *arg, int fd, int status, const char *msg)
+{
+	struct fetch *f = arg;
+	struct zvmd_task *t = f->t;
+
+	f->list = NULL;
+	if (fd >= 0)
+		t->fds[f->inst][f->chan] = fd;
+	else
+		task_fail(t, status, "%s", msg);
+	task_settled(t);
+}
+
+/* A container channel: its listing through the proxy, as the user. */
+static int listing_open(struct zvmd_task *t, size_t inst, size_t chan,
+			const char *path)
+{
+	struct fetch *f = &t->fetches[t->nfetches];
+	struct proto_error err;
+
+	f->t = t;
+	f->inst = inst;
+	f->chan = (long)chan;
+	f->fd = -1;
+	if (zvmd_listing_start(t->srv, path, t->task->token, listing_done, f,
+			       &f->list, &err)) {
+		task_fail(t, 500, "%s", err.msg);
+		return -1;
+	}
+	t->nfetches++;
+	t->pending++;
+	return 0;
+}
+
+/*
+ * System images are each node's own: the coordinator planned with its
+ * [sysimages], and every node must configure the images jobs name (the
+ * same names; job.c opens the archive). A node without one refuses the
+ * task naming itself and the image, before anything runs.
+ */
+static int sysimage_check(struct zvmd_task *t, const struct proto_instance *pi,
+			  const char *name, size_t len)
+{
+	char buf[64];
+
+	if (len < sizeof(buf)) {
+		memcpy(buf, name, len);
+		buf[len] = '\0';
+		if (zvmd_sysimage_find(&t->srv->cfg, buf))
+			return 0;
+	}
+	task_fail(t, 400, "node %s: no system image named \"%.*s\" in the "
+		  "[sysimages] of its zvmd.conf (instance %s; every node must "
+		  "configure the images jobs name)", t->srv->cluster->node_ip,
+		  (int)(len < 64 ? len : 64), name, pi->name);
+	return -1;
+}
+
 /* Every source of instance i run here, or the reason it cannot run. */
 static int inst_open(struct zvmd_task *t, size_t i)
 {
@@ -373,13 +434,15 @@ static int inst_open(struct zvmd_task *t, size_t i)
 	}
 	for (size_t k = 0; k < pi->nchannels; k++)
 		t->fds[i][k] = -1;
-	if (pi->exec_kind != PROTO_EXEC_OBJECT) {
-		task_fail(t, 400, "instance %s: program %s is in an image; "
-			  "cluster workers run programs stored as objects",
-			  pi->name, pi->exec_path);
+	/* A program in a system image (file://<image>:<path>) is opened
+	 * in the image's tree by job.c; one in the job's image comes with
+	 * that image, an input object like any other. */
+	if (pi->exec_kind == PROTO_EXEC_OBJECT &&
+	    object_open(t, i, -1, pi->exec_path, &t->prog_fds[i]))
 		return -1;
-	}
-	if (object_open(t, i, -1, pi->exec_path, &t->prog_fds[i]))
+	if (pi->exec_kind == PROTO_EXEC_IMAGE &&
+	    sysimage_check(t, pi, pi->exec_path,
+			   strcspn(pi->exec_path, ":")))
 		return -1;
 	for (size_t k = 0; k < pi->nchannels; k++) {
 		const struct proto_channel *c = &pi->channels[k];
@@ -387,15 +450,12 @@ static int inst_open(struct zvmd_task *t, size_t i)
 		if (c->kind == PROTO_CHAN_OBJECT && !(c->dir & PROTO_WRITE) &&
 		    object_open(t, i, (long)k, c->path, &t->fds[i][k]))
 			return -1;
-		if (c->kind == PROTO_CHAN_CONTAINER ||
-		    c->kind == PROTO_CHAN_IMAGE) {
-			task_fail(t, 400, "instance %s, device %s: %s channels "
-				  "are not available in cluster mode yet",
-				  pi->name, c->device,
-				  c->kind == PROTO_CHAN_IMAGE ? "image" :
-				  "container listing");
+		if (c->kind == PROTO_CHAN_CONTAINER &&
+		    listing_open(t, i, k, c->path))
 			return -1;
-		}
+		if (c->kind == PROTO_CHAN_IMAGE &&
+		    sysimage_check(t, pi, c->path, strcspn(c->path, ":")))
+			return -1;
 	}
 	return 0;
 }
@@ -695,6 +755,7 @@ void zvmd_task_release(struct zvmd_task *t)
 	for (size_t f = 0; f < t->nfetches; f++) {
 		if (t->fetches[f].req)
 			zvmd_http_cancel(t->fetches[f].req);
+		zvmd_listing_cancel(t->fetches[f].list);
 		if (t->fetches[f].fd >= 0)
 			close(t->fetches[f].fd);
 	}

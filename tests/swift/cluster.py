@@ -261,7 +261,8 @@ class Zvmd(object):
 class Cluster(object):
 
     def __init__(self, root, zerovm, zvmd=None, zvmd_optional=False,
-                 pool_size=4, queue_length=16):
+                 pool_size=4, queue_length=16, sysimages=None,
+                 node_sysimages=None, listing_limit=None):
         self.root = root
         self.etc = os.path.join(root, 'etc')
         self.logs = os.path.join(root, 'logs')
@@ -270,6 +271,12 @@ class Cluster(object):
         self.zvmd_optional = zvmd_optional
         self.pool_size = pool_size
         self.queue_length = queue_length
+        # [sysimages] of every zvmd ({name: tar}), and more for some nodes
+        # only ({zvmd index: {name: tar}}).
+        self.sysimages = dict(sysimages or {})
+        self.node_sysimages = dict(node_sysimages or {})
+        # Names per page of a container listing (Swift's default: 10000).
+        self.listing_limit = listing_limit
         self.procs = {}       # name -> Popen, in start order
         self.nodes = []       # (ip, object port, devices dir, device)
         self.zvmds = []       # Zvmd per node, when zvmd is given
@@ -289,7 +296,9 @@ class Cluster(object):
               'swift_hash_path_suffix = %s\n\n'
               '[storage-policy:0]\nname = gold\ndefault = yes\n\n'
               '[storage-policy:1]\nname = silver\n'
-              % (secrets.token_hex(8), secrets.token_hex(8)))
+              % (secrets.token_hex(8), secrets.token_hex(8)) +
+              ('\n[swift-constraints]\ncontainer_listing_limit = %d\n'
+               % self.listing_limit if self.listing_limit else ''))
         for i, ip in enumerate(NODE_IPS, 1):
             node_dir = os.path.join(self.root, 'node%d' % i)
             devices = os.path.join(node_dir, 'devices')
@@ -367,7 +376,14 @@ class Cluster(object):
                 pool_size=self.pool_size, queue_length=self.queue_length,
                 proxy_url='http://127.0.0.1:%d' % self.proxy_port,
                 swift_dir=self.etc, devices=z.devices,
-                secret_file=self.secret_file))
+                secret_file=self.secret_file) + self._sysimages_conf(z))
+
+    def _sysimages_conf(self, z):
+        images = dict(self.sysimages, **self.node_sysimages.get(z.index, {}))
+        if not images:
+            return ''
+        return '\n[sysimages]\n' + ''.join(
+            '%s = %s\n' % kv for kv in sorted(images.items()))
 
     def _zvmd_check(self):
         """zvmd --check-config on every node's config: a zvmd built without

@@ -24,6 +24,7 @@ import random
 import signal
 import sys
 import threading
+import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster_client import (  # noqa: E402
@@ -299,6 +300,168 @@ class Faults(Case):
             t.join()
 
 
+# A word count in Python, run by the python3 system image's interpreter.
+WORDCOUNT_PY = b"""
+import collections, re, sys
+words = collections.Counter()
+for line in sys.stdin:
+    words.update(re.findall(r"[a-z]+", line.lower()))
+for word, n in sorted(words.items()):
+    print(word, n)
+"""
+
+
+def image_job(name, image, prog, args, devices, exec_name=None):
+    """A group running prog of a system image (argv[0] exec_name: busybox
+    picks its applet from it)."""
+    g = {'name': name,
+         'exec': {'path': 'file://%s:%s' % (image, prog), 'args': args},
+         'devices': [{'name': image}] + devices}
+    if exec_name:
+        g['exec']['name'] = exec_name
+    return [g]
+
+
+class Images(Case):
+    """System images on the workers (every node's [sysimages] names the
+    python3 and busybox tars of tests/image; zvmd-0 alone also has
+    "partial"): programs in them run next to their input objects."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if not os.environ.get('IMAGE_PYTHON3'):
+            raise unittest.SkipTest('IMAGE_PYTHON3 and IMAGE_BUSYBOX are '
+                                    'not set (meson sets them)')
+        cls.a.put('py', b'')
+        cls.texts = {}
+        for i in range(3):
+            name = 'in%d.txt' % i
+            cls.texts[name] = text(100 + i, 400)
+            cls.a.put('py/' + name, cls.texts[name])
+
+    def test_python_wordcount(self):
+        """A Python script stored in Swift (the `script` device) counts
+        the words of each of 3 objects, each on its object's node."""
+        self.a.put('scripts', b'')
+        self.a.put('scripts/wc.py', WORDCOUNT_PY)
+        status, h, body = self.a.job(image_job(
+            'wc', 'python3', 'python3', '/dev/script', [
+                {'name': 'script', 'path': 'swift://~/scripts/wc.py'},
+                {'name': 'stdin', 'path': 'swift://~/py/*.txt'},
+                {'name': 'stdout'}]))
+        self.assertEqual(status, 200, (body[-2000:], dict(h)))
+        names = sorted(self.texts)
+        want = b''.join(
+            b''.join(b'%s %d\n' % kv for kv in sorted(
+                collections.Counter(words(self.texts[n])).items()))
+            for n in names)
+        self.assertEqual(body, want)
+        self.assertEqual(nexe(h, 'Status'), ['ok'] * 3)
+        for i, name in enumerate(names):
+            self.assertEqual(node_of(h, i), self.primaries('py/' + name)[0],
+                             'wc-%d (py/%s)' % (i + 1, name))
+
+    def test_busybox(self):
+        """A busybox one-liner over each object, output to objects."""
+        self.a.put('bbout', b'')
+        status, h, body = self.a.job(image_job(
+            'bb', 'busybox', 'bin/busybox', 'wc -w', [
+                {'name': 'stdin', 'path': 'swift://~/py/*.txt'},
+                {'name': 'stdout', 'path': 'swift://~/bbout/*.n',
+                 'content_type': 'text/plain'}], 'busybox'))
+        self.assertEqual(status, 200, (body, dict(h)))
+        for name, data in self.texts.items():
+            status, oh, out = self.a.get('bbout/%s.n' % name[:-4])
+            self.assertEqual(status, 200, name)
+            self.assertEqual(out.split(), [b'%d' % len(data.split())], name)
+
+    def test_job_image(self):
+        """The job's own image: a tar stored in Swift as the `image`
+        device, its program named file://<path>."""
+        self.a.put('images', b'')
+        with open(os.environ['IMAGE_BUSYBOX'], 'rb') as f:
+            self.a.put('images/bb.tar', f.read())
+        status, h, body = self.a.job([{
+            'name': 'bb',
+            'exec': {'path': 'file://bin/busybox', 'name': 'busybox',
+                     'args': 'tr a-z A-Z'},
+            'devices': [{'name': 'image', 'path': 'swift://~/images/bb.tar'},
+                        {'name': 'stdin', 'path': 'swift://~/py/in0.txt'},
+                        {'name': 'stdout'}]}])
+        self.assertEqual(status, 200, (body[-500:], dict(h)))
+        self.assertEqual(body, self.texts['in0.txt'].upper())
+
+    def test_unknown_image(self):
+        """An image no node has: 400 naming it, nothing runs."""
+        status, _, body = self.a.job([
+            {'name': 'x', 'exec': {'path': 'file://nope:python3'}}])
+        self.assertEqual(status, 400, body)
+        self.assertIn(b'no system image named "nope"', body)
+        status, _, body = self.a.job([group('hello', 'hello', devices=[
+            {'name': 'nope'}, {'name': 'stdout'}])])
+        self.assertEqual(status, 400, body)
+        self.assertIn(b'unknown device "nope"', body)
+
+    def test_program_missing_in_image(self):
+        """A program the image does not hold: the instance fails on its
+        worker (after it answered the coordinator), naming the program."""
+        status, h, body = self.a.job(image_job(
+            'x', 'busybox', 'bin/nope', '', [{'name': 'stdout'}]))
+        self.assertEqual(status, 500, body)
+        self.assertIn('program bin/nope: No such file',
+                      h.get('X-Nexe-Status', ''))
+
+    def test_image_missing_on_worker(self):
+        """The coordinator (zvmd-0) has "partial", the worker of the
+        input's node does not: the job fails naming the image and that
+        node, and the next job runs."""
+        first = self.c.zvmds[0].ip
+        for i in range(20):
+            name = 'py/partial%d' % i
+            if self.primaries(name)[0] != first:
+                break
+        self.a.put(name, b'a b c\n')
+        worker = self.primaries(name)[0]
+        status, h, body = self.a.job(image_job(
+            'bb', 'partial', 'bin/busybox', 'wc -w', [
+                {'name': 'stdin', 'path': 'swift://~/' + name},
+                {'name': 'stdout'}], 'busybox'), base=self.c.zvmds[0].url)
+        text = body.decode('utf-8', 'replace') + h.get('X-Nexe-Status', '')
+        self.assertNotEqual(status, 200, text)
+        self.assertIn('no system image named "partial"', text)
+        self.assertIn('node %s' % worker, text)
+        self.assert_next_job_ok()
+
+
+class Listings(Case):
+    """A container as an input device reads its listing, one name a line,
+    through the proxy with the user's token (this cluster's listing pages
+    hold 10 names: the worker follows the markers)."""
+
+    def test_container_listing(self):
+        names = ['obj%02d' % i for i in range(23)] + [
+            'with space', 'caf\u00e9/\u00fcber', 'z%2F?&#']
+        self.a.put('lst', b'')
+        for n in names:
+            self.a.put('lst/' + n, b'x')
+        status, h, body = self.a.job([group('cat', 'cat', devices=[
+            {'name': 'stdin', 'path': 'swift://~/lst'}, {'name': 'stdout'}])])
+        self.assertEqual(status, 200, (body, dict(h)))
+        want = sorted(n.encode() for n in names)
+        self.assertEqual(body, b''.join(n + b'\n' for n in want))
+
+    def test_listing_refused(self):
+        """Another account's container: 403 before anything runs."""
+        self.b.put('hidden', b'')
+        self.b.put('hidden/x', b'x')
+        status, _, body = self.a.job([group('cat', 'cat', devices=[
+            {'name': 'stdin', 'path': 'swift://AUTH_test2/hidden'},
+            {'name': 'stdout'}])])
+        self.assertEqual(status, 403, body)
+        self.assertIn(b'hidden', body)
+
+
 class Internal(ZvmdClusterCase):
     """The worker's internal API refuses what the coordinator did not
     sign."""
@@ -332,5 +495,17 @@ class Internal(ZvmdClusterCase):
         self.assertEqual(status, 403, body)
 
 
+def images_from_env():
+    """[sysimages] of every node, and of zvmd-0 alone."""
+    python3, busybox = (os.environ.get('IMAGE_PYTHON3'),
+                        os.environ.get('IMAGE_BUSYBOX'))
+    if not python3 or not busybox:
+        return {}, {}
+    return ({'python3': python3, 'busybox': busybox},
+            {0: {'partial': busybox}})
+
+
 if __name__ == '__main__':
-    sys.exit(run_tests())
+    every, some = images_from_env()
+    sys.exit(run_tests(sysimages=every, node_sysimages=some,
+                       listing_limit=10))
