@@ -33,6 +33,7 @@ it in tests/bench/RESULTS.md.
 import argparse
 import datetime
 import os
+import pickle
 import random
 import statistics
 import subprocess
@@ -142,6 +143,34 @@ def warm(cluster):
     return files, size
 
 
+def data_files(cluster, objects):
+    """One .data file (replica) of each big/partNNN.txt, by its metadata."""
+    found = {}
+    for _, _, devices, _ in cluster.nodes:
+        for top, _, names in os.walk(devices):
+            for name in names:
+                if not name.endswith('.data'):
+                    continue
+                path = os.path.join(top, name)
+                meta = pickle.loads(os.getxattr(path, 'user.swift.metadata'))
+                # Swift on Python 3 pickles its keys and values as bytes.
+                found.setdefault(meta[b'name'].decode(), path)
+    return [found['/AUTH_test/big/part%03d.txt' % i] for i in range(objects)]
+
+
+def local_grep(argv, files):
+    """Every file into its own argv process, all at once, outside any
+    sandbox: the floor of the job's run. (seconds, lines)"""
+    start = time.monotonic()
+    procs = []
+    for path in files:
+        with open(path, 'rb') as f:
+            procs.append(subprocess.Popen(argv, stdin=f,
+                                          stdout=subprocess.PIPE))
+    lines = sum(int(p.communicate()[0] or 0) for p in procs)
+    return time.monotonic() - start, lines
+
+
 def grep_job(acct):
     """(lines found, seconds, the job's own split of them)."""
     start = time.monotonic()
@@ -212,6 +241,17 @@ def main():
               'each side' % (files, size >> 20), flush=True)
         began = datetime.datetime.now(datetime.timezone.utc)
         loads = [loadavg()]
+        files = data_files(c, args.objects)
+        floor_s, floor_n = timed(lambda: local_grep(
+            [os.environ['ZVM_PROG_GREP'], WORD], files)[1], args.runs)
+        gnu_s, gnu_n = timed(lambda: local_grep(
+            ['grep', '-c', '-F', WORD], files)[1], args.runs)
+        print('outside any sandbox, %d processes at once on the .data '
+              'files: grep-prog %.2f s, GNU grep -c -F %.2f s' % (
+                  len(files), floor_s, gnu_s), flush=True)
+        if (floor_n, gnu_n) != (want, want):
+            raise RuntimeError('counts differ: want %d, grep-prog %d, '
+                               'GNU grep %d' % (want, floor_n, gnu_n))
         refs, jobs, splits = [], [], []
         for r in range(args.runs):
             start = time.monotonic()
@@ -250,6 +290,8 @@ def main():
           % mid['run'])
     print('| job: one instance spawn to exit, median / max, s | %.2f / '
           '%.2f | | |' % (mid['inst_median'], mid['inst_max']))
+    print('| the greps alone, no sandbox, all at once on the .data files, '
+          's | %.2f (grep-prog) | %.2f (GNU grep) | |' % (floor_s, gnu_s))
     print()
     print('| dispatch (median of 5) | ms |')
     print('|---|---|')
