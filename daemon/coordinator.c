@@ -12,7 +12,9 @@
  *      error, or whose stream stops before `done` fails the job's
  *      unreported instances with a message naming the worker, and the
  *      other nodes' tasks are cancelled (closing their connections
- *      stops their instances).
+ *      stops their instances). A node that cannot be reached or is busy
+ *      (503) gets its instances sent once to another replica's node;
+ *      a busy one without such a node fails the job with 503.
  *
  * The user's token is sent to workers in task bodies only, never logged. */
 #include <stdio.h>
@@ -46,7 +48,9 @@ struct coord_node {
 	struct signed_task alt;
 	struct zvmd_http_request *req;    /* NULL once done or cancelled */
 	unsigned reported;                /* report frames received */
+	bool failed;                      /* it sent an error frame */
 	struct proto_frame_parser *parser;
+	bool sink_failed;                 /* the error is ours, not the worker's */
 	long status;
 	char errtext[ERRTEXT_MAX + 1];
 	size_t errlen;
@@ -199,6 +203,7 @@ static void coord_free(struct zvmd_coord *co)
 	/* A coordinator counts as a live job from its planning until its
 	 * request is over: a drain waits for it. */
 	srv->live_jobs--;
+	srv->coord_jobs--;
 	zvmd_server_job_gone(srv);
 }
 
@@ -285,6 +290,7 @@ int zvmd_coord_start(struct zvmd_server *srv, uint64_t id,
 		 srv->cluster->node_ip, (int)getpid(), (unsigned long long)id);
 	co->work.data = co;
 	srv->live_jobs++;
+	srv->coord_jobs++;
 	if (!co->prep.token ||
 	    uv_queue_work(srv->loop, &co->work, on_work, after_work)) {
 		coord_free(co);
@@ -309,16 +315,26 @@ struct zvmd_job *zvmd_coord_job(const struct zvmd_coord *co)
 /* ---------------------------------------------------------- dispatch */
 
 /* Node k failed: its unreported instances (and with them the job) fail
- * with why; the other nodes' tasks stop. */
-static void node_fail(struct coord_node *n, const char *why)
+ * with why, the job's answer is status (0: as its instances say); the
+ * other nodes' tasks stop. */
+static void node_refuse(struct coord_node *n, int status, const char *why)
 {
 	struct zvmd_coord *co = n->co;
 
 	zvmd_log(ZVMD_LOG_WARNING, "msg=\"worker failed\" job=%s error=\"%s\"",
 		 co->jobid, why);
-	if (co->job && !zvmd_job_done(co->job))
-		zvmd_job_remote_fail(co->job, why);
+	if (co->job && !zvmd_job_done(co->job)) {
+		if (status)
+			zvmd_job_remote_refuse(co->job, status, why);
+		else
+			zvmd_job_remote_fail(co->job, why);
+	}
 	cancel_all(co);
+}
+
+static void node_fail(struct coord_node *n, const char *why)
+{
+	node_refuse(n, 0, why);
 }
 
 /* A worker speaks only for the instances placed on it. */
@@ -339,6 +355,7 @@ static int sink_frame(void *arg, const struct proto_frame *f,
 {
 	struct coord_node *n = arg;
 
+	n->failed |= f->type == PROTO_FRAME_ERROR;
 	if (f->type != PROTO_FRAME_REPORT)
 		return 0;
 	if (node_owns(n, f->inst, err))
@@ -355,7 +372,11 @@ static int sink_output(void *arg, size_t inst, const char *buf, size_t len,
 
 	if (node_owns(n, inst, err))
 		return -1;
-	return zvmd_job_remote_output(n->co->job, inst, buf, len, err);
+	if (zvmd_job_remote_output(n->co->job, inst, buf, len, err)) {
+		n->sink_failed = true;
+		return -1;
+	}
+	return 0;
 }
 
 static void on_response(struct zvmd_http_request *req,
@@ -384,8 +405,11 @@ static enum zvmd_http_flow on_data(struct zvmd_http_request *req,
 		return ZVMD_HTTP_CONSUMED;
 	}
 	if (proto_frame_parser_feed(n->parser, buf, len, &used, &err)) {
-		snprintf(why, sizeof(why), "worker %s sent a bad answer: %s",
-			 n->task.addr, err.msg);
+		if (n->sink_failed)
+			snprintf(why, sizeof(why), "coordinator: %s", err.msg);
+		else
+			snprintf(why, sizeof(why), "worker %s sent a bad "
+				 "answer: %s", n->task.addr, err.msg);
 		zvmd_http_cancel(req);
 		n->req = NULL;
 		node_fail(n, why);
@@ -395,16 +419,16 @@ static enum zvmd_http_flow on_data(struct zvmd_http_request *req,
 
 static int node_send(struct coord_node *n, const struct signed_task *t);
 
-/* The worker did not take the task: send its instances to the
- * alternative node, once. */
+/* The worker did not take the task (unreachable, or busy): send its
+ * instances to the alternative node, once. */
 static bool node_retry(struct coord_node *n, const char *error)
 {
 	struct signed_task t;
 
 	if (!n->alt.body)
 		return false;
-	zvmd_log(ZVMD_LOG_WARNING, "msg=\"worker unreachable, instances "
-		 "re-placed\" job=%s worker=%s instead=%s instances=%u "
+	zvmd_log(ZVMD_LOG_WARNING, "msg=\"worker did not take the task, "
+		 "instances re-placed\" job=%s worker=%s instead=%s instances=%u "
 		 "error=\"%s\"", n->co->jobid, n->task.addr, n->alt.addr,
 		 n->co->prep.alt[n - n->co->nodes].ninst, error);
 	t = n->alt;
@@ -435,11 +459,20 @@ static void on_done(struct zvmd_http_request *req,
 		while (n->errlen && (n->errtext[n->errlen - 1] == '\n' ||
 				     n->errtext[n->errlen - 1] == '\r'))
 			n->errtext[--n->errlen] = '\0';
+		/* Busy (or draining): another replica's node may have room;
+		 * else the client may retry the whole job later. */
+		if (n->status == 503 && node_retry(n, n->errtext))
+			return;
 		snprintf(why, sizeof(why), "worker %s refused the task (%ld): "
 			 "%s", addr, n->status, n->errtext);
+		if (n->status == 503) {
+			node_refuse(n, 503, why);
+			return;
+		}
 	} else if (proto_frame_parser_end(n->parser, &err)) {
-		snprintf(why, sizeof(why), "worker %s stopped mid-job: %s", addr,
-			 res->error ? res->error : err.msg);
+		snprintf(why, sizeof(why), n->failed ? "worker %s failed its "
+			 "task: %s" : "worker %s stopped mid-job: %s", addr,
+			 res->error && !n->failed ? res->error : err.msg);
 	} else {
 		return;
 	}
@@ -451,8 +484,13 @@ static void on_done(struct zvmd_http_request *req,
 static int node_send(struct coord_node *n, const struct signed_task *t)
 {
 	struct proto_frame_sink sink = { sink_frame, sink_output, n };
+	/* One connection per task, closed with it: a worker then holds a
+	 * connection only while it has the task (and a refused task costs
+	 * the coordinator no idle socket); a TCP connect is cheap next to
+	 * planning. */
 	const char *headers[] = { t->expires, t->nonce, t->sig,
-				  "Content-Type: application/json", NULL };
+				  "Content-Type: application/json",
+				  "Connection: close", NULL };
 	struct zvmd_http_opts o = { 0 };
 	struct proto_error err = { 0 };
 	char url[128], why[700];

@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -677,4 +678,167 @@ void zvmd_edges_free(struct zvmd_edges *e)
 	}
 	free(e->v);
 	free(e);
+}
+
+/* ------------------------------------------------------ a running edge */
+
+/*
+ * Once a sandbox holds an edge socket, nothing else reads it, so a cut
+ * would go unnoticed: a reader blocked on an empty edge (or one that does
+ * not read at all) waits until the job times out, and a writer that died
+ * ends its stream with the FIN a finished stream ends with. This worker
+ * therefore keeps a duplicate of every edge socket while its instance
+ * runs:
+ *
+ *   reader's end  watched for an error or a hang-up of both directions
+ *                 (a reset, or the socket destroyed here): cut() is told,
+ *                 and the worker fails the task. A FIN alone is the end
+ *                 of the writer's stream: nothing to watch after it.
+ *   writer's end  set to reset on its last close (SO_LINGER 0) until its
+ *                 writer succeeded: a writer that failed or was killed,
+ *                 or a worker that died, resets the edge, and its reader
+ *                 sees an error where it would have seen a short stream.
+ */
+struct zvmd_edge_watch {
+	uv_poll_t poll;             /* reader's end */
+	bool polling;
+	bool reader;
+	int fd;                     /* our duplicate */
+	zvmd_edge_cut_cb cut;
+	void *arg;
+	char what[ZVMD_EDGE_WHAT_MAX + 64];
+};
+
+static void watch_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+/* "ip:port" of one end of a socket, or "?" (a reset socket has no peer
+ * any more). */
+static void sock_addr(int fd, bool peer, char *buf, size_t cap)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+	char ip[INET_ADDRSTRLEN];
+	int rc = peer ? getpeername(fd, (struct sockaddr *)&a, &len) :
+			getsockname(fd, (struct sockaddr *)&a, &len);
+
+	if (rc || a.sin_family != AF_INET ||
+	    !inet_ntop(AF_INET, &a.sin_addr, ip, sizeof(ip))) {
+		snprintf(buf, cap, "?");
+		return;
+	}
+	snprintf(buf, cap, "%s:%u", ip, ntohs(a.sin_port));
+}
+
+/* "writer ip:port -> reader ip:port" of an edge socket. */
+static void edge_addrs(int fd, bool reader, char *buf, size_t cap)
+{
+	char here[32], there[32];  /* "255.255.255.255:65535" fits */
+
+	sock_addr(fd, false, here, sizeof(here));
+	sock_addr(fd, true, there, sizeof(there));
+	snprintf(buf, cap, "%s -> %s", reader ? there : here,
+		 reader ? here : there);
+}
+
+static void cut_reason(int fd, short revents, char *buf, size_t cap)
+{
+	int soerr = 0;
+	socklen_t sl = sizeof(soerr);
+
+	if ((revents & POLLERR) &&
+	    !getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) && soerr) {
+		snprintf(buf, cap, "%s", strerror(soerr));
+		return;
+	}
+	snprintf(buf, cap, "connection reset");
+}
+
+static void on_watch(uv_poll_t *h, int status, int events)
+{
+	struct zvmd_edge_watch *w = h->data;
+	struct pollfd p = { .fd = w->fd, .events = POLLRDHUP };
+	char reason[128], why[sizeof(w->what) + sizeof(reason) + 32];
+
+	(void)status;
+	(void)events;
+	/* libuv folds POLLHUP into UV_DISCONNECT: ask the socket itself. */
+	if (poll(&p, 1, 0) < 0 || !(p.revents & (POLLERR | POLLHUP))) {
+		if (p.revents & POLLRDHUP)
+			uv_poll_stop(h); /* the writer finished its stream */
+		return;
+	}
+	uv_poll_stop(h);
+	cut_reason(w->fd, p.revents, reason, sizeof(reason));
+	snprintf(why, sizeof(why), "edge %s was cut: %s", w->what, reason);
+	w->cut(w->arg, why);
+}
+
+int zvmd_edge_watch_start(uv_loop_t *loop, int fd, bool reader,
+			  const char *name, zvmd_edge_cut_cb cut, void *arg,
+			  struct zvmd_edge_watch **out, struct proto_error *err)
+{
+	struct zvmd_edge_watch *w = calloc(1, sizeof(*w));
+	struct linger abortive = { .l_onoff = 1, .l_linger = 0 };
+	char addrs[128];
+
+	*out = NULL;
+	if (!w)
+		return proto_error_set(err, PROTO_EINTERNAL, "out of memory");
+	w->reader = reader;
+	w->cut = cut;
+	w->arg = arg;
+	edge_addrs(fd, reader, addrs, sizeof(addrs));
+	snprintf(w->what, sizeof(w->what), "%s (%s)", name, addrs);
+	w->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (w->fd < 0 ||
+	    (!reader && setsockopt(w->fd, SOL_SOCKET, SO_LINGER, &abortive,
+				   sizeof(abortive)))) {
+		proto_error_set(err, PROTO_EINTERNAL, "edge %s: %s", w->what,
+				strerror(errno));
+		if (w->fd >= 0)
+			close(w->fd);
+		free(w);
+		return -1;
+	}
+	if (reader) {
+		/* uv_poll_init makes the socket non-blocking; the sandbox
+		 * (not spawned yet) needs it blocking, and the poll only
+		 * waits for events, it never reads. */
+		if (uv_poll_init_socket(loop, &w->poll, w->fd) ||
+		    make_blocking(w->fd)) {
+			close(w->fd);
+			free(w);
+			return proto_error_set(err, PROTO_EINTERNAL, "edge %s: "
+					       "cannot watch it", name);
+		}
+		w->poll.data = w;
+		w->polling = true;
+		uv_poll_start(&w->poll, UV_DISCONNECT, on_watch);
+	}
+	*out = w;
+	return 0;
+}
+
+void zvmd_edge_watch_end(struct zvmd_edge_watch *w, bool ok)
+{
+	struct linger graceful = { .l_onoff = 0 };
+
+	if (!w)
+		return;
+	if (!w->reader && ok &&
+	    setsockopt(w->fd, SOL_SOCKET, SO_LINGER, &graceful,
+		       sizeof(graceful)))
+		zvmd_log(ZVMD_LOG_WARNING, "msg=\"edge not ended cleanly\" "
+			 "edge=\"%s\" error=\"%s\"", w->what, strerror(errno));
+	if (!w->polling) {
+		close(w->fd);
+		free(w);
+		return;
+	}
+	/* uv_close unregisters the fd before it is closed. */
+	uv_close((uv_handle_t *)&w->poll, watch_closed);
+	close(w->fd);
 }

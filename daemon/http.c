@@ -116,6 +116,7 @@ struct exchange {
 	struct curl_slist *headers;
 	char errbuf[CURL_ERROR_SIZE];
 	char why[256];            /* our own reason (fd I/O), if any */
+	int out_errno;            /* a failed write to out_fd */
 	/* request body */
 	enum zvmd_http_body body_kind;
 	char *mem;
@@ -408,6 +409,7 @@ static size_t write_all(struct zvmd_http_request *req, const char *buf,
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
+			req->x.out_errno = w < 0 ? errno : EIO;
 			snprintf(req->x.why, sizeof(req->x.why), "writing the "
 				 "response body to fd %d: %s", req->out_fd,
 				 w < 0 ? strerror(errno) : "short write");
@@ -477,6 +479,7 @@ static void request_finish(struct zvmd_http_request *req, CURLcode rc,
 		res.response = &req->x.resp;
 		res.bytes_received = req->x.received;
 		res.bytes_sent = req->x.sent;
+		res.out_errno = req->x.out_errno;
 		req->cancelled = true; /* no callback after this one */
 		req->h->live--;
 		req->on_done(req, &res, req->arg);
@@ -670,6 +673,7 @@ int zvmd_http_create(uv_loop_t *loop, struct zvmd_http **out,
 	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
 	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
 	curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+	curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, ZVMD_HTTP_MAX_CACHED);
 	uv_timer_init(loop, &h->timer);
 	uv_timer_init(loop, &h->tick);
 	h->timer.data = h->tick.data = h;

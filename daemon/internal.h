@@ -275,6 +275,12 @@ char *zvmd_metrics_render(const struct zvmd_metrics *m, unsigned queue_depth,
 struct zvmd_http;
 struct zvmd_http_request;
 
+/* Idle connections the client keeps for reuse (CURLMOPT_MAXCONNECTS).
+ * libcurl's default grows with the number of requests ever in flight at
+ * once (4 per easy handle), so a burst would leave that many sockets
+ * open for good; tests/swift/cluster_client.py's fd checks rely on it. */
+#define ZVMD_HTTP_MAX_CACHED 4L
+
 struct zvmd_http_header {
 	char *name, *value;
 };
@@ -310,6 +316,9 @@ struct zvmd_http_result {
 	const struct zvmd_http_response *response; /* status 0: none */
 	uint64_t bytes_received; /* body bytes given to on_data / out_fd */
 	uint64_t bytes_sent;     /* request body bytes read by curl */
+	int out_errno;           /* why writing the body to out_fd failed
+				  * (ENOSPC: the spool is full), 0 = it did
+				  * not */
 };
 
 /* Headers are in (once). Cancelling from here is allowed. */
@@ -413,6 +422,10 @@ struct zvmd_server {
 	struct zvmd_job *queue_head, *queue_tail; /* waiting for slots */
 	struct zvmd_job *running;                 /* list of running jobs */
 	unsigned queue_depth, running_jobs, slots_used, live_jobs;
+	/* Admitted worker tasks still opening inputs and edges: the slots
+	 * of those that will start at once, and how many will queue. */
+	unsigned reserved_slots, reserved_queue;
+	unsigned coord_jobs;          /* jobs this node coordinates now */
 	uint64_t next_job_id;
 	struct zvmd_cluster *cluster; /* role = cluster: rings, secret */
 	bool draining, stopping;
@@ -496,6 +509,15 @@ void zvmd_listing_cancel(struct zvmd_listing *l);
 
 /* -------------------------------------------------------------- jobs */
 
+/* Where a write that failed with ENOSPC (or EDQUOT) went, for messages:
+ * "no space left on the spool of node 127.0.0.3 (/srv/spool)", or on
+ * one machine "no space left on the spool (/var/spool/zvmd)"; with
+ * store = true the local store's root instead of the spool. */
+const char *zvmd_no_space(const struct zvmd_server *srv, bool store,
+			  char *buf, size_t cap);
+/* Is err a full disk (ENOSPC, EDQUOT)? */
+bool zvmd_errno_no_space(int err);
+
 /* Called when the job's instances have all ended (or it never ran). */
 typedef void (*zvmd_job_done_cb)(struct zvmd_job *job, void *arg);
 
@@ -526,6 +548,10 @@ void zvmd_job_remote_report(struct zvmd_job *job,
 /* Every instance without a report yet failed with this reason (worker
  * unreachable, stream cut, error frame). */
 void zvmd_job_remote_fail(struct zvmd_job *job, const char *why);
+/* As zvmd_job_remote_fail, and the job's answer is status (503 when a
+ * worker had no room for its instances: the client may retry). */
+void zvmd_job_remote_refuse(struct zvmd_job *job, int status,
+			    const char *why);
 
 /* A part job commits an output: PUT the spool file fd (owned by the
  * callee from now on) as the object of channel c of instance inst, then
@@ -601,8 +627,34 @@ bool zvmd_edges_ready(const struct zvmd_edges *e, struct proto_error *err);
 void zvmd_edges_take(struct zvmd_edges *e, int **fds);
 void zvmd_edges_free(struct zvmd_edges *e);
 
+/* A running edge (see edge.c): the worker holds a duplicate of each edge
+ * socket it gave a sandbox. Start before the sandbox is spawned. */
+struct zvmd_edge_watch;
+/* The longest name given to zvmd_edge_watch_start. */
+#define ZVMD_EDGE_WHAT_MAX 400
+/* The reader's end was cut (reset, or destroyed here); why names the
+ * edge, both addresses and the error. Called at most once. */
+typedef void (*zvmd_edge_cut_cb)(void *arg, const char *why);
+/* Hold a duplicate of fd: a reader's end is watched (cut is called when
+ * it is cut), a writer's end resets when it is closed without
+ * zvmd_edge_watch_end(w, true). name: "writer chan -> reader chan". */
+int zvmd_edge_watch_start(uv_loop_t *loop, int fd, bool reader,
+			  const char *name, zvmd_edge_cut_cb cut, void *arg,
+			  struct zvmd_edge_watch **out, struct proto_error *err);
+/* Its instance ended (ok: it succeeded): close the duplicate, the
+ * writer's end gracefully only when ok. NULL is fine. */
+void zvmd_edge_watch_end(struct zvmd_edge_watch *w, bool ok);
+
 /* Would a job of n instances start at once (else it queues)? */
 bool zvmd_jobs_can_start(const struct zvmd_server *srv, size_t n);
+/* Where a job of n instances, admitted now, would go, counting the
+ * reservations of tasks admitted but not yet submitted. */
+enum zvmd_admit {
+	ZVMD_ADMIT_RUN,      /* slots are free: reserve n slots */
+	ZVMD_ADMIT_QUEUE,    /* the queue has room: reserve a place */
+	ZVMD_ADMIT_FULL,     /* neither: refuse with 503 */
+};
+enum zvmd_admit zvmd_jobs_admit(const struct zvmd_server *srv, size_t n);
 /* Run now if slots are free, else queue. */
 void zvmd_job_submit(struct zvmd_job *job);
 /* End early: kill the instances (or leave the queue) with this reason. */

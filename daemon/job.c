@@ -47,6 +47,9 @@ struct inst {
 	int prog_fd;
 	int *fds;                   /* per channel; -1 once handed over */
 	bool *keep;                 /* spool fds stay open for the response */
+	/* per channel: the edge to another node it is (part jobs), else
+	 * NULL; held while the instance runs */
+	struct zvmd_edge_watch **edges;
 	struct out_obj *outs;
 	size_t nouts;
 	struct sandbox *sb;
@@ -93,8 +96,12 @@ struct zvmd_job {
 	uv_work_t image_work;           /* images unpacked off the loop */
 	char *image_cache;              /* copies of the config for it: a */
 	uint64_t image_max;             /* reload may change srv->cfg meanwhile */
-	int fail_status;                /* an image error's status, 0 = none */
-	char cancel_why[128];
+	int fail_status;                /* an image error's or a refusing
+					 * worker's status, 0 = none */
+	char cancel_why[512];
+	/* A part job failed as a whole (an edge was cut): its frames end
+	 * with an error frame saying this instead of `done`. */
+	char part_error[600];
 	int open_handles;
 	uint64_t t_start, t_end;
 	/* response reading */
@@ -126,11 +133,35 @@ static uint64_t now_ns(void)
 
 /* ------------------------------------------------------------ prepare */
 
+bool zvmd_errno_no_space(int err)
+{
+	return err == ENOSPC || err == EDQUOT;
+}
+
+const char *zvmd_no_space(const struct zvmd_server *srv, bool store,
+			  char *buf, size_t cap)
+{
+	const char *what = store ? "the store" : "the spool";
+	const char *dir = store ? srv->cfg.root : srv->cfg.spool;
+
+	if (srv->cluster)
+		snprintf(buf, cap, "no space left on %s of node %s (%s)", what,
+			 srv->cluster->node_ip, dir);
+	else
+		snprintf(buf, cap, "no space left on %s (%s)", what, dir);
+	return buf;
+}
+
 static int spool_file(struct zvmd_server *srv, struct proto_error *err)
 {
 	int fd = openat(srv->spoolfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC,
 			0600);
+	char where[PATH_MAX + 128];
 
+	if (fd < 0 && zvmd_errno_no_space(errno))
+		return proto_error_set(err, PROTO_EINTERNAL, "%s",
+				       zvmd_no_space(srv, false, where,
+						     sizeof(where)));
 	if (fd < 0)
 		return proto_error_set(err, PROTO_EINTERNAL,
 				       "spool file in %s: %s", srv->cfg.spool,
@@ -431,6 +462,8 @@ static void out_drop(struct zvmd_store *st, struct out_obj *out)
 		close(out->fd);
 }
 
+static void inst_edges_end(struct inst *in);
+
 static void job_free(struct zvmd_job *job)
 {
 	struct zvmd_server *srv = job->srv;
@@ -439,6 +472,7 @@ static void job_free(struct zvmd_job *job)
 		struct inst *in = &job->inst[i];
 
 		inst_close_fds(in, false);
+		inst_edges_end(in);
 		for (size_t o = 0; o < in->nouts; o++)
 			out_drop(srv->store, &in->outs[o]);
 		if (in->sb)
@@ -448,6 +482,7 @@ static void job_free(struct zvmd_job *job)
 		zvmd_image_clear(&in->img);
 		free(in->fds);
 		free(in->keep);
+		free(in->edges);
 		free(in->chstats);
 		free(in->outs);
 		free(in->r_etag);
@@ -709,6 +744,32 @@ static const char *end_text(enum sandbox_end end)
 	return "error";
 }
 
+/* A write to one of the instance's files failed for want of space:
+ * its output is cut short, whatever the program made of the error. */
+static bool inst_no_space(struct inst *in)
+{
+	const struct sandbox_report *r = &in->report;
+	char where[PATH_MAX + 128];
+
+	for (size_t k = 0; k < r->nchannels && k < in->pi->nchannels; k++) {
+		const struct proto_channel *c = &in->pi->channels[k];
+		/* One machine writes output objects into the store; a
+		 * worker and immediate outputs, into the spool. */
+		bool store = c->kind == PROTO_CHAN_OBJECT && !in->job->part;
+
+		if (!zvmd_errno_no_space(r->channels[k].write_errno))
+			continue;
+		snprintf(in->status, sizeof(in->status), "%s: writing %s "
+			 "failed after %llu bytes",
+			 zvmd_no_space(in->job->srv, store, where,
+				       sizeof(where)), c->alias,
+			 (unsigned long long)r->channels[k].wbytes);
+		in->ok = false;
+		return true;
+	}
+	return false;
+}
+
 /* Decide ok/status from the report. */
 static void inst_judge(struct inst *in)
 {
@@ -720,6 +781,8 @@ static void inst_judge(struct inst *in)
 	if (r->end == SANDBOX_END_KILLED && in->job->cancel_why[0])
 		snprintf(in->status, sizeof(in->status), "killed: %s",
 			 in->job->cancel_why);
+	if (inst_no_space(in))
+		return;
 	for (size_t k = 0; k < r->nchannels && k < in->pi->nchannels; k++) {
 		if (!r->channels[k].limit_hit)
 			continue;
@@ -777,6 +840,9 @@ static void inst_end(struct inst *in)
 		sandbox_free(in->sb);
 		in->sb = NULL;
 	}
+	/* After the sandbox's copies are closed: ours is the last, and it
+	 * ends the writer's stream (or resets it when the writer failed). */
+	inst_edges_end(in);
 	if (!in->ok)
 		job->srv->metrics.instance_failures++;
 	if (in->have_report) {
@@ -883,10 +949,19 @@ void zvmd_job_remote_fail(struct zvmd_job *job, const char *why)
 		job_finish(job);
 }
 
+void zvmd_job_remote_refuse(struct zvmd_job *job, int status,
+			    const char *why)
+{
+	if (job->state == JOB_SETTLING || job->state == JOB_DONE)
+		return;
+	job->fail_status = status;
+	zvmd_job_remote_fail(job, why);
+}
+
 static void on_remote_timeout(uv_timer_t *t)
 {
 	struct zvmd_job *job = t->data;
-	char why[200];
+	char why[sizeof(job->cancel_why) + 16];
 
 	if (job->cancel_why[0])
 		snprintf(why, sizeof(why), "killed: %s", job->cancel_why);
@@ -902,6 +977,7 @@ int zvmd_job_remote_output(struct zvmd_job *job, size_t inst,
 {
 	const char *p = buf;
 	struct inst *in;
+	char where[PATH_MAX + 128];
 	int fd;
 
 	if (inst >= job->ninst)
@@ -920,6 +996,13 @@ int zvmd_job_remote_output(struct zvmd_job *job, size_t inst,
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && zvmd_errno_no_space(errno))
+			return proto_error_set(err, PROTO_EINTERNAL, "%s: "
+					       "spooling the output of %s",
+					       zvmd_no_space(job->srv, false,
+							     where,
+							     sizeof(where)),
+					       in->pi->name);
 		if (n < 0)
 			return proto_error_set(err, PROTO_EINTERNAL, "spooling "
 					       "output of %s: %s", in->pi->name,
@@ -960,6 +1043,72 @@ void zvmd_job_remote_report(struct zvmd_job *job, const struct proto_frame *f)
 	stream_wake(job);
 	if (++job->nended == job->ninst && job->state == JOB_RUNNING)
 		job_finish(job);
+}
+
+/* ------------------------------------------------------------- edges */
+
+/* An edge of a part job was cut: the task fails as a whole (its
+ * coordinator then fails the job and stops the other nodes' tasks). */
+static void on_edge_cut(void *arg, const char *why)
+{
+	struct inst *in = arg;
+	struct zvmd_job *job = in->job;
+
+	zvmd_log(ZVMD_LOG_WARNING, "msg=\"edge cut\" job=%llu inst=%s "
+		 "error=\"%s\"", (unsigned long long)job->id, in->pi->name,
+		 why);
+	if (!job->part_error[0])
+		snprintf(job->part_error, sizeof(job->part_error), "%s", why);
+	zvmd_job_cancel(job, why);
+}
+
+/* Hold the instance's edges to other nodes (see edge.c, "a running
+ * edge") while it runs. */
+static int inst_edges_watch(struct zvmd_job *job, struct inst *in)
+{
+	const struct proto_instance *pi = in->pi;
+	struct proto_error err;
+
+	if (!job->part)
+		return 0;
+	for (size_t k = 0; k < pi->nchannels; k++) {
+		const struct proto_channel *c = &pi->channels[k];
+		bool reader = c->kind == PROTO_CHAN_PIPE_IN;
+		const struct inst *peer;
+		const struct proto_instance *w, *r;  /* writer, reader */
+		char name[ZVMD_EDGE_WHAT_MAX];
+
+		if ((!reader && c->kind != PROTO_CHAN_PIPE_OUT) ||
+		    in->fds[k] < 0 || c->peer >= job->ninst ||
+		    (peer = &job->inst[c->peer])->here)
+			continue;
+		if (!in->edges &&
+		    !(in->edges = calloc(pi->nchannels, sizeof(*in->edges)))) {
+			snprintf(in->status, sizeof(in->status), "out of memory");
+			return -1;
+		}
+		w = reader ? peer->pi : pi;
+		r = reader ? pi : peer->pi;
+		snprintf(name, sizeof(name), "%s %s -> %s %s", w->name,
+			 w->channels[reader ? c->peer_chan : k].alias, r->name,
+			 r->channels[reader ? k : c->peer_chan].alias);
+		if (zvmd_edge_watch_start(job->srv->loop, in->fds[k], reader,
+					  name, on_edge_cut, in, &in->edges[k],
+					  &err)) {
+			snprintf(in->status, sizeof(in->status),
+				 "ZeroVM did not run: %s", err.msg);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void inst_edges_end(struct inst *in)
+{
+	for (size_t k = 0; in->edges && k < in->pi->nchannels; k++) {
+		zvmd_edge_watch_end(in->edges[k], in->ok);
+		in->edges[k] = NULL;
+	}
 }
 
 /* ------------------------------------------------------------- spawn */
@@ -1085,7 +1234,8 @@ static void job_run(struct zvmd_job *job)
 	for (size_t i = 0; i < job->ninst && !failed; i++) {
 		if (!job->inst[i].here)
 			continue;
-		if (inst_spawn(job, &job->inst[i]))
+		if (inst_edges_watch(job, &job->inst[i]) ||
+		    inst_spawn(job, &job->inst[i]))
 			failed = true;
 		else
 			srv->metrics.instances++;
@@ -1118,6 +1268,18 @@ static bool slots_free(const struct zvmd_server *srv, size_t n)
 bool zvmd_jobs_can_start(const struct zvmd_server *srv, size_t n)
 {
 	return !srv->queue_head && slots_free(srv, n);
+}
+
+enum zvmd_admit zvmd_jobs_admit(const struct zvmd_server *srv, size_t n)
+{
+	unsigned used = srv->slots_used + srv->reserved_slots;
+
+	if (!srv->queue_head && !srv->reserved_queue &&
+	    (used == 0 || used + n <= srv->cfg.pool_size))
+		return ZVMD_ADMIT_RUN;
+	if (srv->queue_depth + srv->reserved_queue < srv->cfg.queue_length)
+		return ZVMD_ADMIT_QUEUE;
+	return ZVMD_ADMIT_FULL;
 }
 
 void zvmd_jobs_schedule(struct zvmd_server *srv)
@@ -1954,7 +2116,13 @@ static int frames_reports(struct zvmd_job *job)
 	}
 	if (!bad) {
 		struct proto_frame f = { .type = PROTO_FRAME_DONE };
-		char *line = proto_frame_format(&f);
+		char *line;
+
+		if (job->part_error[0]) {
+			f.type = PROTO_FRAME_ERROR;
+			f.message = job->part_error;
+		}
+		line = proto_frame_format(&f);
 
 		bad = !line || fputs(line, out) < 0;
 		free(line);

@@ -189,7 +189,8 @@ static void page_next(struct zvmd_listing *l)
 	struct proto_names nm = { 0 };
 	struct proto_error err;
 	size_t cap = 0, count;
-	int rc;
+	char where[PATH_MAX + 128];
+	int rc, saved;
 
 	if (zvmd_listing_page_parse(l->body ? l->body : "", l->len, &nm, &cap,
 				    &count)) {
@@ -205,10 +206,14 @@ static void page_next(struct zvmd_listing *l)
 		l->marker = strdup(nm.v[nm.n - 1]);
 		rc = l->marker ? 0 : (errno = ENOMEM, -1);
 	}
+	saved = errno;
 	proto_strv_free(nm.v, nm.n);
-	if (rc)
+	if (rc && zvmd_errno_no_space(saved))
+		finish(l, 507, "listing swift://%s: %s", l->path,
+		       zvmd_no_space(l->srv, false, where, sizeof(where)));
+	else if (rc)
 		finish(l, 500, "listing swift://%s: spool: %s", l->path,
-		       strerror(errno));
+		       strerror(saved));
 	else if (!count)
 		finish(l, 200, NULL);
 	else if (page_start(l, &err))

@@ -322,6 +322,7 @@ static enum MHD_Result coord_job_launch(struct request *req)
  * filter forwards it), then dispatch to the workers. */
 static enum MHD_Result coord_job_start(struct request *req)
 {
+	const struct zvmd_config *cfg = &req->srv->cfg;
 	const char *token = MHD_lookup_connection_value(req->conn,
 		MHD_HEADER_KIND, "X-Auth-Token");
 	char *json;
@@ -330,6 +331,12 @@ static enum MHD_Result coord_job_start(struct request *req)
 		return job_error(req, 401, 0, "X-Auth-Token is missing: a "
 				 "cluster job acts with the user's token (send "
 				 "it through the Swift proxy)");
+	if (req->srv->coord_jobs >= cfg->pool_size + cfg->queue_length)
+		return job_error(req, 503, cfg->retry_after, "coordinator busy: "
+				 "%u jobs in planning or running (at most "
+				 "pool_size + queue_length = %u)",
+				 req->srv->coord_jobs,
+				 cfg->pool_size + cfg->queue_length);
 	json = req->body ? req->body : strdup("");
 	req->body = NULL;
 	if (!json || zvmd_coord_start(req->srv, req->id, req->account, token,

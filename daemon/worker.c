@@ -57,20 +57,31 @@ struct zvmd_task {
 	char msg[600];
 	bool suspended;
 	bool counted;                 /* in srv->live_jobs while suspended */
+	/* Admitted: the pool slots or the queue place it holds until its
+	 * part job is submitted (srv->reserved_slots / reserved_queue). */
+	unsigned reserved_slots;
+	bool reserved_queue;
 	struct zvmd_job *job;
 };
 
-static enum MHD_Result answer_text(struct MHD_Connection *conn, int status,
+/* A plain-text answer; a 503 says when to retry (retry_after). */
+static enum MHD_Result answer_text(struct zvmd_server *srv,
+				   struct MHD_Connection *conn, int status,
 				   const char *text)
 {
 	struct MHD_Response *r;
 	enum MHD_Result rc;
+	char ra[16];
 
 	r = MHD_create_response_from_buffer(strlen(text), (void *)text,
 					    MHD_RESPMEM_MUST_COPY);
 	if (!r)
 		return MHD_NO;
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain");
+	if (status == 503) {
+		snprintf(ra, sizeof(ra), "%u", srv->cfg.retry_after);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+	}
 	rc = MHD_queue_response(conn, (unsigned)status, r);
 	MHD_destroy_response(r);
 	return rc;
@@ -262,10 +273,15 @@ static void fetch_done(struct zvmd_http_request *req,
 	long status = res->response ? res->response->status : 0;
 	const char *etag = res->response ?
 			   zvmd_http_header(res->response, "Etag") : NULL;
+	char where[PATH_MAX + 128];
 
 	(void)req;
 	f->req = NULL;
-	if (res->error)
+	if (zvmd_errno_no_space(res->out_errno))
+		task_fail(t, 507, "%s: reading swift://%s through the proxy "
+			  "into it", zvmd_no_space(t->srv, false, where,
+						   sizeof(where)), o->path);
+	else if (res->error)
 		task_fail(t, 502, "GET swift://%s through the proxy: %s",
 			  o->path, res->error);
 	else if (status == 401 || status == 403 || status == 404)
@@ -564,6 +580,57 @@ static void task_put(struct zvmd_job *job, size_t inst,
 	zvmd_job_put_done(job, inst, err.msg);
 }
 
+/* ---------------------------------------------------------- admission */
+
+/*
+ * Room for the task's instances here, as for a job on one machine:
+ * pool_size slots, then queue_length waiting; beyond that 503, before
+ * anything is opened (the coordinator may try another replica's node).
+ * The slots or queue place are held while inputs and edges are opened.
+ */
+static int task_admit(struct zvmd_task *t)
+{
+	struct zvmd_server *srv = t->srv;
+	const struct proto_task *task = t->task;
+	size_t n = 0;
+
+	for (size_t i = 0; i < task->plan->ninst; i++)
+		n += task->placement[i] == task->self;
+	switch (zvmd_jobs_admit(srv, n)) {
+	case ZVMD_ADMIT_RUN:
+		t->reserved_slots = (unsigned)n;
+		srv->reserved_slots += t->reserved_slots;
+		return 0;
+	case ZVMD_ADMIT_QUEUE:
+		t->reserved_queue = true;
+		srv->reserved_queue++;
+		return 0;
+	case ZVMD_ADMIT_FULL:
+		break;
+	}
+	task_fail(t, 503, "worker %s:%u busy: %u of %u instance slots in "
+		  "use, %u tasks waiting (queue_length %u); the task needs %zu",
+		  srv->cluster->node_ip, srv->cfg.worker_port,
+		  srv->slots_used + srv->reserved_slots, srv->cfg.pool_size,
+		  srv->queue_depth + srv->reserved_queue, srv->cfg.queue_length,
+		  n);
+	zvmd_log(ZVMD_LOG_WARNING, "msg=\"task refused\" job=%s status=503 "
+		 "error=\"%.*s\"", task->job, (int)strcspn(t->msg, "\n"),
+		 t->msg);
+	return -1;
+}
+
+/* The part job is submitted (or never will be): give back what
+ * task_admit held. */
+static void task_unreserve(struct zvmd_task *t)
+{
+	t->srv->reserved_slots -= t->reserved_slots;
+	t->reserved_slots = 0;
+	if (t->reserved_queue)
+		t->srv->reserved_queue--;
+	t->reserved_queue = false;
+}
+
 /* ------------------------------------------------------------ launch */
 
 static void task_settled(struct zvmd_task *t)
@@ -600,20 +667,21 @@ static enum MHD_Result task_answer(struct zvmd_task *t)
 	struct MHD_Response *r;
 	enum MHD_Result rc;
 
+	task_unreserve(t);
 	if (!t->status && !zvmd_edges_ready(t->edges, &err))
 		task_fail(t, 504, "%s", err.msg);
 	if (t->status) {
 		zvmd_log(ZVMD_LOG_WARNING, "msg=task job=%s status=%d "
 			 "error=\"%.*s\"", t->task->job, t->status,
 			 (int)strcspn(t->msg, "\n"), t->msg);
-		return answer_text(t->conn, t->status, t->msg);
+		return answer_text(t->srv, t->conn, t->status, t->msg);
 	}
 	zvmd_edges_take(t->edges, t->fds);
 	t->task->plan = NULL; /* the job's from here */
 	if (zvmd_job_create_part(t->srv, plan, t->id, &part, NULL, NULL,
 				 &t->job, &err)) {
 		task_fail(t, proto_error_status(err.kind), "%s", err.msg);
-		return answer_text(t->conn, t->status, t->msg);
+		return answer_text(t->srv, t->conn, t->status, t->msg);
 	}
 	r = zvmd_job_frames_response(t->job, t->conn);
 	if (!r)
@@ -700,14 +768,16 @@ static enum MHD_Result task_start(struct zvmd_task *t, const char *url,
 		zvmd_log(ZVMD_LOG_WARNING, "msg=\"task refused\" status=%d "
 			 "error=\"%.*s\"", t->status,
 			 (int)strcspn(t->msg, "\n"), t->msg);
-		return answer_text(t->conn, t->status, t->msg);
+		return answer_text(t->srv, t->conn, t->status, t->msg);
 	}
 	proto_limits_default(&lim);
 	lim.max_instances = t->srv->cfg.max_instances;
 	if (proto_task_from_json(body, len, &lim, &t->task, &err)) {
 		task_fail(t, proto_error_status(err.kind), "task: %s", err.msg);
-		return answer_text(t->conn, t->status, t->msg);
+		return answer_text(t->srv, t->conn, t->status, t->msg);
 	}
+	if (task_admit(t))
+		return answer_text(t->srv, t->conn, t->status, t->msg);
 	task_prepare(t);
 	if (--t->pending == 0 || t->status)
 		return task_answer(t);
@@ -743,7 +813,7 @@ enum MHD_Result zvmd_task_handle(struct zvmd_server *srv,
 	if (!*slot)
 		return MHD_NO;
 	if (srv->draining)
-		return answer_text(conn, 503, "zvmd is shutting down: no new "
+		return answer_text(srv, conn, 503, "zvmd is shutting down: no new "
 				   "tasks\n");
 	return task_start(*slot, url, body, len);
 }
@@ -752,6 +822,7 @@ void zvmd_task_release(struct zvmd_task *t)
 {
 	if (!t)
 		return;
+	task_unreserve(t);
 	for (size_t f = 0; f < t->nfetches; f++) {
 		if (t->fetches[f].req)
 			zvmd_http_cancel(t->fetches[f].req);

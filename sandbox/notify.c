@@ -647,8 +647,11 @@ static long io_write(struct sandbox *sb, int src, struct sb_chan *c,
 			return done ? (long)done : r;
 		r = io->positional ? pwrite(src, sb->iobuf, chunk, io->offset + done)
 				   : write(src, sb->iobuf, chunk);
-		if (r < 0)
+		if (r < 0) {
+			if (!st->write_errno)
+				st->write_errno = errno;
 			return done ? (long)done : -errno;
+		}
 		if (c->md)
 			EVP_DigestUpdate(c->md, sb->iobuf, r);
 		st->wbytes += r;

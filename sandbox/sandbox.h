@@ -115,6 +115,9 @@ enum sandbox_end {
 struct sandbox_channel_stats {
 	uint64_t reads, rbytes, writes, wbytes; /* exact for metered channels */
 	bool limit_hit;                          /* a call failed on a limit */
+	int write_errno;   /* the first errno a write to the channel's file
+			    * failed with (ENOSPC: its disk is full), 0 =
+			    * none; metered channels only */
 	char etag[33];                           /* md5 hex, "" if disabled */
 };
 

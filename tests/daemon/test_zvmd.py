@@ -38,7 +38,8 @@ class Daemon:
 
     preexec = None  # run in the child before zvmd starts (e.g. rlimits)
 
-    def __init__(self, **conf):
+    def __init__(self, spool_size=None, **conf):
+        self.spool_size = spool_size
         self.tmp = tempfile.mkdtemp(prefix="zvmd-test-")
         self.root = os.path.join(self.tmp, "store")
         self.spool = os.path.join(self.tmp, "spool")
@@ -64,9 +65,16 @@ class Daemon:
                 f.write("%s = %s\n" % (k, v))
 
     def __enter__(self):
+        cmd = [ZVMD, "-c", self.conf, "--port-file", self.port_file]
+        if self.spool_size:
+            # A small spool of its own: a tmpfs in zvmd's own mount
+            # namespace (the host sees the empty directory).
+            cmd = ["unshare", "-m", "--propagation", "private", "sh", "-c",
+                   'mount -t tmpfs -o size="$1" zvmd-spool "$2" && '
+                   'shift 2 && exec "$@"', "sh", self.spool_size,
+                   self.spool] + cmd
         self.proc = subprocess.Popen(
-            [ZVMD, "-c", self.conf, "--port-file", self.port_file],
-            stdout=self.log, stderr=self.log, preexec_fn=self.preexec)
+            cmd, stdout=self.log, stderr=self.log, preexec_fn=self.preexec)
         wait_for(lambda: os.path.exists(self.port_file) or
                  self.proc.poll() is not None, "zvmd to listen")
         check(self.proc.poll() is None, "zvmd exited at start")
@@ -381,6 +389,20 @@ def case_output_limit(d):
     check(len(body) <= 1 << 20, "body %d bytes > limit" % len(body))
 
 
+def case_spool_full(d):
+    """The spool is a 256 KiB tmpfs: 4 MiB of immediate output fails
+    with a status that says the spool is full; the next job runs."""
+    s, h, body = d.job([group("big", "bigout", str(4 << 20))])
+    status = h["X-Nexe-Status"]
+    check(s == 500, "status %d %r" % (s, status))
+    check(status.startswith("no space left on the spool (%s): writing "
+                            "/dev/stdout failed after " % d.spool),
+          "X-Nexe-Status %r" % status)
+    check(len(body) <= 256 << 10, "body of %d bytes" % len(body))
+    s, h, body = d.job([group("hello", "hello")])
+    check((s, body) == (200, b"hello, world\n"), "next job: %d %r" % (s, body))
+
+
 def case_concurrent(d):
     n = 100
     results = [None] * n
@@ -600,6 +622,7 @@ CASES = {
     "timeout": ({"instance_timeout": 1}, case_timeout),
     "job_timeout": ({"instance_timeout": 60, "job_timeout": 1}, case_timeout),
     "output_limit": ({"max_output": "1M"}, case_output_limit),
+    "spool_full": ({"spool_size": "256k"}, case_spool_full),
     "concurrent": ({}, case_concurrent),
     "disconnect": ({"instance_timeout": 120}, case_disconnect),
     "stream_disconnect": ({"instance_timeout": 120},

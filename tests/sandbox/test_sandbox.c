@@ -438,6 +438,27 @@ Test(limits, puts)
 	run_free(&r);
 }
 
+/* A full disk (here /dev/full) is told apart from a limit: the program
+ * sees ENOSPC, the report keeps it for the daemon's message. */
+Test(limits, full_disk_is_reported)
+{
+	struct run r;
+	struct sandbox_channel *c;
+
+	run_init(&r, "");
+	c = run_add(&r, "/dev/output", open("/dev/full", O_WRONLY | O_CLOEXEC),
+		    SANDBOX_SGET_SPUT);
+	cr_assert(c->fd >= 0);
+	c->puts = 100;
+	c->put_size = 1000;
+	run_go(&r, "sbtest", "write", "3", "5", "10", NULL);
+	cr_assert_str_eq(out(&r), "ERR ENOSPC after 0\n");
+	cr_assert_eq(r.rep.channels[3].write_errno, ENOSPC);
+	cr_assert_not(r.rep.channels[3].limit_hit);
+	cr_assert_eq(r.rep.channels[1].write_errno, 0);
+	run_free(&r);
+}
+
 Test(limits, put_size_is_never_silently_truncated)
 {
 	struct run r;

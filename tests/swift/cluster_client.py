@@ -154,8 +154,65 @@ def alive(pids):
     return [p for p in pids if os.path.exists('/proc/%d' % p)]
 
 
-def fd_count(pid):
-    return len(os.listdir('/proc/%d/fd' % pid))
+TCP_STATES = {1: 'ESTABLISHED', 2: 'SYN_SENT', 3: 'SYN_RECV',
+              4: 'FIN_WAIT1', 5: 'FIN_WAIT2', 6: 'TIME_WAIT', 7: 'CLOSE',
+              8: 'CLOSE_WAIT', 9: 'LAST_ACK', 10: 'LISTEN', 11: 'CLOSING'}
+
+
+def tcp_sockets(pid):
+    """{inode: 'local -> remote STATE'} of the TCP sockets in pid's
+    network namespace (/proc/PID/net/tcp)."""
+    def addr(hexaddr):
+        ip, port = hexaddr.split(':')
+        return '%s:%d' % ('.'.join(str(int(ip[i:i + 2], 16))
+                                   for i in (6, 4, 2, 0)), int(port, 16))
+    found = {}
+    with open('/proc/%d/net/tcp' % pid) as f:
+        for line in f.readlines()[1:]:
+            v = line.split()
+            found[v[9]] = '%s -> %s %s' % (addr(v[1]), addr(v[2]),
+                                           TCP_STATES.get(int(v[3], 16),
+                                                          v[3]))
+    return found
+
+
+def unix_sockets(pid):
+    """The inodes of the unix sockets in pid's namespace."""
+    with open('/proc/%d/net/unix' % pid) as f:
+        return {line.split()[6] for line in f.readlines()[1:]
+                if len(line.split()) > 6}
+
+
+# A socket in no table of /proc/PID/net: a TCP socket that was closed
+# under its owner (reset, or destroyed by ss -K) and is not hashed any
+# more, so its addresses are gone.
+UNHASHED = '(closed, addresses gone)'
+
+
+def fd_table(pid):
+    """{fd: what it is} of a process: the readlink of /proc/PID/fd/N, a
+    TCP socket with its addresses and state."""
+    table, tcp = {}, None
+    for fd in os.listdir('/proc/%d/fd' % pid):
+        try:
+            what = os.readlink('/proc/%d/fd/%s' % (pid, fd))
+        except OSError:
+            continue
+        if what.startswith('socket:['):
+            if tcp is None:
+                tcp = tcp_sockets(pid)
+                tcp.update({i: 'unix' for i in unix_sockets(pid)})
+            what += ' ' + tcp.get(what[8:-1], UNHASHED)
+        table[int(fd)] = what
+    return table
+
+
+def fds_added(before, after):
+    """The fds of table after that are not in table before, one per line
+    (fd number and what it is): for failure messages."""
+    return '\n'.join('  fd %d: %s' % (fd, what)
+                     for fd, what in sorted(after.items())
+                     if before.get(fd) != what) or '  (none)'
 
 
 def files_under(path):
@@ -312,6 +369,11 @@ def run_with_cluster(session_kw):
     return result
 
 
+# Connections libcurl keeps open for reuse in each zvmd: daemon/http.c
+# bounds its cache with CURLMOPT_MAXCONNECTS (ZVMD_HTTP_MAX_CACHED).
+CURL_CACHE = 4
+
+
 class ZvmdClusterCase(unittest.TestCase):
     """A case against the running cluster: self.c (cluster.Cluster), self.a
     (test:tester, AUTH_test) and self.b (test2:tester2, AUTH_test2)."""
@@ -393,7 +455,7 @@ class ZvmdClusterCase(unittest.TestCase):
         """Per zvmd: its pid, processes below it and open fds, when idle."""
         return [{'pid': self.c.zvmd_pid(z.index),
                  'procs': self.sandboxes(self.c.zvmd_pid(z.index)),
-                 'fds': fd_count(self.c.zvmd_pid(z.index))}
+                 'fds': fd_table(self.c.zvmd_pid(z.index))}
                 for z in self.c.zvmds]
 
     def assert_clean(self, before, gone=()):
@@ -411,10 +473,92 @@ class ZvmdClusterCase(unittest.TestCase):
                      '%s to end the job\'s processes (left: %s)' % (
                          z.name, sorted(set(self.sandboxes(pid)) -
                                         set(snap['procs']))))
-            wait_for(lambda: fd_count(pid) <= snap['fds'] + 4,
-                     '%s to close the job\'s fds (%d, idle %d)' % (
-                         z.name, fd_count(pid), snap['fds']))
+            self.assert_fds_back(z.name, pid, snap['fds'])
             self.assertEqual(files_under(z.spool), [], z.name)
+
+    def kept_alive(self, what):
+        """'in', 'out' or None: whether a /proc fd (fd_table's text) is a
+        kept-alive HTTP connection: one another zvmd or the proxy keeps to
+        this zvmd's listener ('in', while open at its end), or one of this
+        zvmd's libcurl cache to a zvmd or the proxy ('out'; curl notices a
+        close by the server only when it next looks, so CLOSE_WAIT too, and
+        a cached connection that a fault reset or destroyed)."""
+        if what.endswith(' ' + UNHASHED):
+            return 'out'
+        m = re.match(r'socket:\[\d+\] \S+:(\d+) -> \S+:(\d+) (\w+)$',
+                     what)
+        if not m:
+            return None
+        local, remote, state = int(m.group(1)), int(m.group(2)), m.group(3)
+        if local == self.c.worker_port and state == 'ESTABLISHED':
+            return 'in'
+        if (remote in (self.c.worker_port, self.c.proxy_port) and
+                state in ('ESTABLISHED', 'CLOSE_WAIT')):
+            return 'out'
+        return None
+
+    @staticmethod
+    def holder_fds(pid):
+        """What zvmd pid holds of its own forks (its namespace holder, made
+        at its first spawn and kept): their pidfds and the pipes and
+        sockets it shares with them, as fd_table texts."""
+        exe = os.readlink('/proc/%d/exe' % pid)
+        forks, shared = set(), set()
+        for p in descendants(pid):
+            try:
+                if os.readlink('/proc/%d/exe' % p) == exe:
+                    forks.add(p)
+                    shared.update(fd_table(p).values())
+            except OSError:
+                pass
+        held = set()
+        for fd, what in fd_table(pid).items():
+            if what == 'anon_inode:[pidfd]':
+                try:
+                    with open('/proc/%d/fdinfo/%d' % (pid, fd)) as f:
+                        m = re.search(r'^Pid:\s+(\d+)', f.read(), re.M)
+                except OSError:
+                    continue
+                if m and int(m.group(1)) in forks:
+                    held.add((fd, what))
+            elif what in shared:
+                held.add((fd, what))
+        return held
+
+    def leaked_fds(self, pid, idle):
+        """The fds of zvmd pid that are not in its idle table, not a
+        kept-alive connection and not shared with its namespace holder,
+        plus its cached outgoing connections beyond CURL_CACHE:
+        {fd: what}."""
+        now = fd_table(pid)
+        added = {fd: what for fd, what in now.items()
+                 if idle.get(fd) != what}
+        out = [fd for fd, what in now.items()
+               if self.kept_alive(what) == 'out']
+        leaked = {fd: what for fd, what in added.items()
+                  if not self.kept_alive(what)}
+        if leaked:
+            held = self.holder_fds(pid)
+            leaked = {fd: what for fd, what in leaked.items()
+                      if (fd, what) not in held}
+        if len(out) > CURL_CACHE:
+            leaked.update({fd: now[fd] + ' (one of %d cached, more than %d)'
+                           % (len(out), CURL_CACHE) for fd in out})
+        return leaked
+
+    def assert_fds_back(self, name, pid, idle):
+        """zvmd pid closes what a job opened: every fd that is not in its
+        idle table is a kept-alive HTTP connection, and its libcurl cache
+        holds at most CURL_CACHE; the failure names every other fd."""
+        try:
+            wait_for(lambda: not self.leaked_fds(pid, idle),
+                     '%s to close the job\'s fds' % name)
+        except Exception:
+            leaked = self.leaked_fds(pid, idle)
+            self.fail('%s holds %d fds that are not idle and not kept-alive '
+                      'connections:\n%s\n(all fds not idle:\n%s)' % (
+                          name, len(leaked), fds_added({}, leaked),
+                          fds_added(idle, fd_table(pid))))
 
     def assert_next_job_ok(self, base=None):
         status, h, body = self.a.job([group('hello', 'hello')], base=base)

@@ -20,6 +20,8 @@ answer, and each worker fault, without the real worker side:
   * a worker refusing the task: the job fails with its reason;
   * a worker that passes /healthcheck but drops the task: its instances
     are re-placed on another node and the job succeeds;
+  * a busy worker (503): the same; every worker busy: 503 with
+    Retry-After;
   * another account's private object: 403 before any task is sent.
 """
 import hashlib
@@ -114,6 +116,12 @@ class Fakes(object):
         if mode == "drop":
             req.close_connection = True
             req.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if mode == "busy":
+            req.send_response(503)
+            req.send_header("Retry-After", "1")
+            req.end_headers()
+            req.wfile.write(b"worker busy: 2 of 2 instance slots in use\n")
             return
         if mode == "refuse":
             req.send_response(403)
@@ -240,7 +248,23 @@ def main():
         node = nexe(h, "Node")[0].split(":")[0]
         check(node != victim and body == ("map@%s\n" % node).encode(),
               "re-placed: %r %r" % (body, dict(h)))
-        fakes.mode[victim] = "ok"
+        # A busy worker (503): another replica's node runs the instance;
+        # every node busy: 503 with Retry-After, naming the worker.
+        fakes.mode[victim] = "busy"
+        status, h, body = job(a, "swift://~/data/d0.txt")
+        node = nexe(h, "Node")[0].split(":")[0] if status == 200 else None
+        check(status == 200 and node != victim and
+              body == ("map@%s\n" % node).encode(),
+              "busy, re-placed: %d %r %r" % (status, body, dict(h)))
+        for ip in NODE_IPS:
+            fakes.mode[ip] = "busy"
+        status, h, body = job(a, "swift://~/data/d0.txt")
+        text = body.decode() + h.get("X-Nexe-Status", "")
+        check(status == 503 and h.get("Retry-After") and
+              "refused the task (503): worker busy" in text,
+              "all busy: %d %r %r" % (status, body, dict(h)))
+        for ip in NODE_IPS:
+            fakes.mode[ip] = "ok"
 
         # Another account's private object: 403, no task sent.
         b.put("private", b"")

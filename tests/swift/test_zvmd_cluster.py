@@ -417,10 +417,8 @@ class Images(Case):
         input's node does not: the job fails naming the image and that
         node, and the next job runs."""
         first = self.c.zvmds[0].ip
-        for i in range(20):
-            name = 'py/partial%d' % i
-            if self.primaries(name)[0] != first:
-                break
+        name = next(n for n in ('py/partial%d' % i for i in range(100))
+                    if self.primaries(n)[0] != first)
         self.a.put(name, b'a b c\n')
         worker = self.primaries(name)[0]
         status, h, body = self.a.job(image_job(

@@ -11,7 +11,13 @@ cluster-mode zvmd on each storage node.
     stale: the task fails with 409 naming it;
   * outputs are PUT through the proxy with content type and metadata only
     after the instance succeeded; a failed instance leaves none;
-  * an edge: a writer on one node streams to a reader on another.
+  * an edge: a writer on one node streams to a reader on another; an edge
+    reset under a reader fails the reader's task at once with an error
+    frame naming the edge; a writer that fails resets its edge (its
+    reader sees an error, not the end of a stream), one that succeeds
+    ends it cleanly;
+  * a worker whose slots and queue are taken refuses a task with 503 and
+    Retry-After.
 
 Run: /usr/bin/python3 tests/swift/cluster.py -- /usr/bin/python3 \\
          tests/worker/test_worker.py   (env: ZVMD, PLAN_JSON, ZVMD_PROG_*)
@@ -26,9 +32,11 @@ import secrets
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 import urllib.parse
@@ -39,7 +47,7 @@ NODES = [n.split('=', 1) for n in os.environ.get('ZVM_SWIFT_NODES', '').split()]
 ZVMD = os.environ.get('ZVMD', '')
 PLAN_JSON = os.environ.get('PLAN_JSON', '')
 PROGS = {p: os.environ.get('ZVMD_PROG_' + p.upper(), '')
-         for p in ('cat', 'upcase', 'exitcode')}
+         for p in ('cat', 'upcase', 'exitcode', 'spin')}
 ACCOUNT = 'AUTH_test'
 
 
@@ -90,6 +98,9 @@ class Workers:
         self.procs, self.logs = [], []
         for i, (addr, devices) in enumerate(NODES):
             ip = addr.split(':')[0]
+            # The last node is small: test_busy_worker fills it.
+            small = 'pool_size = 1\nqueue_length = 1\n' \
+                if i == len(NODES) - 1 else ''
             d = os.path.join(self.dir, 'n%d' % i)
             for sub in ('store', 'spool'):
                 os.makedirs(os.path.join(d, sub))
@@ -97,11 +108,12 @@ class Workers:
             with open(conf, 'w') as f:
                 f.write('[zvmd]\nlisten = %s:%d\nroot = %s/store\n'
                         'spool = %s/spool\nlog_level = debug\n'
-                        'job_timeout = 30\ninstance_timeout = 20\n'
+                        'job_timeout = 30\ninstance_timeout = 20\n%s'
                         '[cluster]\nrole = cluster\nproxy_url = %s://%s\n'
                         'swift_dir = %s\ndevices = %s\nworker_port = %d\n'
                         'edge_port = %d\nsecret_file = %s\n'
-                        % (ip, self.port, d, d, URL.scheme, URL.netloc,
+                        % (ip, self.port, d, d, small, URL.scheme,
+                           URL.netloc,
                            SWIFT_DIR, devices, self.port, self.edge_port,
                            self.secret_file))
             log = open(os.path.join(d, 'log'), 'w+')
@@ -157,6 +169,23 @@ class Workers:
     def post(self, node, body, headers):
         return request(self.ips[node], self.port, 'POST',
                        '/internal/v1/task', headers, body)
+
+    def open_task(self, node, body, until):
+        """POST a signed task on a socket left open (the coordinator's
+        connection: closing it cancels the task); read until `until`."""
+        s = socket.create_connection((self.ips[node], self.port), timeout=60)
+        head = ''.join('%s: %s\r\n' % kv for kv in self.sign(body).items())
+        s.sendall(b'POST /internal/v1/task HTTP/1.1\r\nHost: x\r\n'
+                  b'Content-Length: %d\r\n%s\r\n' % (len(body),
+                                                       head.encode()) + body)
+        got = b''
+        while until not in got:
+            chunk = s.recv(4096)
+            if not chunk:
+                s.close()
+                raise AssertionError('answer ended early: %r' % got)
+            got += chunk
+        return s, got
 
 
 def frames(body):
@@ -367,7 +396,6 @@ class WorkerTest(unittest.TestCase):
                              ['in/edge.txt', 'bin/cat', 'bin/upcase'], jobid)
             results[node] = self.run_task(node, body)
 
-        import threading
         ts = [threading.Thread(target=one, args=(n,)) for n in (2, 0)]
         for t in ts:
             t.start()
@@ -382,6 +410,159 @@ class WorkerTest(unittest.TestCase):
         self.assertEqual(st, 200, out)
         report = [f for t, f, _ in frames(out) if t == 'report'][0]
         self.assertEqual((report['inst'], report['status']), (src, 'ok'))
+
+    def edge_job(self, writer_exec, reader_exec):
+        """src (writer_exec) streams its stdout to dst (reader_exec):
+        (job, plan, index of src, index of dst, src's channel of the
+        edge)."""
+        job = [{'name': 'src', 'exec': writer_exec,
+                'devices': [{'name': 'stdout',
+                             'path': 'zvm://dst:/dev/stdin'}]},
+               {'name': 'dst', 'exec': reader_exec,
+                'devices': [{'name': 'stdout'}]}]
+        plan = self.plan(job)
+        names = [i['name'] for i in plan['inst']]
+        src, dst = names.index('src'), names.index('dst')
+        wchan = [k for k, c in enumerate(plan['inst'][src]['channels'])
+                 if c['kind'] == 'pipe_out'][0]
+        return job, plan, src, dst, wchan
+
+    def test_edge_reset_under_a_reader_fails_its_task(self):
+        """This test is the writer of an edge to a reader on node 2 that
+        never reads (spin): the edge is reset; the task ends with an error
+        frame naming the edge, not by the instance timeout."""
+        job, plan, src, dst, wchan = self.edge_job(
+            {'path': 'swift://~/bin/cat'}, {'path': 'swift://~/bin/spin'})
+        placement = [0 if i == src else 2 for i in range(len(plan['inst']))]
+        jobid = 'cut-%s' % secrets.token_hex(4)
+        body = self.task(job, placement, 2, ['bin/cat', 'bin/spin'], jobid)
+        result = {}
+        t = threading.Thread(target=lambda: result.update(
+            r=self.run_task(2, body)))
+        t.start()
+        expires = int(time.time()) + 60
+        line = 'ZVMEDGE/1 %s %d %d %d %s' % (jobid, src, wchan, expires,
+                                            secrets.token_hex(16))
+        mac = hmac.new(self.w.secret, line.encode(),
+                       hashlib.sha256).hexdigest()
+        s = socket.create_connection((self.w.ips[2], self.w.edge_port))
+        s.sendall(('%s %s\n' % (line, mac)).encode())
+        self.assertEqual(s.recv(3), b'OK\n')
+        s.sendall(b'some bytes\n')
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                     struct.pack('ii', 1, 0))
+        s.close()
+        t.join(120)
+        st, _, out = result['r']
+        self.assertEqual(st, 200, out)
+        fr = frames(out)
+        self.assertEqual(fr[-1][0], 'error', fr)
+        msg = fr[-1][1]['message']
+        self.assertIn('edge src /dev/stdout -> dst /dev/stdin', msg)
+        self.assertIn('was cut', msg)
+        self.assertIn(self.w.ips[2], msg)
+        report = [f for t_, f, _ in fr if t_ == 'report'][0]
+        self.assertNotEqual(report['status'], 'ok', report)
+        self.assertNotIn('timeout', report['status'])
+
+    def fake_reader(self, job, plan, src):
+        """Run src's task on node 0 with this test as the reader of its
+        edge: the bytes received and how the stream ended ('eof' or the
+        error)."""
+        lsock = socket.socket()
+        lsock.bind(('127.0.0.1', 0))
+        lsock.listen(1)
+        lsock.settimeout(60)
+        nodes = self.w.nodes()
+        nodes[2]['edge'] = '127.0.0.1:%d' % lsock.getsockname()[1]
+        placement = [0 if i == src else 2 for i in range(len(plan['inst']))]
+        body = json.loads(self.task(job, placement, 0,
+                                    ['bin/exitcode', 'bin/cat']))
+        body['nodes'] = nodes
+        body = json.dumps(body).encode()
+        result = {}
+        t = threading.Thread(target=lambda: result.update(
+            r=self.run_task(0, body)))
+        t.start()
+        try:
+            conn, _ = lsock.accept()
+        finally:
+            lsock.close()
+        conn.settimeout(60)
+        got, end = b'', None
+        with conn:
+            while b'\n' not in got:
+                got += conn.recv(1000)
+            conn.sendall(b'OK\n')
+            got = b''
+            while end is None:
+                try:
+                    chunk = conn.recv(65536)
+                except ConnectionResetError as e:
+                    end = e
+                    continue
+                got += chunk
+                end = None if chunk else 'eof'
+        t.join(120)
+        self.assertEqual(result['r'][0], 200, result['r'])
+        return got, end
+
+    def test_failed_writer_resets_its_edge(self):
+        job, plan, src, _, _ = self.edge_job(
+            {'path': 'swift://~/bin/exitcode', 'args': '3 partial'},
+            {'path': 'swift://~/bin/cat'})
+        got, end = self.fake_reader(job, plan, src)
+        self.assertIsInstance(end, ConnectionResetError, (got, end))
+
+    def test_writer_that_succeeds_ends_its_edge_cleanly(self):
+        job, plan, src, _, _ = self.edge_job(
+            {'path': 'swift://~/bin/exitcode', 'args': '0 all'},
+            {'path': 'swift://~/bin/cat'})
+        got, end = self.fake_reader(job, plan, src)
+        self.assertEqual((got, end), (b'all\n', 'eof'))
+
+
+    # ------------------------------------------------------- admission
+
+    def test_busy_worker_refuses_with_retry_after(self):
+        """The last node has pool_size 1 and queue_length 1: a spinning
+        task runs, a second waits (200, no output yet), a third is
+        refused at once with 503 and Retry-After; once the first two
+        coordinators hang up, the node runs tasks again."""
+        last = len(NODES) - 1
+        self.put('in/busy.txt', b'busy\n')
+        spin = [{'name': 'spin', 'exec': {'path': 'swift://~/bin/spin'},
+                 'devices': [{'name': 'stdin',
+                              'path': 'swift://~/in/busy.txt'},
+                             {'name': 'stdout'}]}]
+        objs = ['in/busy.txt', 'bin/spin']
+        cat = self.task(self.cat_job('in/busy.txt'), [last], last,
+                        ['in/busy.txt', 'bin/cat'])
+        held = []
+        try:
+            for until in (b'spinning', b'\r\n\r\n'):
+                s, got = self.w.open_task(last, self.task(spin, [last],
+                                                          last, objs), until)
+                held.append(s)
+                self.assertTrue(got.startswith(b'HTTP/1.1 200'), got)
+            st, h, text = self.run_task(last, cat)
+            self.assertEqual(st, 503, text)
+            self.assertEqual(h['Retry-After'], '1', dict(h))
+            self.assertIn(b'busy: 1 of 1 instance slots in use, 1 tasks '
+                          b'waiting (queue_length 1)', text)
+        finally:
+            for s in held:
+                s.close()
+        for _ in range(600):
+            st, _, out = self.run_task(last, self.task(
+                self.cat_job('in/busy.txt'), [last], last,
+                ['in/busy.txt', 'bin/cat']))
+            if st != 503:
+                break
+            time.sleep(0.05)
+        self.assertEqual(st, 200, out)
+        self.assertEqual(b''.join(p for t, _, p in frames(out)
+                                  if t == 'output'), b'busy\n')
 
 
 if __name__ == '__main__':
