@@ -465,8 +465,13 @@ static void on_done(struct zvmd_http_request *req,
 			return;
 		snprintf(why, sizeof(why), "worker %s refused the task (%ld): "
 			 "%s", addr, n->status, n->errtext);
-		if (n->status == 503) {
-			node_refuse(n, 503, why);
+		/* What the refusal says about the job is the job's answer:
+		 * 400 it cannot run there as sent (a system image that node
+		 * lacks), 404/409 an input deleted or changed since planning.
+		 * Anything else (auth, the worker's own trouble) is a 500. */
+		if (n->status == 503 || n->status == 400 ||
+		    n->status == 404 || n->status == 409) {
+			node_refuse(n, (int)n->status, why);
 			return;
 		}
 	} else if (proto_frame_parser_end(n->parser, &err)) {

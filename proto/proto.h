@@ -102,6 +102,10 @@ struct proto_accounting {
 
 struct proto_report {
 	int validation;  /* ZeroVM's validation state; 0 = ok */
+	/* After the state on the same line, NULL/"" = none: what a
+	 * deterministic run could not make deterministic, e.g.
+	 * "nondeterministic: tsc rdrand" (sandbox/README.md "Determinism"). */
+	char *validation_note;
 	int daemon;      /* daemon flag; 0 */
 	int retcode;     /* the program's exit code */
 	char *etag;      /* etag line, "disabled" when no channel has etag */

@@ -1,7 +1,10 @@
 /*
  * report.c — the report ZeroVM prints when a session ends, six lines:
  *
- *   validation state      0 ok, 1 failed, 2 not validated
+ *   validation state      0 ok, 1 failed, 2 not validated; then, after a
+ *                         space, an optional note ("nondeterministic:
+ *                         tsc rdrand": what a deterministic run could
+ *                         not make so)
  *   daemon flag           0
  *   user return code      the program's exit code
  *   etags                 "disabled", or "<alias> <md5> ..." per channel
@@ -57,7 +60,14 @@ char *proto_report_format(const struct proto_report *r)
 	struct pbuf b;
 
 	pbuf_init(&b);
-	pbuf_printf(&b, "%d\n%d\n%d\n", r->validation, r->daemon, r->retcode);
+	pbuf_printf(&b, "%d", r->validation);
+	if (r->validation_note && *r->validation_note) {
+		pbuf_add(&b, " ", 1);
+		add_one_line(&b, r->validation_note);
+	} else {
+		pbuf_add(&b, "\n", 1);
+	}
+	pbuf_printf(&b, "%d\n%d\n", r->daemon, r->retcode);
 	add_one_line(&b, r->etag && *r->etag ? r->etag : REPORT_ETAG_DISABLED);
 	accounting_add(&b, &r->acct);
 	pbuf_add(&b, "\n", 1);
@@ -71,6 +81,7 @@ void proto_report_clear(struct proto_report *r)
 		return;
 	free(r->etag);
 	free(r->status);
+	free(r->validation_note);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -195,9 +206,18 @@ int proto_report_parse(const char *text, size_t len, struct proto_report *out,
 				   "", 0);
 		p = nl ? nl + 1 : end;
 	}
+	/* The validation state may carry a note after a space. */
+	const char *note = memchr(line[0], ' ', n[0]);
+	size_t n0 = n[0];
+	if (note)
+		n[0] = (size_t)(note - line[0]);
 	for (i = 0; i < 3; i++)
 		if (!parse_int(line[i], n[i], ints[i]))
 			return bad(err, (int)i + 1, what[i], line[i], n[i]);
+	if (note && !(r.validation_note = pstrndup(note + 1,
+						   n0 - (size_t)(note + 1 - line[0])))) {
+		return proto_error_set(err, PROTO_EINTERNAL, "out of memory");
+	}
 	if (parse_accounting(line[4], n[4], 5, &r.acct, err) < 0)
 		return -1;
 	r.etag = pstrndup(line[3], n[3]);

@@ -24,6 +24,7 @@
 #include <sys/random.h>
 #include <sys/syscall.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/times.h>
 #include <sys/user.h>
@@ -234,6 +235,47 @@ static long det_getrusage(struct sandbox *sb, uint64_t who, uint64_t addr)
 		ru.ru_utime.tv_usec = (suseconds_t)(sb->vclock_ns % NS / 1000);
 	}
 	return sb_mem_write(sb, addr, &ru, sizeof(ru));
+}
+
+/* --------------------------------------------------------------- stat */
+
+/* A channel's stat shows its type, mode, size and device number (of a
+ * character device); what depends on the host — device, inode, links,
+ * owner, times, allocation — is fixed: device 0, inode = channel index + 1
+ * (then /dev/channels, /dev/urandom), one link, root's, every time = the
+ * epoch, blocks = size / 512 rounded up, block size 4096. */
+static uint64_t det_ino(const struct sandbox *sb, int entry)
+{
+	return (uint64_t)(entry >= 0 ? entry : (int)sb->nch - entry) + 1;
+}
+
+void sb_det_stat(const struct sandbox *sb, int entry, struct stat *st)
+{
+	struct timespec t = {.tv_sec = (time_t)(sb->epoch_ns / NS),
+			     .tv_nsec = (long)(sb->epoch_ns % NS)};
+
+	st->st_dev = 0;
+	st->st_ino = det_ino(sb, entry);
+	st->st_nlink = 1;
+	st->st_uid = st->st_gid = 0;
+	st->st_blksize = 4096;
+	st->st_blocks = (st->st_size + 511) / 512;
+	st->st_atim = st->st_mtim = st->st_ctim = t;
+}
+
+void sb_det_statx(const struct sandbox *sb, int entry, struct statx *stx)
+{
+	struct statx_timestamp t = {.tv_sec = (int64_t)(sb->epoch_ns / NS),
+				    .tv_nsec = (uint32_t)(sb->epoch_ns % NS)};
+
+	stx->stx_dev_major = stx->stx_dev_minor = 0;
+	stx->stx_ino = det_ino(sb, entry);
+	stx->stx_nlink = 1;
+	stx->stx_uid = stx->stx_gid = 0;
+	stx->stx_blksize = 4096;
+	stx->stx_blocks = (stx->stx_size + 511) / 512;
+	stx->stx_atime = stx->stx_btime = stx->stx_ctime = stx->stx_mtime = t;
+	stx->stx_mnt_id = 0;
 }
 
 /* -------------------------------------------------------------- uname */

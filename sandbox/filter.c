@@ -37,9 +37,9 @@ struct rule_list {
 
 /* Unconditional answers. */
 static const int allow_always[] = {
-	SCMP_SYS(fstat), SCMP_SYS(munmap), SCMP_SYS(mprotect),
+	SCMP_SYS(munmap), SCMP_SYS(mprotect),
 	SCMP_SYS(mremap), SCMP_SYS(brk), SCMP_SYS(madvise),
-	SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(rt_sigaction),
+	SCMP_SYS(rt_sigaction),
 	SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn),
 	SCMP_SYS(sigaltstack), SCMP_SYS(rt_sigpending),
 	SCMP_SYS(rt_sigsuspend), SCMP_SYS(rt_sigtimedwait),
@@ -47,7 +47,7 @@ static const int allow_always[] = {
 	SCMP_SYS(getuid), SCMP_SYS(geteuid), SCMP_SYS(getgid),
 	SCMP_SYS(getegid), SCMP_SYS(getresuid), SCMP_SYS(getresgid),
 	SCMP_SYS(getgroups), SCMP_SYS(getpgrp), SCMP_SYS(arch_prctl), SCMP_SYS(set_tid_address), SCMP_SYS(set_robust_list),
-	SCMP_SYS(rseq), SCMP_SYS(getrlimit), SCMP_SYS(sched_yield),
+	SCMP_SYS(getrlimit), SCMP_SYS(sched_yield),
 	SCMP_SYS(futex),
 	SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(select), SCMP_SYS(pselect6),
 	SCMP_SYS(getcwd),
@@ -55,6 +55,10 @@ static const int allow_always[] = {
 	SCMP_SYS(fdatasync), SCMP_SYS(pause), SCMP_SYS(alarm),
 	SCMP_SYS(getitimer), SCMP_SYS(setitimer),
 };
+
+/* The program's end: the supervisor digests its memory first when the
+ * memory etag is asked for (memory.c). */
+static const int exit_calls[] = {SCMP_SYS(exit), SCMP_SYS(exit_group)};
 
 static const int notify_always[] = {
 	SCMP_SYS(open), SCMP_SYS(openat), SCMP_SYS(openat2), SCMP_SYS(creat),
@@ -173,6 +177,34 @@ static int add_fd_rules(scmp_filter_ctx ctx, int nr, int bits,
 	return rc;
 }
 
+/* The stat family. With AT_EMPTY_PATH these are fstat (glibc's fstat is
+ * one), or a path looked up in the empty root: nothing to hide, no round
+ * trip. Without it, the supervisor answers for the channel aliases.
+ * Deterministic: the supervisor answers every stat of a channel, with
+ * the host's inode, device, owner and times replaced (determinism.c), and
+ * continues the others. */
+static int add_stat_rules(scmp_filter_ctx ctx, bool det)
+{
+	static const int stat_calls[] = {SCMP_SYS(fstat), SCMP_SYS(newfstatat),
+					 SCMP_SYS(statx)};
+	int rc = 0;
+
+	if (det)
+		return add_list(ctx, SCMP_ACT_NOTIFY, stat_calls, N(stat_calls));
+	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fstat), 0);
+	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(newfstatat), 1,
+			       SCMP_A3(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH,
+				       AT_EMPTY_PATH));
+	rc |= seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(newfstatat), 1,
+			       SCMP_A3(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, 0));
+	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(statx), 1,
+			       SCMP_A2(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH,
+				       AT_EMPTY_PATH));
+	rc |= seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(statx), 1,
+			       SCMP_A2(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, 0));
+	return rc;
+}
+
 static int add_special(scmp_filter_ctx ctx, int exec_fd, bool posix)
 {
 	int rc = 0;
@@ -187,19 +219,6 @@ static int add_special(scmp_filter_ctx ctx, int exec_fd, bool posix)
 			       SCMP_A0(SCMP_CMP_EQ, exec_fd));
 	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendmsg), 1,
 			       SCMP_A0(SCMP_CMP_EQ, exec_fd + 1));
-	/* With AT_EMPTY_PATH these are fstat (glibc's fstat is one), or a
-	 * path looked up in the empty root: nothing to hide, no round trip.
-	 * Without it, the supervisor answers for the channel aliases. */
-	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(newfstatat), 1,
-			       SCMP_A3(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH,
-				       AT_EMPTY_PATH));
-	rc |= seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(newfstatat), 1,
-			       SCMP_A3(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, 0));
-	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(statx), 1,
-			       SCMP_A2(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH,
-				       AT_EMPTY_PATH));
-	rc |= seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(statx), 1,
-			       SCMP_A2(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, 0));
 
 	/* Questions about a process: only about itself, as pid 0. It runs in
 	 * the host's pid namespace, so any other pid "does not exist" (even
@@ -248,7 +267,7 @@ static int add_special(scmp_filter_ctx ctx, int exec_fd, bool posix)
 	return rc;
 }
 
-static int filter_build(const char *layout, bool det, bool posix,
+static int filter_build(const char *layout, bool det, bool posix, bool exit_notify,
 			struct sock_fprog *out, struct sandbox_error *err)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
@@ -269,6 +288,14 @@ static int filter_build(const char *layout, bool det, bool posix,
 	rc = rc ? rc : seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
 	rc = rc ? rc : add_list(ctx, SCMP_ACT_ALLOW, allow_always, N(allow_always));
 	rc = rc ? rc : add_list(ctx, SCMP_ACT_NOTIFY, notify_always, N(notify_always));
+	rc = rc ? rc : add_list(ctx, exit_notify ? SCMP_ACT_NOTIFY : SCMP_ACT_ALLOW,
+				exit_calls, N(exit_calls));
+	rc = rc ? rc : add_stat_rules(ctx, det);
+	/* rseq: the kernel writes the CPU the program runs on into its
+	 * memory (glibc's sched_getcpu reads it): not when deterministic.
+	 * libc runs without it. */
+	rc = rc ? rc : seccomp_rule_add(ctx, det ? SCMP_ACT_ERRNO(ENOSYS)
+						 : SCMP_ACT_ALLOW, SCMP_SYS(rseq), 0);
 	/* clocks, sleeps, getrandom, uname: the host's, or the
 	 * supervisor's deterministic answers (determinism.c) */
 	rc = rc ? rc : add_list(ctx, det ? SCMP_ACT_NOTIFY : SCMP_ACT_ALLOW,
@@ -321,7 +348,7 @@ fail:
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct filter_cache {
 	char *layout;
-	bool det;
+	bool det, exit_notify;
 	struct sock_fprog prog;
 } cache[2];
 
@@ -337,7 +364,7 @@ static int fprog_copy(const struct sock_fprog *from, struct sock_fprog *to)
 	return 0;
 }
 
-int sb_filter_get(const char *layout, bool det, bool posix,
+int sb_filter_get(const char *layout, bool det, bool posix, bool exit_notify,
 		  struct sock_fprog *out, struct sandbox_error *err)
 {
 	struct filter_cache *c = &cache[posix];
@@ -345,10 +372,12 @@ int sb_filter_get(const char *layout, bool det, bool posix,
 	int rc = 0;
 
 	pthread_mutex_lock(&cache_lock);
-	if (!c->layout || c->det != det || strcmp(c->layout, layout) != 0) {
+	if (!c->layout || c->det != det || c->exit_notify != exit_notify ||
+	    strcmp(c->layout, layout) != 0) {
 		char *copy = strdup(layout);
 
-		if (!copy || filter_build(layout, det, posix, &fresh, err) < 0) {
+		if (!copy || filter_build(layout, det, posix, exit_notify, &fresh,
+					  err) < 0) {
 			if (!copy)
 				sb_error(err, "out of memory");
 			free(copy);
@@ -359,6 +388,7 @@ int sb_filter_get(const char *layout, bool det, bool posix,
 		free(c->prog.filter);
 		c->layout = copy;
 		c->det = det;
+		c->exit_notify = exit_notify;
 		c->prog = fresh;
 	}
 	if (fprog_copy(&c->prog, out) < 0) {

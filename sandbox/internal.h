@@ -85,9 +85,10 @@ enum sb_fdbits {
 #define SB_IMAGE_FILES 1024
 
 /* BPF for a layout (a string of fd classes, one per fd). `posix`: the
- * wider policy of image runs (filter_posix.c). The result is malloc'd
+ * wider policy of image runs (filter_posix.c). `exit_notify`: exit and
+ * exit_group go to the supervisor (the memory etag). The result is malloc'd
  * (filter->filter too); free with sb_filter_free. */
-int sb_filter_get(const char *layout, bool det, bool posix,
+int sb_filter_get(const char *layout, bool det, bool posix, bool exit_notify,
 		  struct sock_fprog *out, struct sandbox_error *err);
 void sb_filter_free(struct sock_fprog *f);
 
@@ -143,6 +144,11 @@ struct sandbox {
 	uint64_t vclock_ns; /* virtual time elapsed since start */
 	unsigned char key[32]; /* SHA-256 of the seed */
 	uint64_t rnd_pos;   /* bytes of the random stream handed out */
+	int self_signal;    /* the fatal signal it sent itself (as pid 1 it
+			     * would be dropped: notify.c on_kill), 0 = none */
+	uint64_t cpu_seconds; /* spec->cpu_seconds (report.c) */
+	bool tsc_readable;  /* deterministic, yet rdtsc was left working */
+	char mem_etag[33];  /* memory.c: md5 hex at exit, "" = none (yet) */
 };
 
 int sb_chans_init(struct sandbox *sb, const struct sandbox_spec *spec,
@@ -202,11 +208,23 @@ extern const size_t sb_det_ncalls;
 void sb_det_init(struct sandbox *sb, const struct sandbox_spec *spec);
 /* Answer one of sb_det_calls: the result or -errno. */
 long sb_det_answer(struct sandbox *sb, int nr, const __u64 args[6]);
+/* Replace what a channel's stat says about the host (`entry`: its fd
+ * table entry, a channel index or SB_FDT_*). */
+struct stat;
+struct statx;
+void sb_det_stat(const struct sandbox *sb, int entry, struct stat *st);
+void sb_det_statx(const struct sandbox *sb, int entry, struct statx *stx);
 /* The next `len` bytes of the random stream. */
 void sb_det_random(struct sandbox *sb, unsigned char *out, size_t len);
 /* At the program's exec stop (it is ptrace-stopped, nothing of it has
  * run): hide the vDSO and fill AT_RANDOM from the stream. 0 or -errno. */
 int sb_det_patch_auxv(struct sandbox *sb);
+
+/* ------------------------------------------------------------ memory.c */
+
+/* The program is stopped in exit or exit_group: digest its writable
+ * private memory into sb->mem_etag. 0 or -errno. */
+int sb_memory_digest(struct sandbox *sb);
 
 /* ------------------------------------------------------------ report.c */
 

@@ -366,7 +366,7 @@ static struct answer on_openat2(struct sandbox *sb, const struct seccomp_notif *
 /* ---------------------------------------------------------------- stat */
 
 static int stat_target(struct sandbox *sb, int dirfd, uint64_t path_addr,
-		       int *fd, bool *owned)
+		       int *fd, bool *owned, int *entry)
 {
 	char path[PATH_MAX];
 	int rc = path_resolve(sb, dirfd, path_addr, path);
@@ -375,7 +375,8 @@ static int stat_target(struct sandbox *sb, int dirfd, uint64_t path_addr,
 	if (rc < 0)
 		return rc;
 	if (strcmp(path, "/dev/channels") == 0 || is_random_dev(sb, path)) {
-		*fd = is_random_dev(sb, path) ? random_dev_open()
+		*entry = is_random_dev(sb, path) ? SB_FDT_RANDOM : SB_FDT_CHANNELS;
+		*fd = *entry == SB_FDT_RANDOM ? random_dev_open()
 					      : sb_channels_open(sb);
 		*owned = true;
 		return *fd < 0 ? -ENOMEM : 0;
@@ -384,6 +385,7 @@ static int stat_target(struct sandbox *sb, int dirfd, uint64_t path_addr,
 	if (c < 0)
 		return -ENOENT;
 	*fd = sb->ch[c].fd;
+	*entry = (int)c;
 	return 0;
 }
 
@@ -394,37 +396,59 @@ static struct answer not_alias(const struct sandbox *sb, int rc)
 	return sb->image ? ans_cont() : ans_err(-rc);
 }
 
-static struct answer do_stat(struct sandbox *sb, int dirfd, uint64_t path_addr,
-			     uint64_t buf)
+/* stat or statx (`mask`) of our fd for table entry `entry` into the
+ * program's buffer; deterministic: without the host's inode, times... */
+static struct answer stat_answer(struct sandbox *sb, int fd, int entry,
+				 bool is_statx, unsigned mask, uint64_t buf)
 {
+	struct statx stx;
 	struct stat st;
-	bool owned;
-	int fd, rc = stat_target(sb, dirfd, path_addr, &fd, &owned);
+	int rc;
 
-	if (rc < 0)
-		return not_alias(sb, rc);
-	rc = fstat(fd, &st) < 0 ? -errno : sb_mem_write(sb, buf, &st, sizeof(st));
-	if (owned)
-		close(fd);
+	if (is_statx) {
+		if (statx(fd, "", AT_EMPTY_PATH, mask, &stx) < 0)
+			return ans_err(errno);
+		if (sb->det)
+			sb_det_statx(sb, entry, &stx);
+		rc = sb_mem_write(sb, buf, &stx, sizeof(stx));
+	} else {
+		if (fstat(fd, &st) < 0)
+			return ans_err(errno);
+		if (sb->det)
+			sb_det_stat(sb, entry, &st);
+		rc = sb_mem_write(sb, buf, &st, sizeof(st));
+	}
 	return rc < 0 ? ans_err(-rc) : ans_val(0);
 }
 
-static struct answer on_statx(struct sandbox *sb, const struct seccomp_notif *n)
+/* A path or an fd (`dirfd` with AT_EMPTY_PATH and "" or NULL) to stat. */
+static struct answer stat_any(struct sandbox *sb, int dirfd, uint64_t path_addr,
+			      int flags, bool is_statx, unsigned mask,
+			      uint64_t buf)
 {
-	const __u64 *a = n->data.args;
-	struct statx stx;
+	char first = 1;
 	bool owned;
-	int fd, rc;
+	int fd, entry, rc;
 
-	rc = stat_target(sb, (int)a[0], a[1], &fd, &owned);
-	if (rc < 0)
-		return not_alias(sb, rc);
-	rc = statx(fd, "", AT_EMPTY_PATH, (unsigned)a[3], &stx) < 0
-		     ? -errno
-		     : sb_mem_write(sb, a[4], &stx, sizeof(stx));
+	if ((flags & AT_EMPTY_PATH) &&
+	    (!path_addr || (sb_mem_read(sb, &first, 1, path_addr) == 1 && !first))) {
+		/* fstat: a channel is ours to answer, anything else (an
+		 * image file, no fd, the cwd) the kernel's. */
+		entry = dirfd == AT_FDCWD ? SB_FDT_FREE : fdt_get(sb, dirfd);
+		if (entry == SB_FDT_FREE)
+			return ans_cont();
+		fd = entry_src(sb, entry, dirfd, &owned);
+		if (fd < 0)
+			return ans_err(EBADF);
+	} else {
+		rc = stat_target(sb, dirfd, path_addr, &fd, &owned, &entry);
+		if (rc < 0)
+			return not_alias(sb, rc);
+	}
+	struct answer a = stat_answer(sb, fd, entry, is_statx, mask, buf);
 	if (owned)
 		close(fd);
-	return rc < 0 ? ans_err(-rc) : ans_val(0);
+	return a;
 }
 
 static struct answer do_access(struct sandbox *sb, int dirfd, uint64_t path_addr,
@@ -743,17 +767,72 @@ static struct answer on_fd_checked(struct sandbox *sb,
 	return ans_err(is_mmap ? ENODEV : EPERM);
 }
 
+/* A signal whose default action ends the process. */
+static bool sig_fatal(int sig)
+{
+	switch (sig) {
+	case SIGCHLD: case SIGCONT: case SIGSTOP: case SIGTSTP: case SIGTTIN:
+	case SIGTTOU: case SIGURG: case SIGWINCH:
+		return false;
+	default:
+		return sig >= 1 && sig <= SIGRTMAX;
+	}
+}
+
+/* Does the program catch or ignore `sig`? (/proc/PID/status) */
+static bool sig_handled(const struct sandbox *sb, int sig)
+{
+	char path[64], buf[2048];
+	bool handled = false;
+	ssize_t len;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)sb->pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[len > 0 ? len : 0] = '\0';
+	for (int i = 0; i < 2; i++) {
+		const char *key = i ? "SigCgt:\t" : "SigIgn:\t";
+		const char *p = strstr(buf, key);
+
+		if (p && (strtoull(p + strlen(key), NULL, 16) >> (sig - 1)) & 1)
+			handled = true;
+	}
+	return handled;
+}
+
+/*
+ * Signals only at itself. In deterministic mode the program is pid 1 of
+ * its own pid namespace, and the kernel drops the signals a namespace's
+ * init sends itself when their action is the default one: raise(SIGTERM)
+ * would do nothing, abort() would end in SIGSEGV. So a self-signal that
+ * would end a normal process ends this one: we SIGKILL it and the report
+ * names the signal asked for (sb->self_signal). libc's raise() blocks
+ * every signal around the call, so the mask is not looked at.
+ */
 static struct answer on_kill(struct sandbox *sb, const struct seccomp_notif *n)
 {
 	pid_t a0 = (pid_t)n->data.args[0], a1 = (pid_t)n->data.args[1];
+	pid_t me = sb->det ? 1 : sb->pid;
+	int sig;
 	bool self;
 
 	switch (n->data.nr) {
-	case SYS_kill: self = a0 == sb->pid || a0 == 0; break;
-	case SYS_tkill: self = a0 == sb->pid; break;
-	default: self = a0 == sb->pid && a1 == sb->pid; break;
+	case SYS_kill: self = a0 == me || a0 == 0; sig = (int)a1; break;
+	case SYS_tkill: self = a0 == me; sig = (int)a1; break;
+	default: self = a0 == me && a1 == me; sig = (int)n->data.args[2]; break;
 	}
-	return self ? ans_cont() : ans_err(EPERM);
+	if (!self)
+		return ans_err(EPERM);
+	if (sb->det && sig_fatal(sig) && (sig == SIGKILL || !sig_handled(sb, sig))) {
+		sb->self_signal = sig;
+		syscall(SYS_pidfd_send_signal, sb->pidfd, SIGKILL, NULL, 0);
+		return (struct answer){.done = true};
+	}
+	return ans_cont();
 }
 
 static struct answer on_fcntl(struct sandbox *sb, const struct seccomp_notif *n)
@@ -801,9 +880,18 @@ static struct answer dispatch(struct sandbox *sb, const struct seccomp_notif *n)
 			       O_CREAT | O_WRONLY | O_TRUNC);
 	case SYS_openat: return do_open(sb, n->id, (int)a[0], a[1], a[2]);
 	case SYS_openat2: return on_openat2(sb, n);
-	case SYS_stat: case SYS_lstat: return do_stat(sb, AT_FDCWD, a[0], a[1]);
-	case SYS_newfstatat: return do_stat(sb, (int)a[0], a[1], a[2]);
-	case SYS_statx: return on_statx(sb, n);
+	case SYS_stat: case SYS_lstat:
+		return stat_any(sb, AT_FDCWD, a[0], 0, false, 0, a[1]);
+	case SYS_fstat:
+		return stat_any(sb, (int)a[0], 0, AT_EMPTY_PATH, false, 0, a[1]);
+	case SYS_newfstatat:
+		return stat_any(sb, (int)a[0], a[1], (int)a[3], false, 0, a[2]);
+	case SYS_statx:
+		return stat_any(sb, (int)a[0], a[1], (int)a[2], true, (unsigned)a[3],
+				a[4]);
+	case SYS_exit: case SYS_exit_group:
+		sb_memory_digest(sb);
+		return ans_cont();
 	case SYS_access: return do_access(sb, AT_FDCWD, a[0], (int)a[1]);
 	case SYS_faccessat: case SYS_faccessat2:
 		return do_access(sb, (int)a[0], a[1], (int)a[2]);

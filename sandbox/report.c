@@ -7,6 +7,7 @@
  * only read and write its channels) minus the snapshot taken when libc
  * started; mediated I/O was counted call by call in notify.c.
  */
+#include <cpuid.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -123,6 +124,28 @@ static uint64_t sub(uint64_t a, uint64_t b)
 	return a > b ? a - b : 0;
 }
 
+/* Does the CPU offer rdrand or rdseed? No sandbox can trap them (CPUID
+ * faulting would only hide them from programs that ask first, and glibc
+ * needs cpuid to start). */
+static bool cpu_has_rdrand(void)
+{
+	unsigned a, b, c, d;
+
+	if (__get_cpuid(1, &a, &b, &c, &d) && (c & bit_RDRND))
+		return true;
+	return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & bit_RDSEED);
+}
+
+/* What this deterministic run could not make deterministic. */
+static void nondeterminism(const struct sandbox *sb, char *out, size_t size)
+{
+	if (!sb->det)
+		return;
+	snprintf(out, size, "%s%s%s", sb->tsc_readable ? "tsc" : "",
+		 sb->tsc_readable && cpu_has_rdrand() ? " " : "",
+		 cpu_has_rdrand() ? "rdrand" : "");
+}
+
 static void report_fill(struct sandbox *sb, struct sandbox_report *r,
 			const siginfo_t *si, const struct rusage *ru,
 			const uint64_t io[4])
@@ -153,7 +176,9 @@ static void report_fill(struct sandbox *sb, struct sandbox_report *r,
 	}
 	r->channels = sb->stats;
 	r->nchannels = sb->nch;
+	nondeterminism(sb, r->nondeterminism, sizeof(r->nondeterminism));
 	if (si->si_code == CLD_EXITED) {
+		memcpy(r->memory_etag, sb->mem_etag, sizeof(r->memory_etag));
 		r->end = SANDBOX_END_EXIT;
 		r->exit_code = si->si_status;
 		snprintf(r->message, sizeof(r->message), "ok");
@@ -166,8 +191,19 @@ static void report_fill(struct sandbox *sb, struct sandbox_report *r,
 	} else {
 		r->end = SANDBOX_END_SIGNAL;
 		r->signal = si->si_status;
+		/* Deterministic: as pid 1 of its pid namespace the program
+		 * ignores the signals a plain process dies of when they come
+		 * from itself (notify.c on_kill kills it instead) or from
+		 * RLIMIT_CPU's soft limit (the hard one, a second later, is
+		 * SIGKILL): name the signal a plain process would have died
+		 * of. */
+		if (r->signal == SIGKILL && sb->self_signal)
+			r->signal = sb->self_signal;
+		else if (r->signal == SIGKILL && sb->det && sb->cpu_seconds &&
+			 r->sys + r->user >= (double)sb->cpu_seconds)
+			r->signal = SIGXCPU;
 		snprintf(r->message, sizeof(r->message), "Signal %d (%s)",
-			 si->si_status, strsignal(si->si_status));
+			 r->signal, strsignal(r->signal));
 	}
 }
 

@@ -90,6 +90,11 @@ struct sandbox_spec {
 	uint64_t tmp_size;           /* bytes of a private writable /tmp that
 				      * vanishes with the program; 0 = no /tmp
 				      * (only with root_dir) */
+	/* The "/dev/memory" etag (ZeroVM's manifest `Memory = BYTES, 1`):
+	 * when the program exits by itself (exit, exit_group), the supervisor
+	 * digests its writable private memory before letting it go
+	 * (report.memory_etag). Costs one pass over that memory at exit. */
+	bool memory_etag;
 	/* After this spawn, keep an isolated child of the same shape (fd
 	 * layout, limits, determinism) parked for this thread's next spawn,
 	 * which then skips the isolation steps and the seccomp attach: lower
@@ -132,6 +137,16 @@ struct sandbox_report {
 						       * sandbox until free */
 	size_t nchannels;
 	char message[256];       /* "ok", "session timeout", "Signal 11 ...", ... */
+	/* spec->memory_etag: md5 hex of the program's writable private
+	 * memory when it exited; "" when not asked for, or when it did not
+	 * exit by itself (a signal, a kill). */
+	char memory_etag[33];
+	/* Deterministic runs: what this run could not make deterministic,
+	 * space-separated ("" = nothing known): "tsc" (rdtsc left working:
+	 * a dynamically linked program, whose ld.so reads it), "rdrand"
+	 * (the CPU has rdrand/rdseed, which no sandbox can trap).
+	 * "" when not deterministic (nothing was promised). */
+	char nondeterminism[64];
 };
 
 struct sandbox;

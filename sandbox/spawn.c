@@ -14,9 +14,12 @@
  *      keeps only the socket
  *   4. rlimits: AS = memory, CPU, CORE = 0, NOFILE, FSIZE
  *   5. setsid; groups, gid and uid to 65534 (drops every capability)
- *   6. no_new_privs; SIGKILL when the spawning thread dies; unblock
- *      signals
- *   6b. deterministic mode only: no address randomisation
+ *   6. no_new_privs; SIGKILL when the spawning thread dies (and stop if
+ *      our process is already gone: its pidfd, kept at n + 2 until here,
+ *      is readable); unblock signals
+ *   6b. deterministic mode only: the child was cloned into a pid
+ *      namespace of its own (CLONE_NEWPID), so the program is pid 1
+ *      (getpid, gettid 1, getppid 0) in every run; no address randomisation
  *      (personality ADDR_NO_RANDOMIZE), rdtsc/rdtscp fault (PR_SET_TSC:
  *      SIGSEGV), PTRACE_TRACEME so that the exec stops before the program
  *      runs: the spawning thread patches its auxv (determinism.c) and
@@ -93,10 +96,10 @@ static const char *const step_names[] = {
 /* Shared with the child (CLONE_VM). A parked child outlives the call that
  * started it: then everything it reads is in struct park, not on a stack. */
 struct spawn_args {
-	pid_t parent;           /* our pid, for the parent-death check */
+	int parent_pidfd;       /* our process, for the parent-death check */
 	int holder_pidfd;
 	const int *chan_fds;    /* NULL: parked, the channels come in step 7b */
-	int *tmp;               /* n + 2 scratch slots */
+	int *tmp;               /* n + 3 scratch slots */
 	size_t n;
 	int prog_fd, sock;
 	int exec_fd;            /* where the ELF goes (the socket above it): n,
@@ -112,6 +115,7 @@ struct spawn_args {
 	bool det;               /* spec->deterministic */
 	bool tsc_trap;          /* det, and no ELF interpreter: ld.so reads
 				 * the TSC at start (its timing statistics) */
+	bool mem_etag;          /* spec->memory_etag: exit goes to us */
 	/* written by the child */
 	int fail_step, fail_errno, fail_image_step;
 };
@@ -148,12 +152,18 @@ SB_CHILD_CODE static int spawn_child(void *p)
 	TRY(STEP_CHDIR, sb_raw(SYS_chdir, (long)"/", 0, 0, 0, 0, 0));
 	const long e = a->exec_fd;
 	if (!a->chan_fds) {
-		/* Parked (never with an image: e == n): only the socket. */
-		if (a->sock != e + 1)
-			TRY(STEP_MOVE, sb_raw(SYS_dup3, a->sock, e + 1, O_CLOEXEC,
-					      0, 0, 0));
+		/* Parked (never with an image: e == n): only the socket and
+		 * our pidfd, moved above their targets first. */
+		long s, p;
+
+		TRY(STEP_DUP, s = sb_raw(SYS_fcntl, a->sock, F_DUPFD_CLOEXEC,
+					 e + 3, 0, 0, 0));
+		TRY(STEP_DUP, p = sb_raw(SYS_fcntl, a->parent_pidfd,
+					 F_DUPFD_CLOEXEC, e + 3, 0, 0, 0));
+		TRY(STEP_MOVE, sb_raw(SYS_dup3, s, e + 1, O_CLOEXEC, 0, 0, 0));
+		TRY(STEP_MOVE, sb_raw(SYS_dup3, p, e + 2, O_CLOEXEC, 0, 0, 0));
 		TRY(STEP_CLOSE, sb_raw(SYS_close_range, 0, e, 0, 0, 0, 0));
-		TRY(STEP_CLOSE, sb_raw(SYS_close_range, e + 2, ~0U, 0, 0, 0, 0));
+		TRY(STEP_CLOSE, sb_raw(SYS_close_range, e + 3, ~0U, 0, 0, 0, 0));
 		goto limits;
 	}
 	/* Above every target number first, so no move clobbers a source. */
@@ -169,12 +179,16 @@ SB_CHILD_CODE static int spawn_child(void *p)
 					 e + 2, 0, 0, 0));
 	TRY(STEP_DUP, a->tmp[n + 1] = sb_raw(SYS_fcntl, a->sock, F_DUPFD_CLOEXEC,
 					     e + 2, 0, 0, 0));
-	for (size_t i = 0; i < n + 2; i++)
+	TRY(STEP_DUP, a->tmp[n + 2] = sb_raw(SYS_fcntl, a->parent_pidfd,
+					     F_DUPFD_CLOEXEC, e + 2, 0, 0, 0));
+	/* The first scratch copy may sit at e + 2: it has been moved when
+	 * the pidfd (last) lands there. */
+	for (size_t i = 0; i < n + 3; i++)
 		TRY(STEP_MOVE, sb_raw(SYS_dup3, a->tmp[i], i < n ? (long)i : e + (long)(i - n),
 				      i < n ? 0 : O_CLOEXEC, 0, 0, 0));
 	if (e > (long)n)
 		TRY(STEP_CLOSE, sb_raw(SYS_close_range, n, e - 1, 0, 0, 0, 0));
-	TRY(STEP_CLOSE, sb_raw(SYS_close_range, e + 2, ~0U, 0, 0, 0, 0));
+	TRY(STEP_CLOSE, sb_raw(SYS_close_range, e + 3, ~0U, 0, 0, 0, 0));
 limits:
 	for (int i = 0; i < 5; i++)
 		TRY(STEP_RLIMIT, sb_raw(SYS_prlimit64, 0, a->lim_res[i],
@@ -190,13 +204,17 @@ limits:
 				 PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0, 0));
 	TRY(STEP_NNP, sb_raw(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0));
 	/* The program dies with its supervisor's thread (set after the uid
-	 * change, which clears it); if that is already gone, stop here. */
+	 * change, which clears it); if our process is already gone (its
+	 * pidfd is readable), stop here. Not getppid(): in a pid namespace
+	 * of its own the parent has no number. */
 	TRY(STEP_PDEATHSIG, sb_raw(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0, 0));
-	if (sb_raw(SYS_getppid, 0, 0, 0, 0, 0, 0) != a->parent) {
+	struct pollfd parent = {.fd = (int)e + 2, .events = POLLIN};
+	if (sb_raw(SYS_poll, (long)&parent, 1, 0, 0, 0, 0) != 0) {
 		r = -ESRCH;
 		a->fail_step = STEP_PDEATHSIG;
 		goto fail;
 	}
+	TRY(STEP_CLOSE, sb_raw(SYS_close, e + 2, 0, 0, 0, 0, 0));
 	sb_raw(SYS_rt_sigprocmask, SIG_SETMASK, (long)&none, 0, 8, 0, 0);
 	if (a->det) {
 		TRY(STEP_PERSONALITY, sb_raw(SYS_personality, ADDR_NO_RANDOMIZE,
@@ -388,6 +406,34 @@ static int exec_stop(struct sandbox *sb, struct sandbox_error *err)
 	return 0;
 }
 
+/* Start spawn_child on `stack` (CHILD_STACK bytes) sharing our memory;
+ * deterministic: as pid 1 of a new pid namespace. Its pid, or -1 with
+ * errno. */
+static pid_t child_clone(struct spawn_args *a, void *stack, int flags,
+			 int *pidfd)
+{
+	sigset_t all, old;
+	pid_t pid;
+	int e;
+
+	a->parent_pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	if (a->parent_pidfd < 0)
+		return -1;
+	/* No handler of ours may run on the child's stack before it resets
+	 * the dispositions. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid = clone(spawn_child, (char *)stack + CHILD_STACK,
+		    CLONE_VM | CLONE_PIDFD | SIGCHLD | flags |
+			    (a->det ? CLONE_NEWPID : 0),
+		    a, pidfd);
+	e = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	close(a->parent_pidfd);
+	errno = e;
+	return pid;
+}
+
 /* Clone the child; it has exec'd (or failed) when clone returns. */
 static int spawn_run(struct sandbox *sb, const struct sandbox_spec *spec,
 		     struct spawn_args *a, struct sandbox_error *err)
@@ -401,7 +447,6 @@ static int spawn_run(struct sandbox *sb, const struct sandbox_spec *spec,
 			     .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
 	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
 	int sock[2], pidfd = -1, rc = -1;
-	sigset_t all, old;
 	char *stack;
 
 	cm->cmsg_level = SOL_SOCKET;
@@ -422,13 +467,7 @@ static int spawn_run(struct sandbox *sb, const struct sandbox_spec *spec,
 		return -1;
 	}
 	a->sock = sock[1];
-	/* No handler of ours may run on the child's stack before it resets
-	 * the dispositions. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	sb->pid = clone(spawn_child, stack + CHILD_STACK,
-			CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, a, &pidfd);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	sb->pid = child_clone(a, stack, CLONE_VFORK, &pidfd);
 	close(sock[1]);
 	munmap(stack, CHILD_STACK);
 	if (sb->pid < 0) {
@@ -519,7 +558,8 @@ static bool park_fits(const struct spawn_args *a, const struct spawn_args *b)
 {
 	return memcmp(a->lim, b->lim, sizeof(a->lim)) == 0 &&
 	       memcmp(a->lim_res, b->lim_res, sizeof(a->lim_res)) == 0 &&
-	       a->det == b->det && a->tsc_trap == b->tsc_trap;
+	       a->det == b->det && a->tsc_trap == b->tsc_trap &&
+	       a->mem_etag == b->mem_etag;
 }
 
 /* Start a parked child of `shape` (steps 1-7b); it gets ready on its own. */
@@ -530,7 +570,6 @@ static struct park *park_start(const char *layout, const struct spawn_args *shap
 	struct spawn_args *a;
 	struct cmsghdr *cm;
 	int sv[2], pidfd = -1;
-	sigset_t all, old;
 
 	if (!pk || !(pk->layout = strdup(layout))) {
 		free(pk);
@@ -544,9 +583,10 @@ static struct park *park_start(const char *layout, const struct spawn_args *shap
 	memcpy(a->lim_res, shape->lim_res, sizeof(a->lim_res));
 	a->det = shape->det;
 	a->tsc_trap = shape->tsc_trap;
+	a->mem_etag = shape->mem_etag;
 	a->holder_pidfd = sb_holder_pidfd(err);
 	if (a->holder_pidfd < 0 ||
-	    sb_filter_get(layout, a->det, false, &pk->prog, err) < 0)
+	    sb_filter_get(layout, a->det, false, a->mem_etag, &pk->prog, err) < 0)
 		goto fail;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		sb_error(err, "socketpair: %s", strerror(errno));
@@ -571,18 +611,11 @@ static struct park *park_start(const char *layout, const struct spawn_args *shap
 	cm->cmsg_len = CMSG_LEN(sizeof(int));
 	a->msg = &pk->msg;
 	a->msg_fd = (int *)CMSG_DATA(cm);
-	a->parent = getpid();
 	a->n = strlen(layout) - 2;
 	a->exec_fd = (int)a->n;
 	a->sock = sv[1];
 	a->prog = &pk->prog;
-	/* No handler of ours may run on the child's stack before it resets
-	 * the dispositions. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pk->pid = clone(spawn_child, (char *)pk->stack + CHILD_STACK,
-			CLONE_VM | CLONE_PIDFD | SIGCHLD, a, &pidfd);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pk->pid = child_clone(a, pk->stack, 0, &pidfd);
 	close(sv[1]);
 	if (pk->pid < 0) {
 		sb_error(err, "clone: %s", strerror(errno));
@@ -764,9 +797,10 @@ static int spawn_now(struct sandbox *sb, const struct sandbox_spec *spec,
 		goto out;
 	a->holder_pidfd = sb_holder_pidfd(err);
 	if (a->holder_pidfd < 0 ||
-	    sb_filter_get(sb->layout, sb->det, sb->image, &prog, err) < 0)
+	    sb_filter_get(sb->layout, sb->det, sb->image, a->mem_etag, &prog,
+			  err) < 0)
 		goto out;
-	fds = malloc((2 * sb->nch + 2) * sizeof(int));
+	fds = malloc((2 * sb->nch + 3) * sizeof(int));
 	if (!fds) {
 		sb_error(err, "out of memory");
 		goto out;
@@ -781,7 +815,6 @@ static int spawn_now(struct sandbox *sb, const struct sandbox_spec *spec,
 	a->nofile_setup.rlim_cur = a->nofile_setup.rlim_max = a->exec_fd + sb->nch + 8;
 	a->image = sb->image ? &im : NULL;
 	a->prog = &prog;
-	a->parent = getpid();
 	rc = spawn_run(sb, spec, a, err);
 out:
 	sb_image_release(&im);
@@ -809,12 +842,15 @@ int sandbox_spawn(const struct sandbox_spec *spec, struct sandbox **out,
 	}
 	sb->pidfd = sb->notify_fd = sb->channels_memfd = -1;
 	sb_det_init(sb, spec);
+	sb->cpu_seconds = spec->cpu_seconds;
 	sb->image = spec->root_dir != NULL;
 	if (sb_chans_init(sb, spec, err) < 0)
 		goto fail;
 	/* The shape: what a parked child must have been made for. */
 	a.det = sb->det;
 	a.tsc_trap = sb->det && !(sb->image && elf_has_interp(spec->prog_fd));
+	a.mem_etag = spec->memory_etag;
+	sb->tsc_readable = sb->det && !a.tsc_trap;
 	args_limits(&a, spec, sb);
 	a.argv = spec->argv;
 	a.envp = spec->envp ? spec->envp : no_env;

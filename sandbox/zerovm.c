@@ -117,16 +117,20 @@ static int channel_open(const struct proto_manifest_channel *c)
 	return open(c->uri, flags | O_CLOEXEC | O_NOCTTY, 0644);
 }
 
+/* "/dev/memory MD5" (when asked for and the program exited by itself),
+ * then "ALIAS MD5" per channel with etag set; "" = none. */
 static char *etag_line(const struct proto_manifest *m,
 		       const struct sandbox_report *rep)
 {
-	size_t size = 1;
+	size_t size = 1 + 12 + 33;
 	char *s;
 
 	for (size_t i = 0; i < m->nchannels; i++)
 		if (m->channels[i].etag)
 			size += strlen(m->channels[i].alias) + 35;
 	s = calloc(1, size);
+	if (s && *rep->memory_etag)
+		sprintf(s, "/dev/memory %s", rep->memory_etag);
 	for (size_t i = 0; s && i < m->nchannels; i++)
 		if (m->channels[i].etag)
 			sprintf(s + strlen(s), "%s%s %s", *s ? " " : "",
@@ -137,7 +141,13 @@ static char *etag_line(const struct proto_manifest *m,
 static int report_print(const struct proto_manifest *m,
 			const struct sandbox_report *rep)
 {
+	char note[96] = "";
+
+	if (*rep->nondeterminism)
+		snprintf(note, sizeof(note), "nondeterministic: %s",
+			 rep->nondeterminism);
 	struct proto_report r = {
+		.validation_note = note,
 		.retcode = rep->end == SANDBOX_END_EXIT ? rep->exit_code : 0,
 		.etag = etag_line(m, rep),
 		.acct = {rep->sys, rep->user, rep->reads, rep->rbytes,
@@ -241,6 +251,7 @@ static int run_sandbox(struct run *x, long timeout, bool det)
 		.memory = (uint64_t)x->m->memory,
 		.timeout_ms = (uint64_t)(timeout >= 0 ? timeout : x->m->timeout) * 1000,
 		.deterministic = det,
+		.memory_etag = x->m->memory_etag,
 		.root_dir = x->root_dir,
 		.tmp_size = !x->root_dir ? 0
 			    : x->m->image_tmp ? (uint64_t)x->m->image_tmp

@@ -2,6 +2,10 @@
  * bench_sandbox_spawn HELLO [N]: start-to-exit of a static hello, three
  * ways from one long-lived process, interleaved so noise hits all alike:
  *   sandbox     sandbox_spawn + sandbox_wait (library, this process)
+ *   determin.   the same with spec.deterministic (a pid namespace, the
+ *               exec stop, one notification per clock/random/uname call)
+ *   mem etag    deterministic with spec.memory_etag (exit_group stops in
+ *               the supervisor, which digests the writable memory)
  *   prewarmed   the same with spec.prewarm: each spawn parks the next
  *               child, which isolates itself while the others run (on a
  *               thread of its own: a parked child belongs to the thread
@@ -29,14 +33,16 @@
 
 extern char **environ;
 
-static double run_sandbox(int prog_fd, int devnull, bool prewarm)
+static double run_sandbox(int prog_fd, int devnull, bool prewarm, bool det,
+			  bool mem_etag)
 {
 	const char *argv[] = {"hello", NULL};
 	struct sandbox_channel ch[3];
 	bench_std_channels(ch, devnull, devnull, SANDBOX_UNBOUNDED);
 	struct sandbox_spec spec = {.prog_fd = prog_fd, .argv = argv,
 				    .channels = ch, .nchannels = 3,
-				    .prewarm = prewarm};
+				    .prewarm = prewarm, .deterministic = det,
+				    .memory_etag = mem_etag};
 	struct sandbox_report rep;
 	struct sandbox_error err;
 	struct sandbox *sb;
@@ -89,7 +95,7 @@ static void *prewarmed_main(void *p)
 			pthread_cond_wait(&pw->cond, &pw->lock);
 		pw->asked = false;
 		pthread_mutex_unlock(&pw->lock);
-		double t = run_sandbox(pw->prog_fd, pw->devnull, true);
+		double t = run_sandbox(pw->prog_fd, pw->devnull, true, false, false);
 		pthread_mutex_lock(&pw->lock);
 		pw->wall = t;
 		pw->done = true;
@@ -156,6 +162,8 @@ int main(int argc, char **argv)
 	struct series p = {calloc(n, sizeof(double)), calloc(n, sizeof(double))};
 	struct series b = {calloc(n, sizeof(double)), calloc(n, sizeof(double))};
 	struct series w = {calloc(n, sizeof(double)), calloc(n, sizeof(double))};
+	struct series d = {calloc(n, sizeof(double)), calloc(n, sizeof(double))};
+	struct series m = {calloc(n, sizeof(double)), calloc(n, sizeof(double))};
 	posix_spawn_file_actions_t fa;
 
 	if (prog_fd < 0 || devnull < 0) {
@@ -166,7 +174,7 @@ int main(int argc, char **argv)
 	posix_spawn_file_actions_adddup2(&fa, devnull, 0);
 	posix_spawn_file_actions_adddup2(&fa, devnull, 1);
 	posix_spawn_file_actions_adddup2(&fa, devnull, 2);
-	run_sandbox(prog_fd, devnull, false); /* namespaces + filter cache warm */
+	run_sandbox(prog_fd, devnull, false, false, false); /* namespaces + filter cache warm */
 	/* Static: the thread still waits on it while the process exits. */
 	static struct prewarmed pw = {.lock = PTHREAD_MUTEX_INITIALIZER,
 				      .cond = PTHREAD_COND_INITIALIZER};
@@ -182,7 +190,14 @@ int main(int argc, char **argv)
 	int nb = have_bwrap ? n / 10 : 0;
 	for (int i = 0; i < n; i++) {
 		double c0 = cpu_us();
-		s.wall[i] = run_sandbox(prog_fd, devnull, false);
+		s.wall[i] = run_sandbox(prog_fd, devnull, false, false, false);
+		s.cpu[i] = cpu_us() - c0;
+		double cd = cpu_us();
+		d.wall[i] = run_sandbox(prog_fd, devnull, false, true, false);
+		double cm = cpu_us();
+		d.cpu[i] = cm - cd;
+		m.wall[i] = run_sandbox(prog_fd, devnull, false, true, true);
+		m.cpu[i] = cpu_us() - cm;
 		double c1 = cpu_us();
 		p.wall[i] = run_plain(plain, &fa);
 		double c2 = cpu_us();
@@ -192,7 +207,6 @@ int main(int argc, char **argv)
 		 * time between two jobs) rather than compete with the next
 		 * timed runs for the two CPUs. */
 		usleep(2000);
-		s.cpu[i] = c1 - c0;
 		p.cpu[i] = c2 - c1;
 		w.cpu[i] = c3 - c2;
 		if (i < nb) {
@@ -210,6 +224,8 @@ int main(int argc, char **argv)
 	row("fork+exec", &p, n, &base);
 	row("sandbox", &s, n, &base);
 	row("prewarmed", &w, n, &base);
+	row("determin.", &d, n, &base);
+	row("mem etag", &m, n, &base);
 	if (nb)
 		row("bwrap", &b, nb, &base);
 	return 0;

@@ -6,12 +6,16 @@
  *   detprobe           print the probe lines
  *   detprobe sleep S   print CLOCK_MONOTONIC, nanosleep S seconds, print it
  *   detprobe tsc       execute rdtsc (deterministic mode: SIGSEGV)
+ *   detprobe raise S   raise(S), then print "survived" (S = 0: abort())
+ *   detprobe mem C     fill 1 MiB of heap with the character C, print "ok"
+ *                      (two runs differ in memory only)
  *   detprobe edge      bad arguments, absolute and huge sleeps, CPU times
  *                      (deterministic mode only: with the vDSO a bad
  *                      pointer would crash the program)
  */
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/times.h>
@@ -103,7 +107,8 @@ static void identity(void)
 				break;
 		}
 	printf("env %016llx\n", (unsigned long long)h);
-	printf("pid %d ppid %d\n", (int)getpid(), (int)getppid());
+	printf("pid %d ppid %d tid %d pgrp %d\n", (int)getpid(), (int)getppid(),
+	       (int)syscall(SYS_gettid), (int)getpgrp());
 }
 
 static void addresses(void)
@@ -171,6 +176,20 @@ int main(int argc, char **argv)
 	}
 	if (argc == 3 && strcmp(argv[1], "sleep") == 0)
 		return sleep_probe(argv[2]);
+	if (argc == 3 && strcmp(argv[1], "raise") == 0) {
+		if (atoi(argv[2]) == 0)
+			abort();
+		raise(atoi(argv[2]));
+		printf("survived\n");
+		return 0;
+	}
+	if (argc == 3 && strcmp(argv[1], "mem") == 0) {
+		char *p = malloc(1 << 20);
+
+		memset(p, argv[2][0], 1 << 20);
+		printf("ok\n");
+		return p[12345] == 0;
+	}
 	if (argc == 2 && strcmp(argv[1], "tsc") == 0) {
 		uint32_t lo, hi;
 

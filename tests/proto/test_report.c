@@ -161,3 +161,31 @@ Test(errors, status_codes)
 	cr_expect_eq(proto_error_status(PROTO_EUNPARSABLE), 422);
 	cr_expect_eq(proto_error_status(PROTO_EINTERNAL), 500);
 }
+
+/* What a deterministic run could not make deterministic follows the
+ * validation state on its line, and comes back out of a parse. */
+Test(report, validation_note_round_trip)
+{
+	struct proto_report r = {
+		.validation = 0, .validation_note = "nondeterministic: tsc rdrand",
+		.etag = "disabled", .status = "ok",
+	};
+	struct proto_report back;
+	struct proto_error err = { 0 };
+	char *s = proto_report_format(&r);
+
+	cr_assert_eq(strncmp(s, "0 nondeterministic: tsc rdrand\n0\n0\n", 35), 0,
+		     "%s", s);
+	cr_assert_eq(proto_report_parse(s, strlen(s), &back, &err), 0, "%s",
+		     err.msg);
+	cr_expect_eq(back.validation, 0);
+	cr_expect_str_eq(back.validation_note, "nondeterministic: tsc rdrand");
+	free(s);
+	proto_report_clear(&back);
+	s = proto_report_format(&(struct proto_report){.validation = 1});
+	cr_assert_eq(proto_report_parse(s, strlen(s), &back, &err), 0, "%s",
+		     err.msg);
+	cr_expect_null(back.validation_note);
+	free(s);
+	proto_report_clear(&back);
+}

@@ -6,7 +6,7 @@ set -u
 ZVSH=$1 ZEROVM=$2 PROBE=$3
 . "$(dirname "$0")/check.sh"
 
-probe() { "$ZVSH" "$@" "$PROBE" | grep -v '^pid '; }
+probe() { "$ZVSH" "$@" "$PROBE"; }
 
 a=$(probe); b=$(probe)
 check "zvsh: two runs print the same" "$a" "$b"
@@ -15,6 +15,9 @@ check "zvsh: virtual clock" "clock realtime 0 1388534400.000001000 res 0.0000010
 n=$(probe -N)
 [ "$a" != "$n" ]; check "zvsh -N differs" 0 $?
 echo "$n" | grep -q '^vdso present$'; check "zvsh -N keeps the vDSO" 0 $?
+check "zvsh: pid 1 of its own pid namespace" "pid 1 ppid 0 tid 1 pgrp 1" \
+	"$(echo "$a" | grep '^pid ')"
+echo "$n" | grep -q '^pid 1 '; check "zvsh -N: the host's pid" 1 $?
 "$ZVSH" "$PROBE" tsc >/dev/null; check "zvsh: rdtsc is SIGSEGV" 139 $?
 
 cat >"$tmp/m" <<EOM
@@ -27,7 +30,15 @@ Channel = $tmp/stdout, /dev/stdout, 0, 0, 0, 0, 4294967296, 4294967296
 Channel = /dev/null, /dev/stderr, 0, 0, 0, 0, 4294967296, 4294967296
 CommandLine = detprobe
 EOM
-zprobe() { "$ZEROVM" "$@" "$tmp/m" >/dev/null && grep -v '^pid ' "$tmp/stdout"; }
+zprobe() { "$ZEROVM" "$@" "$tmp/m" >/dev/null && cat "$tmp/stdout"; }
+# The validation line names what could not be made deterministic: a
+# static program cannot reach the TSC; rdrand only if the CPU has it.
+v=$("$ZEROVM" "$tmp/m" | head -1)
+want=0
+grep -qw -e rdrand -e rdseed /proc/cpuinfo && want="0 nondeterministic: rdrand"
+check "zerovm: validation line" "$want" "$v"
+v=$("$ZEROVM" -N "$tmp/m" | head -1)
+check "zerovm -N: no claim, no note" "0" "$v"
 a=$(zprobe); b=$(zprobe)
 check "zerovm: two runs print the same" "$a" "$b"
 echo "$a" | grep -q '^vdso absent$'; check "zerovm: no vDSO" 0 $?

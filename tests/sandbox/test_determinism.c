@@ -1,9 +1,10 @@
 /*
  * Deterministic mode (sandbox/README.md "Determinism"): tests/programs/
- * detprobe prints clocks, randomness, uname, addresses, pid; two runs with
- * the same spec must print the same, except the pid line.
+ * detprobe prints clocks, randomness, uname, addresses, pids; two runs
+ * with the same spec must print the same.
  */
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -22,20 +23,11 @@ struct probe {
 	bool det;
 	uint64_t epoch_ns;
 	const char *seed;
-	char out[8192];            /* stdout without the pid line */
+	uint64_t cpu_seconds;
+	bool mem_etag;
+	char out[8192];            /* stdout */
 	struct sandbox_report rep;
 };
-
-/* Drop the "pid ..." line: the program's pid is the host's (README). */
-static void drop_pid(char *s)
-{
-	char *p = strstr(s, "\npid ");
-
-	if (p) {
-		char *end = strchr(p + 1, '\n');
-		memmove(p, end ? end : p + strlen(p), strlen(end ? end : p) + 1);
-	}
-}
 
 static void probe_run(struct probe *p)
 {
@@ -54,6 +46,8 @@ static void probe_run(struct probe *p)
 		.deterministic = p->det, .epoch_ns = p->epoch_ns,
 		.seed = (const unsigned char *)p->seed,
 		.seed_len = p->seed ? strlen(p->seed) : 0,
+		.cpu_seconds = p->cpu_seconds,
+		.memory_etag = p->mem_etag,
 	};
 	struct sandbox_error err;
 	struct sandbox *sb;
@@ -67,7 +61,6 @@ static void probe_run(struct probe *p)
 	n = pread(out, p->out, sizeof(p->out) - 1, 0);
 	cr_assert(n >= 0);
 	p->out[n] = '\0';
-	drop_pid(p->out);
 	sandbox_free(sb);
 	close(spec.prog_fd);
 	close(out);
@@ -86,6 +79,8 @@ static void assert_twice_same(const char *prog)
 	cr_assert_str_eq(a.out, b.out);
 	cr_assert(strstr(a.out, "clock realtime 0 1388534400.000001000"), "%s", a.out);
 	cr_assert(strstr(a.out, "uname Linux|zerovm|6.0.0-zerovm|#1|x86_64"), "%s", a.out);
+	/* pid 1 of a pid namespace of its own */
+	cr_assert(strstr(a.out, "\npid 1 ppid 0 tid 1 pgrp 1\n"), "%s", a.out);
 }
 
 Test(determinism, two_runs_print_the_same)
@@ -123,6 +118,7 @@ Test(determinism, off_differs_from_on)
 	/* host randomness and clocks: two plain runs differ too */
 	cr_assert_str_neq(off.out, off2.out);
 	cr_assert(strstr(off.out, "vdso present"), "%s", off.out);
+	cr_assert_null(strstr(off.out, "\npid 1 "), "%s", off.out);
 }
 
 /* The line that starts with `prefix`. */
@@ -264,4 +260,131 @@ Test(determinism, the_stream_is_sha256_of_key_and_counter)
 			     hex, 32), 0, "%s", a.out);
 	cr_assert(strstr(hex + 32, line(a.out, "getrandom ") +
 			 strlen("getrandom 32  ")), "%s", a.out);
+}
+
+/* pid, ppid, tid: 1 1 0 every deterministic run (a pid namespace per
+ * spawn); the host's numbers, different each run, with determinism off. */
+Test(determinism, pids_are_fixed_only_when_deterministic)
+{
+	struct probe on = {.prog = "PROG_detprobe", .det = true};
+	struct probe off = {.prog = "PROG_detprobe"};
+	struct probe off2 = {.prog = "PROG_detprobe"};
+	char a[256];
+
+	probe_run(&on);
+	probe_run(&off);
+	probe_run(&off2);
+	cr_assert_str_eq(line(on.out, "pid "), "pid 1 ppid 0 tid 1 pgrp 1");
+	snprintf(a, sizeof(a), "%s", line(off.out, "pid "));
+	cr_assert_str_neq(a, "pid 1 ppid 0 tid 1 pgrp 1");
+	cr_assert_str_neq(a, line(off2.out, "pid "));
+}
+
+/* As pid 1 the program would ignore the default-action signals it sends
+ * itself; the supervisor ends it with the report a plain process gets. */
+static void assert_raise(const char *sig, bool det, int want)
+{
+	struct probe p = {.prog = "PROG_detprobe", .arg1 = "raise", .arg2 = sig,
+			  .det = det};
+
+	probe_run(&p);
+	if (want == 0) {
+		cr_assert_eq(p.rep.end, SANDBOX_END_EXIT, "%s", p.rep.message);
+		cr_assert_str_eq(p.out, "survived\n");
+		return;
+	}
+	cr_assert_eq(p.rep.end, SANDBOX_END_SIGNAL, "raise %s: %s", sig,
+		     p.rep.message);
+	cr_assert_eq(p.rep.signal, want, "raise %s: %s", sig, p.rep.message);
+	cr_assert_str_eq(p.out, "");
+}
+
+Test(determinism, self_signals_end_the_program_as_without_a_pid_namespace)
+{
+	for (int det = 0; det < 2; det++) {
+		assert_raise("15", det, 15); /* SIGTERM */
+		assert_raise("0", det, 6);   /* abort(): SIGABRT, not SIGSEGV */
+		assert_raise("9", det, 9);   /* SIGKILL */
+		assert_raise("10", det, 10); /* SIGUSR1 */
+		assert_raise("17", det, 0);  /* SIGCHLD: ignored by default */
+	}
+}
+
+/* RLIMIT_CPU's SIGXCPU is dropped for a pid 1; the hard limit's SIGKILL
+ * a second later is reported as SIGXCPU. */
+Test(determinism, cpu_limit_reports_sigxcpu, .timeout = 30)
+{
+	struct probe p = {.prog = "PROG_sbtest", .arg1 = "spin", .det = true,
+			  .cpu_seconds = 1};
+
+	probe_run(&p);
+	cr_assert_eq(p.rep.end, SANDBOX_END_SIGNAL, "%s", p.rep.message);
+	cr_assert_eq(p.rep.signal, SIGXCPU, "%s", p.rep.message);
+}
+
+/* The /dev/memory etag: two deterministic runs of the whole probe (clocks,
+ * random stream, stat of its channels by stdio...) leave the same memory. */
+static void assert_same_memory(const char *prog)
+{
+	struct probe a = {.prog = prog, .det = true, .mem_etag = true};
+	struct probe b = {.prog = prog, .det = true, .mem_etag = true};
+
+	probe_run(&a);
+	probe_run(&b);
+	cr_assert_eq(a.rep.end, SANDBOX_END_EXIT, "%s", a.rep.message);
+	cr_assert_eq(strlen(a.rep.memory_etag), 32, "'%s'", a.rep.memory_etag);
+	cr_assert_str_eq(a.rep.memory_etag, b.rep.memory_etag);
+	cr_assert_str_eq(a.out, b.out);
+}
+
+Test(memory_etag, two_runs_leave_the_same_memory)
+{
+	assert_same_memory("PROG_detprobe");
+}
+
+Test(memory_etag, musl_two_runs_leave_the_same_memory)
+{
+	assert_same_memory("PROG_detprobe_musl");
+}
+
+/* Same output, 1 MiB of heap filled differently: only the memory etag
+ * tells the runs apart. */
+Test(memory_etag, a_difference_in_memory_only_shows)
+{
+	struct probe a = {.prog = "PROG_detprobe", .arg1 = "mem", .arg2 = "a",
+			  .det = true, .mem_etag = true};
+	struct probe a2 = {.prog = "PROG_detprobe", .arg1 = "mem", .arg2 = "a",
+			   .det = true, .mem_etag = true};
+	struct probe b = {.prog = "PROG_detprobe", .arg1 = "mem", .arg2 = "b",
+			  .det = true, .mem_etag = true};
+
+	probe_run(&a);
+	probe_run(&a2);
+	probe_run(&b);
+	cr_assert_str_eq(a.out, "ok\n");
+	cr_assert_str_eq(b.out, a.out);
+	cr_assert_str_eq(a.rep.memory_etag, a2.rep.memory_etag);
+	cr_assert_str_neq(a.rep.memory_etag, b.rep.memory_etag);
+}
+
+/* Without determinism the layout is random: the etag is computed, and
+ * differs. Not asked for, or no exit of its own: no etag. */
+Test(memory_etag, off_differs_and_absent_when_not_asked_or_killed)
+{
+	struct probe off = {.prog = "PROG_detprobe", .arg1 = "mem", .arg2 = "a",
+			    .mem_etag = true};
+	struct probe off2 = off;
+	struct probe none = {.prog = "PROG_detprobe", .det = true};
+	struct probe sig = {.prog = "PROG_detprobe", .arg1 = "raise", .arg2 = "15",
+			    .det = true, .mem_etag = true};
+
+	probe_run(&off);
+	probe_run(&off2);
+	cr_assert_eq(strlen(off.rep.memory_etag), 32);
+	cr_assert_str_neq(off.rep.memory_etag, off2.rep.memory_etag);
+	probe_run(&none);
+	cr_assert_str_eq(none.rep.memory_etag, "");
+	probe_run(&sig);
+	cr_assert_eq(sig.rep.signal, 15);
+	cr_assert_str_eq(sig.rep.memory_etag, "");
 }

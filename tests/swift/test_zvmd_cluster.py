@@ -414,8 +414,8 @@ class Images(Case):
 
     def test_image_missing_on_worker(self):
         """The coordinator (zvmd-0) has "partial", the worker of the
-        input's node does not: the job fails naming the image and that
-        node, and the next job runs."""
+        input's node does not: the job fails with 400 naming the image
+        and that node, and the next job runs."""
         first = self.c.zvmds[0].ip
         name = next(n for n in ('py/partial%d' % i for i in range(100))
                     if self.primaries(n)[0] != first)
@@ -426,7 +426,7 @@ class Images(Case):
                 {'name': 'stdin', 'path': 'swift://~/' + name},
                 {'name': 'stdout'}], 'busybox'), base=self.c.zvmds[0].url)
         text = body.decode('utf-8', 'replace') + h.get('X-Nexe-Status', '')
-        self.assertNotEqual(status, 200, text)
+        self.assertEqual(status, 400, text)
         self.assertIn('no system image named "partial"', text)
         self.assertIn('node %s' % worker, text)
         self.assert_next_job_ok()
