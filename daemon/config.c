@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -39,6 +40,7 @@ void zvmd_config_default(struct zvmd_config *cfg)
 	snprintf(cfg->log_level, sizeof(cfg->log_level), "info");
 	cfg->image_max_size = 2ULL << 30;
 	cfg->tmp_size = 64ULL << 20;
+	cfg->prewarm = true;
 	cfg->role = ZVMD_ROLE_LOCAL;
 	snprintf(cfg->proxy_url, sizeof(cfg->proxy_url),
 		 "http://127.0.0.1:8080");
@@ -97,6 +99,22 @@ static int set_string(char *dst, size_t cap, const char *key,
 	return 0;
 }
 
+/* yes/no, true/false, on/off, 1/0. */
+static int set_bool(bool *dst, const char *key, const char *value,
+		    struct zvmd_error *err)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (!strcasecmp(value, yes[i]) || !strcasecmp(value, no[i])) {
+			*dst = !strcasecmp(value, yes[i]);
+			return 0;
+		}
+	}
+	return zvmd_err(err, "%s: '%s' is not yes or no", key, value);
+}
+
 static int set_role(struct zvmd_config *cfg, const char *value,
 		    struct zvmd_error *err)
 {
@@ -110,7 +128,7 @@ static int set_role(struct zvmd_config *cfg, const char *value,
 	return 0;
 }
 
-enum kind { K_STRING, K_SIZE, K_UINT, K_ROLE };
+enum kind { K_STRING, K_SIZE, K_UINT, K_ROLE, K_BOOL };
 
 struct option {
 	const char *key;
@@ -148,6 +166,7 @@ static const struct option options[] = {
 	OPT_S("image_cache", image_cache),
 	OPT_Z("image_max_size", image_max_size),
 	OPT_Z("tmp_size", tmp_size),
+	OPT("prewarm", K_BOOL, prewarm, "zvmd"),
 	OPT("role", K_ROLE, role, "cluster"),
 	CLUSTER_S("proxy_url", proxy_url),
 	CLUSTER_S("swift_dir", swift_dir),
@@ -194,6 +213,8 @@ int zvmd_config_set(struct zvmd_config *cfg, const char *key,
 			return set_string(p, o->width, key, value, err);
 		if (o->kind == K_ROLE)
 			return set_role(cfg, value, err);
+		if (o->kind == K_BOOL)
+			return set_bool((bool *)p, key, value, err);
 		if (parse_size(value, &v) ||
 		    (o->kind == K_UINT && v > UINT32_MAX) ||
 		    (o->width < sizeof(uint64_t) && v > UINT32_MAX))

@@ -254,12 +254,16 @@ struct zvmd_metrics {
 	uint64_t bytes_in;           /* bytes read by instances + job bodies */
 	uint64_t bytes_out;          /* bytes written by instances */
 	uint64_t image_extractions;  /* images unpacked into the cache */
-	uint64_t latency[ZVMD_LATENCY_BUCKETS + 1]; /* cumulative at render */
-	double latency_sum;
-	uint64_t latency_count;
+	struct zvmd_histogram {
+		uint64_t n[ZVMD_LATENCY_BUCKETS + 1]; /* cumulative at render */
+		double sum;
+		uint64_t count;
+	} latency,  /* job: request complete to response ready */
+	  spawn;    /* sandbox_spawn of one instance (prewarm shows here) */
 };
 
 void zvmd_metrics_job(struct zvmd_metrics *m, int status, double seconds);
+void zvmd_metrics_spawn(struct zvmd_metrics *m, double seconds);
 /* Prometheus text format (malloc'd). */
 char *zvmd_metrics_render(const struct zvmd_metrics *m, unsigned queue_depth,
 			  unsigned running_jobs, unsigned slots_used,

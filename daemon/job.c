@@ -1173,6 +1173,9 @@ static int inst_spawn(struct zvmd_job *job, struct inst *in)
 	spec.deterministic = pi->deterministic;
 	spec.seed = (const unsigned char *)pi->name;
 	spec.seed_len = strlen(pi->name);
+	/* Spawns happen on the loop thread only, so at most one child is
+	 * parked; a draining daemon spawns no more and parks nothing. */
+	spec.prewarm = cfg->prewarm && !job->srv->draining;
 	in->t_start = now_ns();
 	if (sandbox_spawn(&spec, &in->sb, &e)) {
 		in->sb = NULL;
@@ -1180,6 +1183,8 @@ static int inst_spawn(struct zvmd_job *job, struct inst *in)
 			 "ZeroVM did not run: %s", e.msg);
 		goto out;
 	}
+	zvmd_metrics_spawn(&job->srv->metrics,
+			   (double)(now_ns() - in->t_start) / 1e9);
 	in->spawned = true;
 	rc = 0;
 out:

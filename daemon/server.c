@@ -19,6 +19,7 @@
 #include <fcntl.h>
 
 #include "internal.h"
+#include "sandbox.h"
 
 struct request {
 	struct zvmd_server *srv;
@@ -612,6 +613,7 @@ static void on_term(uv_signal_t *h, int signum)
 	if (srv->draining)
 		return;
 	srv->draining = true;
+	sandbox_prewarm_drop();
 	sd_notify(0, "STOPPING=1");
 	log_line("msg=draining signal=%d running_jobs=%u queued=%u "
 		 "grace_s=%u", signum, srv->running_jobs, srv->queue_depth,
@@ -674,6 +676,8 @@ static void on_hup(uv_signal_t *h, int signum)
 	memcpy(cfg.root, srv->cfg.root, sizeof(cfg.root));
 	memcpy(cfg.spool, srv->cfg.spool, sizeof(cfg.spool));
 	srv->cfg = cfg;
+	if (!cfg.prewarm)
+		sandbox_prewarm_drop();
 	zvmd_log_set_level(zvmd_log_level_parse(cfg.log_level));
 	sd_notify(0, "READY=1");
 	log_line("msg=reloaded pool_size=%u queue_length=%u", cfg.pool_size,
@@ -934,6 +938,7 @@ int zvmd_run(const struct zvmd_config *cfg, const char *config_path,
 	sd_notify(0, "READY=1");
 	zvmd_server_kick(srv);
 	uv_run(&loop, UV_RUN_DEFAULT);
+	sandbox_prewarm_drop();
 	server_free(srv);
 	uv_loop_close(&loop);
 	return 0;

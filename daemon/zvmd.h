@@ -49,6 +49,7 @@ struct zvmd_config {
 	char image_cache[PATH_MAX]; /* extracted images; "" = <spool>/images */
 	uint64_t image_max_size;    /* bytes of files one image may unpack to */
 	uint64_t tmp_size;          /* private /tmp of an instance in an image */
+	bool prewarm;               /* keep a parked sandbox for the next spawn */
 	struct zvmd_sysimage sysimages[ZVMD_MAX_SYSIMAGES];
 	size_t nsysimages;
 	/* [cluster] */

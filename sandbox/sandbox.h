@@ -99,10 +99,17 @@ struct sandbox_spec {
 	 * layout, limits, determinism) parked for this thread's next spawn,
 	 * which then skips the isolation steps and the seccomp attach: lower
 	 * start latency for a caller that spawns again and again, at the price
-	 * of one idle child process per spawning thread between spawns.
-	 * Ignored with root_dir. */
+	 * of one idle child process per spawning thread between spawns
+	 * (named SANDBOX_PARKED_NAME until it becomes a program; see
+	 * sandbox_prewarm_drop). Ignored with root_dir. */
 	bool prewarm;
 };
+
+/* The name (comm, as ps shows it) of a parked child, from its birth (its
+ * parent thread wears it for the clone) until the program's exec replaces
+ * it. */
+#define SANDBOX_PARKED_NAME "zvm-parked"
+
 
 /* 2014-01-01T00:00:00Z, the default start of the virtual clock; an
  * epoch_ns past 2100-01-01T00:00:00Z is refused. */
@@ -163,6 +170,11 @@ void sandbox_kill(struct sandbox *sb, enum sandbox_end reason);
  * report. Blocks. Call once. */
 int sandbox_wait(struct sandbox *sb, struct sandbox_report *report);
 void sandbox_free(struct sandbox *sb);
+
+/* End and reap the calling thread's parked child (spec.prewarm), if it has
+ * one: for a caller that stops spawning (a daemon draining, prewarm turned
+ * off) and wants no idle child left. The thread's exit does the same. */
+void sandbox_prewarm_drop(void);
 
 /* Spawn, service, enforce spec->timeout_ms, wait. */
 int sandbox_run(const struct sandbox_spec *spec, struct sandbox **out,

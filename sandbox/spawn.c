@@ -6,6 +6,10 @@
  * and the program's address space is the fresh one execveat builds. The
  * child runs only raw system calls, in this order:
  *
+ *   0. a parked child only: it is born named SANDBOX_PARKED_NAME (the
+ *      parent thread wears the name for the clone), so that ps and leak
+ *      checks tell it from a running program from its first moment (exec
+ *      replaces the name)
  *   1. every signal back to its default disposition
  *   2. setns() into the holder's mount/ipc/uts/net namespaces (holder.c);
  *      chdir("/") — the empty read-only root
@@ -13,7 +17,8 @@
  *      (close-on-exec), everything else closed — a parked child (below)
  *      keeps only the socket
  *   4. rlimits: AS = memory, CPU, CORE = 0, NOFILE, FSIZE
- *   5. setsid; groups, gid and uid to 65534 (drops every capability)
+ *   5. setsid; groups, gid and uid to 65534; no capabilities (a caller
+ *      that is not root keeps its own through a uid change)
  *   6. no_new_privs; SIGKILL when the spawning thread dies (and stop if
  *      our process is already gone: its pidfd, kept at n + 2 until here,
  *      is readable); unblock signals
@@ -49,6 +54,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <pthread.h>
@@ -78,7 +84,7 @@
 enum spawn_step {
 	STEP_NONE, STEP_SETNS, STEP_CHDIR, STEP_DUP, STEP_MOVE, STEP_CLOSE,
 	STEP_RLIMIT, STEP_SETSID, STEP_SETGROUPS, STEP_SETGID, STEP_SETUID,
-	STEP_AMBIENT, STEP_NNP, STEP_PDEATHSIG, STEP_PERSONALITY, STEP_TSC, STEP_TRACEME,
+	STEP_AMBIENT, STEP_CAPS, STEP_NNP, STEP_PDEATHSIG, STEP_PERSONALITY, STEP_TSC, STEP_TRACEME,
 	STEP_SECCOMP, STEP_SEND, STEP_EXEC, STEP_IMAGE, STEP_PARK,
 };
 
@@ -86,7 +92,7 @@ static const char *const step_names[] = {
 	"", "setns into the holder's namespaces", "chdir /",
 	"duplicating channel fds", "moving channel fds", "close_range",
 	"setrlimit", "setsid", "setgroups", "setresgid", "setresuid",
-	"clearing ambient capabilities", "no_new_privs", "parent-death signal",
+	"clearing ambient capabilities", "dropping capabilities", "no_new_privs", "parent-death signal",
 	"personality ADDR_NO_RANDOMIZE", "prctl PR_SET_TSC", "PTRACE_TRACEME",
 	"installing the seccomp filter",
 	"sending the seccomp listener", "execveat", "image root",
@@ -140,6 +146,8 @@ SB_CHILD_CODE static int spawn_child(void *p)
 {
 	struct spawn_args *a = p;
 	struct k_sigaction dfl = {0};
+	struct __user_cap_header_struct cap_hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct no_caps[2] = {{0, 0, 0}, {0, 0, 0}};
 	unsigned long none = 0;
 	size_t n = a->n;
 	long r;
@@ -199,9 +207,13 @@ limits:
 	TRY(STEP_SETUID, sb_raw(SYS_setresuid, SB_UID, SB_UID, SB_UID, 0, 0, 0));
 	/* A caller that is not root (zvmd as the swift user) holds its
 	 * capabilities as ambient ones, which would survive the uid change
-	 * and the exec: the program must start with none. */
+	 * and the exec: the program must start with none. The permitted and
+	 * effective ones survive the uid change too (not from root): gone
+	 * now, not only at the exec, so a parked child holds none either. */
 	TRY(STEP_AMBIENT, sb_raw(SYS_prctl, PR_CAP_AMBIENT,
 				 PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0, 0));
+	TRY(STEP_CAPS, sb_raw(SYS_capset, (long)&cap_hdr, (long)no_caps,
+			      0, 0, 0, 0));
 	TRY(STEP_NNP, sb_raw(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0));
 	/* The program dies with its supervisor's thread (set after the uid
 	 * change, which clears it); if our process is already gone (its
@@ -570,6 +582,7 @@ static struct park *park_start(const char *layout, const struct spawn_args *shap
 	struct spawn_args *a;
 	struct cmsghdr *cm;
 	int sv[2], pidfd = -1;
+	char name[16] = "";
 
 	if (!pk || !(pk->layout = strdup(layout))) {
 		free(pk);
@@ -615,7 +628,11 @@ static struct park *park_start(const char *layout, const struct spawn_args *shap
 	a->exec_fd = (int)a->n;
 	a->sock = sv[1];
 	a->prog = &pk->prog;
+	/* The child inherits this thread's name: it is never seen unnamed. */
+	prctl(PR_GET_NAME, name);
+	prctl(PR_SET_NAME, SANDBOX_PARKED_NAME);
 	pk->pid = child_clone(a, pk->stack, 0, &pidfd);
+	prctl(PR_SET_NAME, name);
 	close(sv[1]);
 	if (pk->pid < 0) {
 		sb_error(err, "clone: %s", strerror(errno));
@@ -659,6 +676,17 @@ static void park_ahead(const char *layout, const struct spawn_args *shape)
 	pk = park_start(layout, shape, &ignored);
 	if (pk && pthread_setspecific(park_key, pk) != 0)
 		park_free(pk);
+}
+
+void sandbox_prewarm_drop(void)
+{
+	struct park *pk;
+
+	pthread_once(&park_once, park_key_make);
+	if (park_key_rc || !(pk = pthread_getspecific(park_key)))
+		return;
+	pthread_setspecific(park_key, NULL);
+	park_free(pk);
 }
 
 /* Wait until the child parks (step 7b) and receive that call. */

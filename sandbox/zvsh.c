@@ -191,9 +191,10 @@ static void report_print(const struct sandbox_report *r)
 {
 	fprintf(stderr,
 		"zvsh: %s; exit %d; sys %.3f user %.3f; reads %" PRIu64
-		" rbytes %" PRIu64 " writes %" PRIu64 " wbytes %" PRIu64 "\n",
+		" rbytes %" PRIu64 " writes %" PRIu64 " wbytes %" PRIu64 "%s%s\n",
 		r->message, r->exit_code, r->sys, r->user, r->reads, r->rbytes,
-		r->writes, r->wbytes);
+		r->writes, r->wbytes, *r->nondeterminism ? "; nondeterministic: " : "",
+		r->nondeterminism);
 }
 
 int main(int argc, char **argv)

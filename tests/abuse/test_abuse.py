@@ -22,7 +22,7 @@ import threading
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "daemon"))
 sys.path.insert(0, os.path.join(HERE, ".."))
-from harness import Failure, check, wait_for  # noqa: E402
+from harness import Failure, check, fd_count, wait_for  # noqa: E402
 import test_zvmd  # noqa: E402
 from test_zvmd import Daemon, group, tmp_files  # noqa: E402
 
@@ -206,21 +206,17 @@ def case_slow_jobs(d):
     d.after_attack("slow jobs")
 
 
-def fd_count(d):
-    return len(os.listdir("/proc/%d/fd" % d.proc.pid))
-
-
 def case_stalled_reader(d):
     """A client that asks for a 64 MiB answer and stops reading: zvmd
     closes it after client_timeout and frees the spool file and socket."""
     d.job([group("hello", "hello")])  # the spawn helper's fds now exist
-    before = fd_count(d)
+    before = fd_count(d.proc.pid)
     s = connect(d)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     s.sendall(job_request([group("big", "bigout", str(64 << 20))]))
     check(s.recv(64).startswith(b"HTTP/1.1 200"), "no answer")
-    wait_for(lambda: fd_count(d) <= before, "zvmd to drop the stalled reader",
-             timeout=60)
+    wait_for(lambda: fd_count(d.proc.pid) <= before,
+             "zvmd to drop the stalled reader", timeout=60)
     s.close()
     d.after_attack("stalled reader")
 

@@ -7,7 +7,8 @@
   4. idle RSS of zvmd
 
 Prints a table; tests/bench/RESULTS.md ("Daemon") records a run.
-Environment: ZVMD, ZVSH, ZVMD_PROG_HELLO; BENCH_JOBS (default 1000).
+Environment: ZVMD, ZVSH, ZVMD_PROG_HELLO; BENCH_JOBS (default 1000);
+BENCH_PREWARM (yes or no: zvmd's prewarm key; default: zvmd's default).
 """
 import http.client
 import json
@@ -23,6 +24,7 @@ ZVMD = os.environ["ZVMD"]
 ZVSH = os.environ["ZVSH"]
 HELLO = os.environ["ZVMD_PROG_HELLO"]
 JOBS = int(os.environ.get("BENCH_JOBS", "1000"))
+PREWARM = os.environ.get("BENCH_PREWARM")
 CLIENTS = 32
 JOB = json.dumps([{"name": "hello", "exec": {"path": "swift://~/bin/hello"},
                    "devices": [{"name": "stdout"}]}])
@@ -48,6 +50,35 @@ def pct(sorted_ms, p):
     return sorted_ms[min(len(sorted_ms) - 1, int(len(sorted_ms) * p))]
 
 
+def spawn_histogram(port):
+    """zvmd_spawn_seconds from /metrics: ({le: cumulative}, sum, count)."""
+    c = http.client.HTTPConnection("127.0.0.1", port)
+    c.request("GET", "/metrics")
+    text = c.getresponse().read().decode()
+    c.close()
+    le, total, count = {}, 0.0, 0
+    for line in text.splitlines():
+        if line.startswith('zvmd_spawn_seconds_bucket{le="'):
+            bound = line.split('"')[1]
+            if bound != "+Inf":
+                le[float(bound)] = int(line.split()[-1])
+        elif line.startswith("zvmd_spawn_seconds_sum "):
+            total = float(line.split()[-1])
+        elif line.startswith("zvmd_spawn_seconds_count "):
+            count = int(line.split()[-1])
+    return le, total, count
+
+
+def spawn_stats(before, after):
+    """Mean and the p50 bucket's bound (µs) of the spawns in between."""
+    n = after[2] - before[2]
+    mean = (after[1] - before[1]) / max(n, 1) * 1e6
+    for bound in sorted(after[0]):
+        if after[0][bound] - before[0].get(bound, 0) >= n / 2:
+            return mean, bound * 1e6
+    return mean, float("inf")
+
+
 def one_job(conn):
     conn.request("POST", "/v1/bench", JOB, HEADERS)
     r = conn.getresponse()
@@ -66,7 +97,9 @@ def main():
                              os.path.join(tmp, "store"), "--spool",
                              os.path.join(tmp, "spool"), "--port-file",
                              port_file, "--set", "pool_size=32",
-                             "--set", "queue_length=256"],
+                             "--set", "queue_length=256"] +
+                            (["--set", "prewarm=" + PREWARM] if PREWARM
+                             else []),
                             stderr=subprocess.DEVNULL)
     try:
         while not os.path.exists(port_file):
@@ -79,6 +112,7 @@ def main():
         for _ in range(20):
             one_job(conn)
         lat = []
+        hist0 = spawn_histogram(port)
         cpu0 = proc_cpu(proc.pid)
         t0 = time.monotonic()
         for _ in range(JOBS):
@@ -87,6 +121,7 @@ def main():
             lat.append((time.monotonic() - t) * 1000)
         seq_wall = time.monotonic() - t0
         seq_cpu = proc_cpu(proc.pid) - cpu0
+        spawn_mean, spawn_p50 = spawn_stats(hist0, spawn_histogram(port))
         conn.close()
         lat.sort()
 
@@ -125,13 +160,18 @@ def main():
     ref_ms = (time.monotonic() - t0) * 1000 / n_ref
     shutil.rmtree(tmp, ignore_errors=True)
 
-    print("zvmd benchmark: hello job round trip on loopback")
+    print("zvmd benchmark: hello job round trip on loopback (prewarm: %s)"
+          % (PREWARM or "zvmd's default"))
     print("%-44s %12s %12s %8s" % ("measure", "zvmd", "zvsh loop", "ratio"))
     print("%-44s %12.3f %12.3f %8.2f" % (
         "sequential p50 ms (%d jobs; ref = mean)" % JOBS, pct(lat, 0.5),
         ref_ms, pct(lat, 0.5) / ref_ms))
     print("%-44s %12.3f %12s %8s" % ("sequential p99 ms", pct(lat, 0.99),
                                      "-", "-"))
+    print("%-44s %12.0f %12s %8s" % ("zvmd spawn mean us, sequential",
+                                     spawn_mean, "-", "-"))
+    print("%-44s %12.0f %12s %8s" % ("zvmd spawn p50 us (bucket bound)",
+                                     spawn_p50, "-", "-"))
     print("%-44s %12.0f %12.0f %8.2f" % (
         "jobs/s, sequential (ref: 1 shell loop)", JOBS / seq_wall,
         1000 / ref_ms, (JOBS / seq_wall) / (1000 / ref_ms)))

@@ -42,7 +42,7 @@ import urllib.parse
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, os.path.join(HERE, "..", "daemon"))
-from harness import Failure, check, wait_for  # noqa: E402
+from harness import Failure, check, fd_count, wait_for  # noqa: E402
 import test_zvmd  # noqa: E402
 from test_zvmd import Daemon, group, words  # noqa: E402
 
@@ -218,10 +218,6 @@ class Load:
 
 # ---------------------------------------------------------- the checks
 
-def fds(pid):
-    return len(os.listdir("/proc/%d/fd" % pid))
-
-
 def children(pid):
     return Daemon.descendants(types.SimpleNamespace(
         proc=types.SimpleNamespace(pid=pid)))
@@ -238,7 +234,7 @@ def under_asan(pid):
 
 
 def snapshot(t):
-    return {pid: (fds(pid), children(pid), rss_kib(pid)) for pid in t.pids}
+    return {pid: (fd_count(pid), children(pid), rss_kib(pid)) for pid in t.pids}
 
 
 def settle(t, base):
@@ -246,7 +242,7 @@ def settle(t, base):
     baseline fds and children again (killed sandboxes take a moment)."""
     def back():
         return t.idle() and all(
-            fds(pid) == base[pid][0] and children(pid) == base[pid][1]
+            fd_count(pid) == base[pid][0] and children(pid) == base[pid][1]
             for pid in t.pids)
     try:
         wait_for(back, "zvmd to settle", timeout=60)

@@ -188,6 +188,27 @@ Test(config, sizes_and_errors)
 	cr_assert(strstr(err.msg, "nope"), "%s", err.msg);
 }
 
+Test(config, prewarm_is_yes_or_no)
+{
+	struct zvmd_config cfg;
+	struct zvmd_error err;
+
+	zvmd_config_default(&cfg);
+	cr_assert(cfg.prewarm, "prewarm is on by default");
+	cr_assert(zvmd_config_set(&cfg, "prewarm", "no", &err) == 0);
+	cr_assert(!cfg.prewarm);
+	cr_assert(zvmd_config_set(&cfg, "prewarm", "Yes", &err) == 0);
+	cr_assert(cfg.prewarm);
+	cr_assert(zvmd_config_set(&cfg, "prewarm", "off", &err) == 0);
+	cr_assert(!cfg.prewarm);
+	cr_assert(zvmd_config_set(&cfg, "prewarm", "1", &err) == 0);
+	cr_assert(cfg.prewarm);
+	cr_assert(zvmd_config_set(&cfg, "prewarm", "", &err) == -1);
+	cr_assert(zvmd_config_set(&cfg, "prewarm", "maybe", &err) == -1);
+	cr_assert_str_eq(err.msg, "prewarm: 'maybe' is not yes or no");
+	cr_assert(cfg.prewarm, "a bad value changes nothing");
+}
+
 Test(config, client_timeout_is_positive)
 {
 	struct zvmd_config cfg;

@@ -21,7 +21,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from harness import Failure, check, descendants, group, wait_for  # noqa: E402,F401
+from harness import (  # noqa: E402,F401
+    PARKED_NAME, Failure, check, descendants, group, parked, wait_for)
 
 ZVMD = os.environ["ZVMD"]
 BOOKS = os.environ["ZVMD_BOOKS"]
@@ -37,6 +38,7 @@ class Daemon:
     """zvmd over a temp store; always stopped and cleaned by __exit__."""
 
     preexec = None  # run in the child before zvmd starts (e.g. rlimits)
+    expected_exit = 0  # a case that kills zvmd says how
 
     def __init__(self, spool_size=None, **conf):
         self.spool_size = spool_size
@@ -82,7 +84,9 @@ class Daemon:
         return self
 
     def __exit__(self, exc_type, exc, tb):
+        spare = []
         if self.proc.poll() is None:
+            spare = parked(self.proc.pid)
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(30)
@@ -90,9 +94,13 @@ class Daemon:
                 self.proc.kill()
                 self.proc.wait()
         # A clean drain exits 0 (and under ASan, without leaks).
-        if exc_type is None and self.proc.returncode != 0:
+        if exc_type is None and self.proc.returncode != self.expected_exit:
             exc_type = Failure
             exc = Failure("zvmd exited with %d" % self.proc.returncode)
+        # ... and reaps its parked child first (sandbox_prewarm_drop).
+        if exc_type is None and [p for p in spare if alive(p)]:
+            exc_type = Failure
+            exc = Failure("parked children outlived zvmd: %r" % spare)
         if exc_type is not None:
             self.log.seek(0)
             sys.stderr.write("--- zvmd log ---\n" + self.log.read()[-4000:])
@@ -151,6 +159,26 @@ class Daemon:
         with open("/proc/%d/status" % self.proc.pid) as f:
             m = re.search(r"VmRSS:\s+(\d+) kB", f.read())
         return int(m.group(1))
+
+
+def alive(pid):
+    """pid exists and is not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def proc_status(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return {k: v.strip() for k, v in
+                (line.split(":", 1) for line in f.read().splitlines())}
+
+
+def fd_links(pid):
+    d = "/proc/%d/fd" % pid
+    return {int(n): os.readlink(os.path.join(d, n)) for n in os.listdir(d)}
 
 
 def nexe(headers, name):
@@ -460,6 +488,146 @@ def case_stream_disconnect(d):
     check(m["zvmd_instance_failures_total"] == 1, "killed: %r" % m)
 
 
+STREAM = {"X-Zerovm-Stream": "1"}
+NO_CAPS = "0000000000000000"
+
+
+def one_parked(d):
+    """zvmd's parked child, once there is one (it parks right after a
+    spawn and names itself at once)."""
+    wait_for(lambda: len(parked(d.proc.pid)) == 1, "a parked child")
+    return parked(d.proc.pid)[0]
+
+
+def check_parked_isolated(p):
+    """A parked child holds no capability, runs as nobody under the
+    filter, and none of zvmd's fds: only the spawn socket and its seccomp
+    listener, neither a path."""
+    wait_for(lambda: proc_status(p)["Seccomp"] == "2" and
+             len(fd_links(p)) <= 2, "the parked child to attach its "
+             "filter and close zvmd's fds")
+    st = proc_status(p)
+    check(st["Uid"].split() == ["65534"] * 4, "parked uid %r" % st["Uid"])
+    check(all(st[k] == NO_CAPS for k in ("CapPrm", "CapEff", "CapAmb")),
+          "parked child %d holds capabilities: %r" % (p, st))
+    links = fd_links(p)
+    check(not [x for x in links.values() if x.startswith("/")],
+          "parked child %d holds files: %r" % (p, links))
+
+
+def check_fresh_program(d, s):
+    """Sandbox s (taken from a parked child) is the program's own process:
+    its own name, binary and address space (not zvmd's heap), nobody, no
+    capability, no_new_privs, the filter, only its channels, no env."""
+    zexe = os.readlink("/proc/%d/exe" % d.proc.pid)
+    check(open("/proc/%d/comm" % s).read().strip() != PARKED_NAME,
+          "the program still calls itself %s" % PARKED_NAME)
+    check(os.readlink("/proc/%d/exe" % s) != zexe, "the program is zvmd")
+    maps = open("/proc/%d/maps" % s).read()
+    check(maps != open("/proc/%d/maps" % d.proc.pid).read() and
+          zexe not in maps, "the program maps zvmd's memory:\n" + maps)
+    st = proc_status(s)
+    check(st["Uid"].split() == ["65534"] * 4, "uid %r" % st["Uid"])
+    check(all(st[k] == NO_CAPS for k in ("CapPrm", "CapEff", "CapAmb")),
+          "the program holds capabilities: %r" % st)
+    check(st["NoNewPrivs"] == "1" and st["Seccomp"] == "2",
+          "no_new_privs %r, seccomp %r" % (st["NoNewPrivs"], st["Seccomp"]))
+    check(sorted(fd_links(s)) == [0, 1, 2], "fds %r" % fd_links(s))
+    check(open("/proc/%d/environ" % s, "rb").read() == b"", "environment")
+
+
+def case_prewarm(d):
+    """zvmd keeps one sandbox child parked (prewarm = yes, the default):
+    the next instance of the same shape is that child, become a fresh
+    program; whatever the jobs, at most one is parked (zvmd spawns on its
+    loop thread only); every job's processes end; the drain reaps it."""
+    pid = d.proc.pid
+    s, _, body = d.job([group("hello", "hello")], headers=STREAM)
+    check(s == 200 and body.startswith(b"hello, world\n"), "%d %r" % (s, body))
+    p = one_parked(d)
+    check_parked_isolated(p)
+    baseline = d.descendants()  # the namespace holder
+    sock = raw_job_socket(d, [group("spin", "spin")], b"X-Zerovm-Stream: 1\r\n")
+    got = b""
+    while b"spinning" not in got:
+        got += sock.recv(4096)
+    running = set(d.descendants()) - set(baseline)
+    check(running == {p}, "the spin instance %r is not the parked child %d"
+          % (running, p))
+    check_fresh_program(d, p)
+    q = one_parked(d)
+    check(q != p, "a new child is parked while spin runs")
+    sock.close()
+    wait_for(lambda: d.metrics()["zvmd_slots_used"] == 0, "the kill")
+    wait_for(lambda: d.descendants() == baseline, "no orphan processes")
+
+    d.put("data/in.txt", b"some input\n")
+    shapes = [
+        [group("hello", "hello")],
+        [group("cat", "cat", devices=[
+            {"name": "stdin", "path": "swift://~/data/in.txt"},
+            {"name": "stdout"}])],
+        [group("e", "exitcode", "3 no")],
+        [group("quiet", "hello", devices=[])],
+        [group("a", "hello"), group("b", "exitcode", "0 b")],
+    ]
+    most, stop = [0], threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            most[0] = max(most[0], len(parked(pid)))
+            time.sleep(0.005)
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        for _ in range(10):
+            ts = [threading.Thread(target=d.job, args=(j,)) for j in shapes]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+    finally:
+        stop.set()
+        sampler.join()
+    check(d.metrics()["zvmd_instances_total"] >= 62, "60 instances ran")
+    check(most[0] <= 1, "%d children parked at once (bound: 1)" % most[0])
+    wait_for(lambda: d.descendants() == baseline, "no orphan processes")
+    check(len(parked(pid)) <= 1, "parked: %r" % parked(pid))
+    # Draining reaps it before zvmd exits (Daemon.__exit__ checks too).
+    q = one_parked(d)
+    d.proc.send_signal(signal.SIGTERM)
+    check(d.proc.wait(30) == 0, "zvmd exit status")
+    check(not alive(q), "parked child %d outlived the drain" % q)
+
+
+def case_prewarm_killed(d):
+    """SIGKILL gives zvmd no chance to reap its parked child: the child's
+    parent-death signal ends it."""
+    d.job([group("hello", "hello")])
+    q = one_parked(d)
+    d.expected_exit = -signal.SIGKILL
+    d.proc.kill()
+    d.proc.wait()
+    wait_for(lambda: not alive(q), "the parked child to die with zvmd")
+
+
+def case_prewarm_off(d):
+    """prewarm = no on SIGHUP: the parked child goes and none comes."""
+    d.job([group("hello", "hello")])
+    one_parked(d)
+    with open(d.conf, "a") as f:
+        f.write("prewarm = no\n")
+    d.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: not parked(d.proc.pid), "the reload to drop it")
+    holder = descendants(d.proc.pid, with_parked=True)
+    for _ in range(3):
+        s, _, body = d.job([group("hello", "hello")])
+        check(s == 200 and body == b"hello, world\n", "%d %r" % (s, body))
+    check(descendants(d.proc.pid, with_parked=True) == holder,
+          "nothing parked with prewarm = no: %r" %
+          descendants(d.proc.pid, with_parked=True))
+
+
 def case_drain(d):
     t, result = start_spin(d)
 
@@ -507,6 +675,9 @@ def case_metrics(d):
     check(m["zvmd_instances_total"] == 2, "instances %r" % m)
     check(m["zvmd_instance_failures_total"] == 1, "failures %r" % m)
     check(m["zvmd_job_duration_seconds_count"] == 2, "histogram %r" % m)
+    check(m["zvmd_spawn_seconds_count"] == 2 and
+          m['zvmd_spawn_seconds_bucket{le="+Inf"}'] == 2 and
+          m["zvmd_spawn_seconds_sum"] > 0, "spawn histogram %r" % m)
     check(m["zvmd_bytes_out_total"] > 0, "bytes out %r" % m)
 
 
@@ -637,6 +808,9 @@ CASES = {
                    case_big_output),
     "determinism": ({}, case_determinism),
     "pipe_pairing": ({}, case_pipe_pairing),
+    "prewarm": ({"instance_timeout": 120, "pool_size": 20}, case_prewarm),
+    "prewarm_killed": ({}, case_prewarm_killed),
+    "prewarm_off": ({}, case_prewarm_off),
 }
 
 

@@ -33,7 +33,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from harness import Failure, check, descendants, wait_for  # noqa: E402
+from harness import (  # noqa: E402
+    Failure, check, descendants, parked, wait_for)
 
 SRC = os.environ["ZEROVM_SRC"]
 BUILD = os.environ["ZEROVM_BUILD"]
@@ -308,6 +309,8 @@ def bad_configs(d):
          "4: log_level: 'loud' is not one of error, warning, info, debug"),
         ("retry_after", base + "retry_after = 0\n",
          "4: retry_after: must be greater than 0"),
+        ("prewarm", base + "prewarm = maybe\n",
+         "4: prewarm: 'maybe' is not yes or no"),
     ] + bad_cluster_configs(d, base)
 
 
@@ -574,16 +577,20 @@ def unit_capabilities():
     return caps
 
 
-def program_caps(zvmd_pid):
-    """{pid: capability sets} of zvmd's children that run as uid 65534.
-    CapInh is left out: without file capabilities, and under
-    no_new_privs, the inheritable set grants nothing at exec."""
+def program_caps(zvmd_pid, spare=False):
+    """{pid: capability sets} of zvmd's children that run as uid 65534
+    (with spare, of its parked children instead, once their filter is on:
+    they drop their capabilities just before). CapInh is left out:
+    without file capabilities, and under no_new_privs, the inheritable set
+    grants nothing at exec."""
     found = {}
-    for pid in descendants(zvmd_pid):
+    for pid in parked(zvmd_pid) if spare else descendants(zvmd_pid):
         try:
             with open("/proc/%d/status" % pid) as f:
                 lines = dict(x.split(":", 1) for x in f.read().splitlines())
         except OSError:
+            continue
+        if spare and lines.get("Seccomp", "").strip() != "2":
             continue
         if lines.get("Uid", "").split()[:1] == ["65534"]:
             found[pid] = {k: lines[k].strip() for k in
@@ -624,6 +631,14 @@ def case_capabilities():
             for pid, capset in program_caps(d.proc.pid).items():
                 check(all(v == "0000000000000000" for v in capset.values()),
                       "the program (pid %d) holds capabilities: %r" %
+                      (pid, capset))
+            # The child parked for the next instance (prewarm = yes)
+            # holds none either, though it has not exec'd yet.
+            wait_for(lambda: program_caps(d.proc.pid, spare=True),
+                     "a parked child")
+            for pid, capset in program_caps(d.proc.pid, spare=True).items():
+                check(all(v == "0000000000000000" for v in capset.values()),
+                      "the parked child (pid %d) holds capabilities: %r" %
                       (pid, capset))
         finally:
             t.join()

@@ -37,6 +37,8 @@ v=$("$ZEROVM" "$tmp/m" | head -1)
 want=0
 grep -qw -e rdrand -e rdseed /proc/cpuinfo && want="0 nondeterministic: rdrand"
 check "zerovm: validation line" "$want" "$v"
+v=$("$ZVSH" -v "$PROBE" 2>&1 >/dev/null | grep -c "; nondeterministic: rdrand$")
+check "zvsh -v: the nondeterminism" "$([ "$want" = 0 ] && echo 0 || echo 1)" "$v"
 v=$("$ZEROVM" -N "$tmp/m" | head -1)
 check "zerovm -N: no claim, no note" "0" "$v"
 a=$(zprobe); b=$(zprobe)

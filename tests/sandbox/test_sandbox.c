@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -885,6 +886,48 @@ Test(prewarm, a_parked_child_ends_with_its_thread)
 	pthread_join(t, NULL);
 	cr_assert_eq(children(pids, 4), before);
 	cr_assert_eq(waitpid(-1, NULL, WNOHANG), 0); /* nothing left to reap */
+}
+
+/* /proc/<pid>/comm, without the newline ("" if it is gone). */
+static void comm_of(pid_t pid, char *buf, size_t cap)
+{
+	char path[64];
+	ssize_t got;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	got = fd < 0 ? 0 : read(fd, buf, cap - 1);
+	if (fd >= 0)
+		close(fd);
+	buf[got > 0 ? got : 0] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
+Test(prewarm, a_parked_child_is_named_and_dropped_on_request)
+{
+	pid_t before[4], after[4], parked = 0;
+	char name[32];
+	int nb;
+
+	hello_case("hello"); /* the holder exists */
+	nb = children(before, 4);
+	cr_assert_eq(nb, 1);
+	sandbox_prewarm_drop(); /* nothing parked: nothing to do */
+	prewarmed_out(false, "fds", NULL, "OK 0 1 2\n");
+	cr_assert_eq(children(after, 4), 2);
+	parked = after[0] == before[0] ? after[1] : after[0];
+	comm_of(parked, name, sizeof(name));
+	cr_assert_str_eq(name, SANDBOX_PARKED_NAME, "born with the name");
+	cr_assert_eq(prctl(PR_GET_NAME, name), 0);
+	cr_assert_str_neq(name, SANDBOX_PARKED_NAME, "we have our name back");
+	sandbox_prewarm_drop();
+	cr_assert_eq(children(after, 4), 1, "the parked child is reaped");
+	cr_assert_eq(after[0], before[0]);
+	/* with nothing parked the next spawn is a direct one; it parks anew */
+	prewarmed_out(false, "fds", NULL, "OK 0 1 2\n");
+	sandbox_prewarm_drop();
+	cr_assert_eq(children(after, 4), 1);
 }
 
 /* ------------------------------------------------------ event-loop API */

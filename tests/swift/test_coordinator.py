@@ -22,6 +22,8 @@ answer, and each worker fault, without the real worker side:
     are re-placed on another node and the job succeeds;
   * a busy worker (503): the same; every worker busy: 503 with
     Retry-After;
+  * a coordinator with pool_size + queue_length jobs running refuses the
+    next with 503 and Retry-After;
   * another account's private object: 403 before any task is sent.
 """
 import hashlib
@@ -56,6 +58,8 @@ class Fakes(object):
         self.secret = secret
         self.mode = {ip: "ok" for ip in NODE_IPS}
         self.tasks = []          # (ip, task dict, signature ok)
+        self.release = threading.Event()   # "hold" tasks wait for it
+        self.held = 0
         self.lock = threading.Lock()
         self.servers = []
         self.port = None
@@ -113,6 +117,10 @@ class Fakes(object):
         with self.lock:
             self.tasks.append((ip, task, self.signed(req.headers, body)))
         mode = self.mode[ip]
+        if mode == "hold":
+            with self.lock:
+                self.held += 1
+            self.release.wait(60)
         if mode == "drop":
             req.close_connection = True
             req.connection.shutdown(socket.SHUT_RDWR)
@@ -171,7 +179,8 @@ def main():
         conf = tmp + "/zvmd.conf"
         with open(conf, "w") as f:
             f.write("[zvmd]\nlisten = 127.0.0.1:%d\nroot = %s/store\n"
-                    "spool = %s/spool\n[cluster]\nrole = cluster\n"
+                    "spool = %s/spool\npool_size = 1\nqueue_length = 1\n"
+                    "[cluster]\nrole = cluster\n"
                     "proxy_url = %s\nswift_dir = %s\ndevices = %s/devices\n"
                     "worker_port = %d\nsecret_file = %s/secret\n" % (
                         COORD_PORT, tmp, tmp, PROXY,
@@ -263,6 +272,31 @@ def main():
         check(status == 503 and h.get("Retry-After") and
               "refused the task (503): worker busy" in text,
               "all busy: %d %r %r" % (status, body, dict(h)))
+        for ip in NODE_IPS:
+            fakes.mode[ip] = "ok"
+
+        # The coordinator takes pool_size + queue_length = 2 jobs at once:
+        # with two held by their workers, a third is refused before
+        # planning (503, Retry-After); the two then end well.
+        for ip in NODE_IPS:
+            fakes.mode[ip] = "hold"
+        answers = []
+        ts = [threading.Thread(target=lambda: answers.append(
+            job(a, "swift://~/data/d0.txt"))) for _ in range(2)]
+        for t in ts:
+            t.start()
+        try:
+            wait_for(lambda: fakes.held == 2, "two held tasks", 60)
+            status, h, body = job(a, "swift://~/data/d0.txt")
+            check(status == 503 and h.get("Retry-After") and
+                  b"coordinator busy: 2 jobs" in body,
+                  "coordinator full: %d %r %r" % (status, body, dict(h)))
+        finally:
+            fakes.release.set()
+            for t in ts:
+                t.join(120)
+        check([s for s, _, _ in answers] == [200, 200],
+              "held jobs: %r" % (answers,))
         for ip in NODE_IPS:
             fakes.mode[ip] = "ok"
 
