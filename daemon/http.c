@@ -821,60 +821,165 @@ static size_t fetch_write(char *buf, size_t size, size_t n, void *ud)
 	return len;
 }
 
-int zvmd_http_fetch(const struct zvmd_http_opts *o, size_t max_body,
-		    struct zvmd_http_fetched *out, struct proto_error *err)
+/* One exchange of a batch: its curl handle, set up; NULL with err set
+ * when it cannot even start. */
+static CURL *fetch_easy(struct fetch *f, const struct zvmd_http_opts *o,
+			struct proto_error *err)
 {
-	struct fetch f = { .max = max_body };
-	char msg[1024];
-	CURLcode rc;
 	CURL *e;
-	int ret = -1;
 
-	memset(out, 0, sizeof(*out));
-	if (o->body_kind == ZVMD_HTTP_BODY_FD || o->to_fd)
-		return proto_error_set(err, PROTO_EINTERNAL, "http: fetch %s: "
-				       "fds are for async requests only",
-				       o->url ? o->url : "(no URL)");
-	if (exchange_init(&f.x, o, err))
-		goto out;
+	if (o->body_kind == ZVMD_HTTP_BODY_FD || o->to_fd) {
+		proto_error_set(err, PROTO_EINTERNAL, "http: fetch %s: fds "
+				"are for async requests only",
+				o->url ? o->url : "(no URL)");
+		return NULL;
+	}
+	if (exchange_init(&f->x, o, err))
+		return NULL;
 	e = curl_easy_init();
 	if (!e) {
 		proto_error_set(err, PROTO_EINTERNAL, "http: %s: "
 				"curl_easy_init failed", o->url);
-		goto out;
+		return NULL;
 	}
-	if (easy_setup(e, &f.x, o, err) ||
+	if (easy_setup(e, &f->x, o, err) ||
 	    SETOPT(e, CURLOPT_HEADERFUNCTION, fetch_header) ||
-	    SETOPT(e, CURLOPT_HEADERDATA, &f) ||
+	    SETOPT(e, CURLOPT_HEADERDATA, f) ||
 	    SETOPT(e, CURLOPT_WRITEFUNCTION, fetch_write) ||
-	    SETOPT(e, CURLOPT_WRITEDATA, &f)) {
+	    SETOPT(e, CURLOPT_WRITEDATA, f) ||
+	    SETOPT(e, CURLOPT_PRIVATE, f)) {
 		proto_error_set(err, PROTO_EINTERNAL, "http: %s: cannot set "
 				"up a curl handle", o->url);
 		curl_easy_cleanup(e);
-		goto out;
+		return NULL;
 	}
-	rc = curl_easy_perform(e);
-	curl_easy_cleanup(e);
+	return e;
+}
+
+/* An exchange of a batch ended with rc: its result into out, or err. */
+static int fetch_finish(struct fetch *f, CURLcode rc,
+			struct zvmd_http_fetched *out, struct proto_error *err)
+{
+	char msg[1024];
+
 	if (rc != CURLE_OK) {
-		exchange_error(&f.x, rc, msg, sizeof(msg));
-		proto_error_set(err, PROTO_EINTERNAL, "%s", msg);
-		goto out;
+		exchange_error(&f->x, rc, msg, sizeof(msg));
+		return proto_error_set(err, PROTO_EINTERNAL, "%s", msg);
 	}
-	out->resp = f.x.resp;
-	memset(&f.x.resp, 0, sizeof(f.x.resp));
-	out->body = f.body ? f.body : strdup("");
-	f.body = NULL;
-	out->len = f.len;
+	out->resp = f->x.resp;
+	memset(&f->x.resp, 0, sizeof(f->x.resp));
+	out->body = f->body ? f->body : strdup("");
+	f->body = NULL;
+	out->len = f->len;
 	if (!out->body) {
 		zvmd_http_fetched_free(out);
-		proto_error_set(err, PROTO_EINTERNAL, "http: out of memory");
-		goto out;
+		return proto_error_set(err, PROTO_EINTERNAL, "http: out of "
+				       "memory");
 	}
-	ret = 0;
+	return 0;
+}
+
+/* Drive m until every transfer of the batch f[] ended; rc[i], out[i]
+ * and err[i] get each one's result. */
+static int fetch_run(CURLM *m, struct fetch *f, struct zvmd_http_fetched *out,
+		     int *rc, struct proto_error *err)
+{
+	int running = 1;
+
+	while (running) {
+		CURLMsg *msg;
+		int left;
+
+		if (curl_multi_perform(m, &running) != CURLM_OK)
+			return -1;
+		while ((msg = curl_multi_info_read(m, &left))) {
+			struct fetch *one;
+			size_t i;
+
+			if (msg->msg != CURLMSG_DONE ||
+			    curl_easy_getinfo(msg->easy_handle,
+					      CURLINFO_PRIVATE,
+					      (char **)&one) != CURLE_OK)
+				continue;
+			i = (size_t)(one - f);
+			rc[i] = fetch_finish(one, msg->data.result, &out[i],
+					     &err[i]);
+		}
+		if (running && curl_multi_poll(m, NULL, 0, 1000, NULL) !=
+		    CURLM_OK)
+			return -1;
+	}
+	return 0;
+}
+
+void zvmd_http_fetch_many(const struct zvmd_http_opts *o, size_t n,
+			  size_t parallel, size_t max_body,
+			  struct zvmd_http_fetched *out, int *rc,
+			  struct proto_error *err)
+{
+	struct fetch *f = calloc(n + 1, sizeof(*f));
+	CURL **easy = calloc(n + 1, sizeof(*easy));
+	CURLM *m = curl_multi_init();
+	bool added = false;
+
+	for (size_t i = 0; i < n; i++) {
+		memset(&out[i], 0, sizeof(out[i]));
+		rc[i] = -1;
+		proto_error_set(&err[i], PROTO_EINTERNAL, "http: out of memory "
+				"for a batch of %zu requests", n);
+	}
+	if (!f || !easy || !m)
+		goto out;
+	/* Connections are kept and reused within the batch; at most
+	 * `parallel` at once, the other transfers wait in curl's queue. */
+	if (curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+			      (long)(parallel ? parallel : 1)) != CURLM_OK)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		f[i].max = max_body;
+		easy[i] = fetch_easy(&f[i], &o[i], &err[i]);
+		if (!easy[i])
+			continue;
+		if (curl_multi_add_handle(m, easy[i]) != CURLM_OK) {
+			proto_error_set(&err[i], PROTO_EINTERNAL, "http: %s: "
+					"curl_multi_add_handle failed",
+					o[i].url);
+			curl_easy_cleanup(easy[i]);
+			easy[i] = NULL;
+			continue;
+		}
+		added = true;
+	}
+	if (added && fetch_run(m, f, out, rc, err))
+		for (size_t i = 0; i < n; i++)
+			if (easy[i] && rc[i])
+				proto_error_set(&err[i], PROTO_EINTERNAL,
+						"http: %s: the curl multi "
+						"handle failed", o[i].url);
 out:
-	exchange_clear(&f.x);
-	free(f.body);
-	return ret;
+	for (size_t i = 0; easy && i < n; i++) {
+		if (!easy[i])
+			continue;
+		curl_multi_remove_handle(m, easy[i]);
+		curl_easy_cleanup(easy[i]);
+	}
+	for (size_t i = 0; f && i < n; i++) {
+		exchange_clear(&f[i].x);
+		free(f[i].body);
+	}
+	if (m)
+		curl_multi_cleanup(m);
+	free(easy);
+	free(f);
+}
+
+int zvmd_http_fetch(const struct zvmd_http_opts *o, size_t max_body,
+		    struct zvmd_http_fetched *out, struct proto_error *err)
+{
+	int rc;
+
+	zvmd_http_fetch_many(o, 1, 1, max_body, out, &rc, err);
+	return rc;
 }
 
 void zvmd_http_fetched_free(struct zvmd_http_fetched *f)

@@ -391,6 +391,15 @@ struct zvmd_http_fetched {
 
 int zvmd_http_fetch(const struct zvmd_http_opts *o, size_t max_body,
 		    struct zvmd_http_fetched *out, struct proto_error *err);
+/* n such exchanges at once (o[0..n)), at most `parallel` connections
+ * open, reused from one exchange to the next (a planning phase asks the
+ * proxy about every object: one at a time, the round trips add up).
+ * Each ends as zvmd_http_fetch would: rc[i] 0 with out[i] (free it), or
+ * -1 with err[i]. */
+void zvmd_http_fetch_many(const struct zvmd_http_opts *o, size_t n,
+			  size_t parallel, size_t max_body,
+			  struct zvmd_http_fetched *out, int *rc,
+			  struct proto_error *err);
 void zvmd_http_fetched_free(struct zvmd_http_fetched *f);
 
 /* ------------------------------------------------------------ server */

@@ -14,6 +14,7 @@ echo answer carries the FNV-1a hash of what was received.
 """
 import socketserver
 import sys
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -83,6 +84,14 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(pattern(0, 5))
             self.wfile.flush()
             time.sleep(30)
+        elif path.startswith("/together/"):
+            # Answers 200 only once N requests wait here at the same time
+            # (a client that sends them one by one gets 504s).
+            try:
+                self.server.barrier(int(path[10:])).wait(timeout=20)
+                self.send_text(200, "together\n")
+            except threading.BrokenBarrierError:
+                self.send_text(504, "alone\n")
         elif path.startswith("/status/"):
             status = int(path[8:])
             self.send_text(status, "status %d\n" % status)
@@ -131,6 +140,15 @@ class Handler(BaseHTTPRequestHandler):
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.lock = threading.Lock()
+        self.barriers = {}
+
+    def barrier(self, n):
+        with self.lock:
+            return self.barriers.setdefault(n, threading.Barrier(n))
 
 
 def main():

@@ -762,6 +762,40 @@ Test(http, fetch_put_probe_and_post)
 	zvmd_http_fetched_free(&f);
 }
 
+/* The exchanges of a batch run at once (the server answers /together/4
+ * only to 4 requests waiting together) and each ends on its own. */
+Test(http, fetch_many_runs_the_batch_at_once)
+{
+	char url[6][128];
+	struct zvmd_http_opts o[6] = { { 0 } };
+	struct zvmd_http_fetched f[6];
+	struct proto_error err[6];
+	int rc[6];
+
+	for (int i = 0; i < 4; i++)
+		snprintf(url[i], sizeof(url[i]),
+			 "http://127.0.0.1:%u/together/4", port);
+	snprintf(url[4], sizeof(url[4]), "http://127.0.0.1:%u/bytes/5000",
+		 port);
+	snprintf(url[5], sizeof(url[5]), "http://127.0.0.1:1/nothing");
+	for (int i = 0; i < 6; i++)
+		o[i].url = url[i];
+	zvmd_http_fetch_many(o, 6, 4, 4096, f, rc, err);
+	for (int i = 0; i < 4; i++) {
+		cr_assert_eq(rc[i], 0, "%s", err[i].msg);
+		cr_assert_eq(f[i].resp.status, 200, "request %d waited alone",
+			     i);
+		cr_assert_str_eq(f[i].body, "together\n");
+		zvmd_http_fetched_free(&f[i]);
+	}
+	cr_assert_eq(rc[4], -1);
+	cr_assert(strstr(err[4].msg, "larger than 4096 bytes"), "%s",
+		  err[4].msg);
+	cr_assert_eq(rc[5], -1);
+	cr_assert(strstr(err[5].msg, "GET http://127.0.0.1:1/nothing: "
+			 "Couldn't connect"), "%s", err[5].msg);
+}
+
 Test(http, fetch_refused_names_the_url)
 {
 	struct zvmd_http_opts o = { .url = "http://127.0.0.1:1/nothing" };
