@@ -148,6 +148,7 @@ struct sandbox {
 			     * would be dropped: notify.c on_kill), 0 = none */
 	uint64_t cpu_seconds; /* spec->cpu_seconds (report.c) */
 	bool tsc_readable;  /* deterministic, yet rdtsc was left working */
+	bool cpu_pinned;    /* deterministic and on one CPU (memory etag) */
 	char mem_etag[33];  /* memory.c: md5 hex at exit, "" = none (yet) */
 };
 

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,14 +137,32 @@ static bool cpu_has_rdrand(void)
 	return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & bit_RDSEED);
 }
 
-/* What this deterministic run could not make deterministic. */
+/* May the program run on more than one CPU? Then cpuid's initial APIC ID
+ * tells which one it started on. */
+static bool cpus_many(void)
+{
+	cpu_set_t all;
+
+	return sched_getaffinity(0, sizeof(all), &all) < 0 || CPU_COUNT(&all) > 1;
+}
+
+/* What this deterministic run could not make deterministic, as words. */
 static void nondeterminism(const struct sandbox *sb, char *out, size_t size)
 {
+	const char *words[3];
+	size_t n = 0, len = 0;
+
 	if (!sb->det)
 		return;
-	snprintf(out, size, "%s%s%s", sb->tsc_readable ? "tsc" : "",
-		 sb->tsc_readable && cpu_has_rdrand() ? " " : "",
-		 cpu_has_rdrand() ? "rdrand" : "");
+	if (sb->tsc_readable)
+		words[n++] = "tsc";
+	if (!sb->cpu_pinned && cpus_many())
+		words[n++] = "cpuid";
+	if (cpu_has_rdrand())
+		words[n++] = "rdrand";
+	for (size_t i = 0; i < n && len < size; i++)
+		len += (size_t)snprintf(out + len, size - len, "%s%s",
+					i ? " " : "", words[i]);
 }
 
 static void report_fill(struct sandbox *sb, struct sandbox_report *r,

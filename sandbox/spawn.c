@@ -85,7 +85,7 @@ enum spawn_step {
 	STEP_NONE, STEP_SETNS, STEP_CHDIR, STEP_DUP, STEP_MOVE, STEP_CLOSE,
 	STEP_RLIMIT, STEP_SETSID, STEP_SETGROUPS, STEP_SETGID, STEP_SETUID,
 	STEP_AMBIENT, STEP_CAPS, STEP_NNP, STEP_PDEATHSIG, STEP_PERSONALITY, STEP_TSC, STEP_TRACEME,
-	STEP_SECCOMP, STEP_SEND, STEP_EXEC, STEP_IMAGE, STEP_PARK,
+	STEP_AFFINITY, STEP_SECCOMP, STEP_SEND, STEP_EXEC, STEP_IMAGE, STEP_PARK,
 };
 
 static const char *const step_names[] = {
@@ -94,7 +94,7 @@ static const char *const step_names[] = {
 	"setrlimit", "setsid", "setgroups", "setresgid", "setresuid",
 	"clearing ambient capabilities", "dropping capabilities", "no_new_privs", "parent-death signal",
 	"personality ADDR_NO_RANDOMIZE", "prctl PR_SET_TSC", "PTRACE_TRACEME",
-	"installing the seccomp filter",
+	"sched_setaffinity", "installing the seccomp filter",
 	"sending the seccomp listener", "execveat", "image root",
 	"waiting for the spawn",
 };
@@ -122,6 +122,7 @@ struct spawn_args {
 	bool tsc_trap;          /* det, and no ELF interpreter: ld.so reads
 				 * the TSC at start (its timing statistics) */
 	bool mem_etag;          /* spec->memory_etag: exit goes to us */
+	cpu_set_t one_cpu;      /* mem_etag and det: the CPU it runs on */
 	/* written by the child */
 	int fail_step, fail_errno, fail_image_step;
 };
@@ -235,6 +236,10 @@ limits:
 			TRY(STEP_TSC, sb_raw(SYS_prctl, PR_SET_TSC, PR_TSC_SIGSEGV,
 					     0, 0, 0, 0));
 		TRY(STEP_TRACEME, sb_raw(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0, 0, 0));
+		if (a->mem_etag)
+			TRY(STEP_AFFINITY, sb_raw(SYS_sched_setaffinity, 0,
+						  sizeof(a->one_cpu),
+						  (long)&a->one_cpu, 0, 0, 0));
 	}
 	TRY(STEP_SECCOMP, *a->msg_fd = sb_raw(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
 					      SECCOMP_FILTER_FLAG_NEW_LISTENER,
@@ -571,7 +576,26 @@ static bool park_fits(const struct spawn_args *a, const struct spawn_args *b)
 	return memcmp(a->lim, b->lim, sizeof(a->lim)) == 0 &&
 	       memcmp(a->lim_res, b->lim_res, sizeof(a->lim_res)) == 0 &&
 	       a->det == b->det && a->tsc_trap == b->tsc_trap &&
-	       a->mem_etag == b->mem_etag;
+	       a->mem_etag == b->mem_etag && CPU_EQUAL(&a->one_cpu, &b->one_cpu);
+}
+
+/* cpuid tells a program which CPU it runs on (the initial APIC ID; glibc
+ * keeps it in memory at start) and this hardware cannot trap cpuid: a run
+ * whose memory is digested stays on one CPU, the first one we may use. */
+static void first_cpu(cpu_set_t *one)
+{
+	cpu_set_t all;
+
+	CPU_ZERO(one);
+	if (sched_getaffinity(0, sizeof(all), &all) < 0) {
+		CPU_SET(0, one);
+		return;
+	}
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &all)) {
+			CPU_SET(c, one);
+			return;
+		}
 }
 
 /* Start a parked child of `shape` (steps 1-7b); it gets ready on its own. */
@@ -597,6 +621,7 @@ static struct park *park_start(const char *layout, const struct spawn_args *shap
 	a->det = shape->det;
 	a->tsc_trap = shape->tsc_trap;
 	a->mem_etag = shape->mem_etag;
+	a->one_cpu = shape->one_cpu;
 	a->holder_pidfd = sb_holder_pidfd(err);
 	if (a->holder_pidfd < 0 ||
 	    sb_filter_get(layout, a->det, false, a->mem_etag, &pk->prog, err) < 0)
@@ -879,6 +904,9 @@ int sandbox_spawn(const struct sandbox_spec *spec, struct sandbox **out,
 	a.tsc_trap = sb->det && !(sb->image && elf_has_interp(spec->prog_fd));
 	a.mem_etag = spec->memory_etag;
 	sb->tsc_readable = sb->det && !a.tsc_trap;
+	sb->cpu_pinned = sb->det && a.mem_etag;
+	if (sb->cpu_pinned)
+		first_cpu(&a.one_cpu);
 	args_limits(&a, spec, sb);
 	a.argv = spec->argv;
 	a.envp = spec->envp ? spec->envp : no_env;

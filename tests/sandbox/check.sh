@@ -12,3 +12,11 @@ check() { # check NAME EXPECTED ACTUAL
 		echo "ok   $1"
 	fi
 }
+
+# The validation line of a deterministic run of a static program on this
+# machine: cpuid when it may run on more than one CPU, rdrand when the CPU
+# has it (sandbox/README.md "Determinism").
+nondet=""
+[ "$(nproc)" -gt 1 ] && nondet="cpuid"
+grep -qw -e rdrand -e rdseed /proc/cpuinfo && nondet="${nondet:+$nondet }rdrand"
+validation="0${nondet:+ nondeterministic: $nondet}"

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -365,6 +366,35 @@ Test(memory_etag, a_difference_in_memory_only_shows)
 	cr_assert_str_eq(b.out, a.out);
 	cr_assert_str_eq(a.rep.memory_etag, a2.rep.memory_etag);
 	cr_assert_str_neq(a.rep.memory_etag, b.rep.memory_etag);
+}
+
+/* cpuid's initial APIC ID says which CPU a program started on (glibc keeps
+ * it in memory) and cannot be trapped here: a memory-etag run is kept on
+ * one CPU, so the CPU it ran on cannot change its etag; other
+ * deterministic runs name cpuid on the validation line when they may run
+ * on more than one CPU. */
+Test(memory_etag, cpuid_pinned_or_named)
+{
+	struct probe pinned = {.prog = "PROG_detprobe", .arg1 = "mem",
+			       .arg2 = "a", .det = true, .mem_etag = true};
+	struct probe free_ = {.prog = "PROG_detprobe", .arg1 = "mem",
+			      .arg2 = "a", .det = true};
+	cpu_set_t all;
+
+	cr_assert_eq(sched_getaffinity(0, sizeof(all), &all), 0);
+	probe_run(&pinned);
+	probe_run(&free_);
+	cr_assert_null(strstr(pinned.rep.nondeterminism, "cpuid"), "'%s'",
+		       pinned.rep.nondeterminism);
+	cr_assert_eq(strstr(free_.rep.nondeterminism, "cpuid") != NULL,
+		     CPU_COUNT(&all) > 1, "'%s'", free_.rep.nondeterminism);
+	for (int i = 0; i < 8; i++) {
+		struct probe again = pinned;
+
+		probe_run(&again);
+		cr_assert_str_eq(again.rep.memory_etag, pinned.rep.memory_etag,
+				 "run %d", i);
+	}
 }
 
 /* Without determinism the layout is random: the etag is computed, and

@@ -187,6 +187,11 @@ user_test2_tester2 = testing2 .admin
 [filter:cache]
 use = egg:swift#memcache
 memcache_servers = 127.0.0.1:{memcached}
+# The default pool (2 connections, 1 s wait) is too small for one proxy
+# process serving dozens of jobs' planning at once: a token lookup that
+# waits longer fails and tempauth answers 401.
+memcache_max_connections = 16
+pool_timeout = 5.0
 
 [filter:catch_errors]
 use = egg:swift#catch_errors
