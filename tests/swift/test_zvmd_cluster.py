@@ -19,6 +19,7 @@ Run: ZVMD=build/daemon/zvmd ZVM_PROG_HELLO=... /usr/bin/python3 \\
 """
 
 import collections
+import json
 import os
 import random
 import signal
@@ -271,6 +272,24 @@ class Faults(Case):
                              'the first primary must hold the old version')
         status, h, body = self.a.job(cat_job(name))
         self.assertEqual((status, body), (200, b'new version\n'), dict(h))
+
+    def test_large_objects(self):
+        """A static and a dynamic large object manifest: the worker finds
+        the manifest, not the bytes, on its disk and reads the object
+        through Swift; the program sees the whole object."""
+        parts = [text(i, 300) for i in range(3)]
+        self.a.put('seg', b'')
+        for i, part in enumerate(parts):
+            self.a.put('seg/s%d' % i, part)
+        manifest = [{'path': '/seg/s%d' % i} for i in range(len(parts))]
+        self.a.call('PUT', 'f/slo.txt', body=json.dumps(manifest).encode(),
+                    query='multipart-manifest=put', expect=(201,))
+        self.a.put('f/dlo.txt', b'', {'X-Object-Manifest': 'seg/s'})
+        whole = b''.join(parts)
+        for name in ('f/slo.txt', 'f/dlo.txt'):
+            status, h, body = self.a.job(cat_job(name))
+            self.assertEqual(status, 200, (name, body[:300], dict(h)))
+            self.assertEqual(body, whole, name)
 
     def test_overwrite_race(self):
         """Jobs while the object is overwritten again and again: each
