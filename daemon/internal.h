@@ -446,6 +446,10 @@ int zvmd_server_open(const struct zvmd_config *cfg, uv_loop_t *loop,
 void zvmd_server_kick(struct zvmd_server *srv);
 /* A job finished or left: the server may stop if it is draining. */
 void zvmd_server_job_gone(struct zvmd_server *srv);
+/* A small plain answer (text copied); retry_after > 0 adds Retry-After. */
+enum MHD_Result zvmd_reply(struct MHD_Connection *conn, int status,
+			   const char *type, const char *text,
+			   unsigned retry_after);
 
 /* ------------------------------------------------------------ images */
 

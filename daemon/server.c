@@ -74,9 +74,10 @@ static void request_log(struct request *req, int status)
 		 req->stream ? " stream=1" : "");
 }
 
-static enum MHD_Result reply(struct MHD_Connection *conn, int status,
-			     const char *type, const char *text,
-			     unsigned retry_after)
+/* A small answer copied from text; retry_after > 0 adds Retry-After. */
+enum MHD_Result zvmd_reply(struct MHD_Connection *conn, int status,
+			   const char *type, const char *text,
+			   unsigned retry_after)
 {
 	struct MHD_Response *r;
 	enum MHD_Result rc;
@@ -111,7 +112,7 @@ static enum MHD_Result job_error(struct request *req, int status,
 	va_end(ap);
 	strcat(msg, "\n");
 	request_log(req, status);
-	return reply(req->conn, status, "text/plain", msg, retry_after);
+	return zvmd_reply(req->conn, status, "text/plain", msg, retry_after);
 }
 
 /* ------------------------------------------------------- MHD pumping */
@@ -408,7 +409,7 @@ static enum MHD_Result serve_metrics(struct request *req)
 
 	if (!text)
 		return MHD_NO;
-	rc = reply(req->conn, 200, "text/plain; version=0.0.4", text, 0);
+	rc = zvmd_reply(req->conn, 200, "text/plain; version=0.0.4", text, 0);
 	free(text);
 	return rc;
 }
@@ -510,8 +511,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		return zvmd_job_done(req->job) && !req->stream ?
 		       job_reply(req) : MHD_YES;
 	if (req->is_task && req->too_large)
-		return reply(conn, 413, "text/plain", "task larger than "
-			     "ZVMD_TASK_MAX\n", 0);
+		return zvmd_reply(conn, 413, "text/plain", "task larger than "
+				  "ZVMD_TASK_MAX\n", 0);
 	if (req->is_task)
 		return zvmd_task_handle(srv, conn, url, req->body ? req->body :
 					"", req->len, &req->task);
@@ -521,12 +522,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		return job_start(req);
 	if (!strcmp(url, "/healthcheck") && !strcmp(method, "GET"))
 		return srv->draining ?
-		       reply(conn, 503, "text/plain", "DRAINING\n", 0) :
-		       reply(conn, 200, "text/plain", "OK\n", 0);
+		       zvmd_reply(conn, 503, "text/plain", "DRAINING\n", 0) :
+		       zvmd_reply(conn, 200, "text/plain", "OK\n", 0);
 	if (!strcmp(url, "/metrics") && !strcmp(method, "GET"))
 		return serve_metrics(req);
-	return reply(conn, 404, "text/plain", "not found: zvmd serves "
-		     "/v1/<account> (jobs), /healthcheck and /metrics\n", 0);
+	return zvmd_reply(conn, 404, "text/plain", "not found: zvmd serves "
+			  "/v1/<account> (jobs), /healthcheck and /metrics\n", 0);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn,

@@ -69,22 +69,8 @@ static enum MHD_Result answer_text(struct zvmd_server *srv,
 				   struct MHD_Connection *conn, int status,
 				   const char *text)
 {
-	struct MHD_Response *r;
-	enum MHD_Result rc;
-	char ra[16];
-
-	r = MHD_create_response_from_buffer(strlen(text), (void *)text,
-					    MHD_RESPMEM_MUST_COPY);
-	if (!r)
-		return MHD_NO;
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain");
-	if (status == 503) {
-		snprintf(ra, sizeof(ra), "%u", srv->cfg.retry_after);
-		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, ra);
-	}
-	rc = MHD_queue_response(conn, (unsigned)status, r);
-	MHD_destroy_response(r);
-	return rc;
+	return zvmd_reply(conn, status, "text/plain", text,
+			  status == 503 ? srv->cfg.retry_after : 0);
 }
 
 static void task_fail(struct zvmd_task *t, int status, const char *fmt, ...)
