@@ -103,21 +103,39 @@ static void run_add_in(struct run *r, const char *alias, const char *data,
 	c->gets = c->get_size = U;
 }
 
-static void run_go(struct run *r, const char *name, ...)
+/* The spec for test program `name` with the arguments in ap (to a NULL)
+ * over r's channels. */
+static void run_vprepare(struct run *r, const char *name, va_list ap)
 {
-	va_list ap;
 	int i = 1;
 
 	r->argv[0] = name;
-	va_start(ap, name);
 	while ((r->argv[i] = va_arg(ap, const char *)))
 		i++;
-	va_end(ap);
 	r->spec.prog_fd = open(prog(name), O_RDONLY | O_CLOEXEC);
 	cr_assert(r->spec.prog_fd >= 0, "%s", prog(name));
 	r->spec.argv = r->argv;
 	r->spec.channels = r->ch;
 	r->spec.nchannels = r->n;
+}
+
+/* run_vprepare, for callers that spawn and wait themselves. */
+static void run_prepare(struct run *r, const char *name, ...)
+{
+	va_list ap;
+
+	va_start(ap, name);
+	run_vprepare(r, name, ap);
+	va_end(ap);
+}
+
+static void run_go(struct run *r, const char *name, ...)
+{
+	va_list ap;
+
+	va_start(ap, name);
+	run_vprepare(r, name, ap);
+	va_end(ap);
 	r->rc = sandbox_run(&r->spec, &r->sb, &r->rep, &r->err);
 }
 
@@ -774,11 +792,7 @@ Test(prewarm, the_next_spawn_takes_the_parked_child)
 		if (after[i] != before[0])
 			parked = after[i];
 	run_init(&r, "");
-	r.argv[0] = "hello";
-	r.spec.prog_fd = open(prog("hello"), O_RDONLY | O_CLOEXEC);
-	r.spec.argv = r.argv;
-	r.spec.channels = r.ch;
-	r.spec.nchannels = r.n;
+	run_prepare(&r, "hello", NULL);
 	cr_assert_eq(sandbox_spawn(&r.spec, &r.sb, &r.err), 0, "%s", r.err.msg);
 	cr_assert_eq(pidfd_pid(sandbox_pidfd(r.sb)), parked);
 	cr_assert_eq(sandbox_wait(r.sb, &r.rep), 0);
@@ -981,14 +995,7 @@ static void reopen_under_signals(void)
 	struct run r;
 
 	run_init(&r, "");
-	r.argv[0] = "sbtest";
-	r.argv[1] = "reopen";
-	r.argv[2] = "5000";
-	r.argv[3] = "/dev/stdin";
-	r.spec.prog_fd = open(prog("sbtest"), O_RDONLY | O_CLOEXEC);
-	r.spec.argv = r.argv;
-	r.spec.channels = r.ch;
-	r.spec.nchannels = r.n;
+	run_prepare(&r, "sbtest", "reopen", "5000", "/dev/stdin", NULL);
 	cr_assert_eq(sandbox_spawn(&r.spec, &s.sb, &r.err), 0, "%s", r.err.msg);
 	cr_assert_eq(pthread_create(&s.thread, NULL, signalled_service, &s), 0);
 	while (!atomic_load(&s.done)) {
@@ -1024,11 +1031,7 @@ Test(api, service_thread_and_kill, .timeout = 30)
 	close(r.ch[0].fd);
 	r.ch[0].fd = p[0];
 	r.ch[0].gets = 100; /* mediated: reads arrive on the notify fd */
-	r.argv[0] = "cat";
-	r.spec.prog_fd = open(prog("cat"), O_RDONLY | O_CLOEXEC);
-	r.spec.argv = r.argv;
-	r.spec.channels = r.ch;
-	r.spec.nchannels = r.n;
+	run_prepare(&r, "cat", NULL);
 	cr_assert_eq(sandbox_spawn(&r.spec, &sb, &r.err), 0, "%s", r.err.msg);
 	cr_assert_eq(pthread_create(&t, NULL, service_thread, sb), 0);
 	cr_assert(write(p[1], "abc", 3) == 3);
