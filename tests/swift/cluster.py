@@ -433,7 +433,7 @@ class Cluster(object):
 
     def zvmd_configure(self, index, proxy_url=None):
         """(Re)write one zvmd's config, with proxy_url (default: the main
-        proxy's). A running zvmd reads it when restarted."""
+        proxy's). A running zvmd reads it on zvmd_reload or restart."""
         z = self.zvmds[index]
         write(z.conf, ZVMD_CONF.format(
             ip=z.ip, worker_port=self.worker_port,
@@ -545,6 +545,23 @@ class Cluster(object):
                 pass
             if time.time() > deadline:
                 raise RuntimeError('%s not healthy after %ds:\n%s' % (
+                    z.name, START_TIMEOUT, tail(self.log_path(z.name))))
+            time.sleep(0.05)
+
+    def zvmd_reload(self, index):
+        """SIGHUP to one zvmd (it re-reads its config); returns once it
+        logged the reload."""
+        z = self.zvmds[index]
+
+        def reloads():
+            with open(self.log_path(z.name), errors='replace') as f:
+                return f.read().count('msg=reloaded ')
+        before = reloads()
+        self.procs[z.name].send_signal(signal.SIGHUP)
+        deadline = time.time() + START_TIMEOUT
+        while reloads() == before:
+            if time.time() > deadline:
+                raise RuntimeError('%s did not reload after %ds:\n%s' % (
                     z.name, START_TIMEOUT, tail(self.log_path(z.name))))
             time.sleep(0.05)
 

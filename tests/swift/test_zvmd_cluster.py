@@ -413,10 +413,9 @@ class StoredKinds(Case):
                     if self.primaries(n)[0] == worker)
         enc.put(name, b'only a decrypting proxy may read this\n')
         index = self.zvmd_index(worker)
-        self.c.zvmd_stop(index)
         self.c.zvmd_configure(index, self.c.proxy_url('plain'))
         try:
-            self.c.zvmd_start(index)
+            self.c.zvmd_reload(index)
             for coordinator in (worker, self.other_ip(worker)):
                 status, h, body = self.a.job(
                     cat_job(name), base=self.zvmd_url(coordinator))
@@ -427,9 +426,8 @@ class StoredKinds(Case):
                     self.a.name, name), said, coordinator)
                 self.assertIn('no keymaster', said, coordinator)
         finally:
-            self.c.zvmd_stop(index)
             self.c.zvmd_configure(index)
-            self.c.zvmd_start(index)
+            self.c.zvmd_reload(index)
         self.assert_next_job_ok()
 
     def data_files(self, path):
