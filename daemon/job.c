@@ -43,6 +43,7 @@ struct inst {
 	bool remote_report;
 	int r_retcode, r_validation;
 	char *r_etag, *r_cdr;
+	char *r_note;               /* its validation note, NULL = none */
 	long rpart;                 /* its part for remote output, or -1 */
 	int prog_fd;
 	int *fds;                   /* per channel; -1 once handed over */
@@ -487,6 +488,7 @@ static void job_free(struct zvmd_job *job)
 		free(in->outs);
 		free(in->r_etag);
 		free(in->r_cdr);
+		free(in->r_note);
 	}
 	free(job->inst);
 	free(job->parts); /* the fds are the instances' (spool or rpart) */
@@ -1026,6 +1028,9 @@ void zvmd_job_remote_report(struct zvmd_job *job, const struct proto_frame *f)
 	in->remote_report = true;
 	in->r_retcode = f->retcode;
 	in->r_validation = f->validation;
+	if (f->validation_note && *f->validation_note &&
+	    (in->r_note = strdup(f->validation_note)))
+		clean(in->r_note);
 	in->r_etag = strdup(f->etag ? f->etag : "disabled");
 	in->r_cdr = strdup(f->cdr ? f->cdr : "0.000, 0 0 0 0 0 0 0 0 0 0");
 	snprintf(in->status, sizeof(in->status), "%s",
@@ -1729,6 +1734,33 @@ static void inst_etag(const struct inst *in, FILE *f)
 		fputs("disabled", f);
 }
 
+/* What the instance's deterministic run could not make deterministic,
+ * as the zerovm CLI says it after the validation state
+ * ("nondeterministic: cpuid rdrand"), or "" (sandbox/README.md, "The
+ * report"). */
+static void inst_note(const struct inst *in, char *out, size_t size)
+{
+	out[0] = '\0';
+	if (in->remote_report) {
+		if (in->r_note)
+			snprintf(out, size, "%s", in->r_note);
+		return;
+	}
+	if (in->have_report && in->report.nondeterminism[0])
+		snprintf(out, size, "nondeterministic: %s",
+			 in->report.nondeterminism);
+}
+
+/* X-Nexe-Validation of one instance: the state first (ZeroCloud's value,
+ * what clients parse), then the note after a space, if any. */
+static void inst_validation(const struct inst *in, FILE *f)
+{
+	char note[128];
+
+	inst_note(in, note, sizeof(note));
+	fprintf(f, "%d%s%s", in->r_validation, note[0] ? " " : "", note);
+}
+
 static int inst_retcode(const struct inst *in)
 {
 	if (in->remote_report)
@@ -1797,7 +1829,8 @@ static int header_values(const struct zvmd_job *job, char *v[H_N])
 		fprintf(f[H_RETCODE], "%s%d", sep, inst_retcode(in));
 		fputs(sep, f[H_ETAG]);
 		inst_etag(in, f[H_ETAG]);
-		fprintf(f[H_VALIDATION], "%s%d", sep, in->r_validation);
+		fputs(sep, f[H_VALIDATION]);
+		inst_validation(in, f[H_VALIDATION]);
 		fputs(", ", f[H_CDR]);
 		inst_cdr(in, f[H_CDR]);
 	}
@@ -2088,6 +2121,7 @@ static char *inst_value(const struct inst *in,
 }
 
 static void inst_etag(const struct inst *in, FILE *f);
+static void inst_note(const struct inst *in, char *out, size_t size);
 static void inst_cdr(const struct inst *in, FILE *f);
 static int inst_retcode(const struct inst *in);
 
@@ -2102,10 +2136,12 @@ static int frames_reports(struct zvmd_job *job)
 	for (size_t i = 0; !bad && i < job->ninst; i++) {
 		const struct inst *in = &job->inst[i];
 		struct proto_frame f = { .type = PROTO_FRAME_REPORT, .inst = i };
-		char *etag, *cdr, *line;
+		char *etag, *cdr, *line, note[128];
 
 		if (!in->here)
 			continue;
+		inst_note(in, note, sizeof(note));
+		f.validation_note = note;
 		etag = inst_value(in, inst_etag);
 		cdr = inst_value(in, inst_cdr);
 		f.system = in->pi->name;

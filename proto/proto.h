@@ -368,6 +368,10 @@ struct proto_frame {
 	int retcode;
 	const char *etag;
 	int validation;
+	/* After the state in X-Nexe-Validation, NULL/"" = none: what the
+	 * instance's deterministic run could not make deterministic
+	 * ("nondeterministic: cpuid rdrand"); optional on the wire */
+	const char *validation_note;
 	const char *cdr;
 	/* error */
 	const char *message;

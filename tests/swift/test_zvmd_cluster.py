@@ -31,6 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster_client import (  # noqa: E402
     ZvmdClusterCase, data_files, descendants, group, nexe,
     read_secret, request, run_tests, sign, swift_get_nodes, wait_for, words)
+from harness import nondeterminism  # noqa: E402  (cluster_client's path)
 
 
 def cat_job(name):
@@ -97,6 +98,8 @@ class Jobs(Case):
         self.assertEqual(nexe(h, 'System'), ['hello'])
         self.assertEqual(nexe(h, 'Status'), ['ok'])
         self.assertEqual(nexe(h, 'Retcode'), ['0'])
+        # The worker's validation note, passed on by the coordinator.
+        self.assertEqual(nexe(h, 'Validation'), [nondeterminism()])
 
     def wordcount(self):
         """24 objects, 3 reducers; the answer's headers after checking the
