@@ -1176,6 +1176,9 @@ static int inst_spawn(struct zvmd_job *job, struct inst *in)
 	/* Seeded by the instance's name: reruns of a job repeat, while
 	 * map-1 and map-2 still draw different random streams. */
 	spec.deterministic = pi->deterministic;
+	/* The sandbox keeps such a run on one CPU: cpuid's APIC ID would
+	 * otherwise land in glibc's memory (sandbox/README.md). */
+	spec.memory_etag = pi->memory_etag;
 	spec.seed = (const unsigned char *)pi->name;
 	spec.seed_len = strlen(pi->name);
 	/* Spawns happen on the loop thread only, so at most one child is
@@ -1722,6 +1725,12 @@ static void inst_etag(const struct inst *in, FILE *f)
 	if (in->remote_report) {
 		fputs(in->r_etag, f);
 		return;
+	}
+	/* First, as zerovm's etag line has it (empty when the program did
+	 * not exit by itself). */
+	if (in->have_report && in->report.memory_etag[0]) {
+		fprintf(f, "/dev/memory %s", in->report.memory_etag);
+		any = true;
 	}
 	for (size_t k = 0; in->have_report && k < in->report.nchannels; k++) {
 		if (!in->report.channels[k].etag[0])

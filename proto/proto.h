@@ -220,6 +220,8 @@ struct proto_instance {
 	long placement;      /* channel index that decides where it runs, or -1 */
 	int replicate;
 	bool deterministic;   /* exec.deterministic (default true) */
+	bool memory_etag;     /* exec.memory_etag (default false): report
+			       * ZeroVM's /dev/memory etag */
 	char *location;      /* co-location hint or NULL */
 };
 
