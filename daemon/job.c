@@ -97,6 +97,7 @@ struct zvmd_job {
 	uv_work_t image_work;           /* images unpacked off the loop */
 	char *image_cache;              /* copies of the config for it: a */
 	uint64_t image_max;             /* reload may change srv->cfg meanwhile */
+	uint64_t image_cache_size;
 	int fail_status;                /* an image error's or a refusing
 					 * worker's status, 0 = none */
 	char cancel_why[512];
@@ -465,9 +466,46 @@ static void out_drop(struct zvmd_store *st, struct out_obj *out)
 
 static void inst_edges_end(struct inst *in);
 
+struct trim_work {
+	uv_work_t work;
+	struct zvmd_server *srv;
+	uint64_t max_bytes;
+};
+
+static void on_trim(uv_work_t *w)
+{
+	struct trim_work *t = w->data;
+
+	zvmd_image_cache_trim(&t->srv->images, t->max_bytes);
+}
+
+static void on_trim_done(uv_work_t *w, int status)
+{
+	(void)status;
+	free(w->data);
+}
+
+/* Trees a job released may be what keeps the cache over its bound:
+ * trim it now (off the loop) rather than at the next image job. */
+static void images_released(struct zvmd_server *srv)
+{
+	uint64_t max = srv->cfg.image_cache_size, bytes, evictions;
+	struct trim_work *t;
+
+	zvmd_image_cache_stats(&srv->images, &bytes, &evictions);
+	if (!max || bytes <= max || !(t = calloc(1, sizeof(*t))))
+		return;
+	t->srv = srv;
+	t->max_bytes = max;
+	t->work.data = t;
+	if (uv_queue_work(srv->loop, &t->work, on_trim, on_trim_done))
+		free(t);
+}
+
 static void job_free(struct zvmd_job *job)
 {
 	struct zvmd_server *srv = job->srv;
+	bool released = false;
 
 	for (size_t i = 0; i < job->ninst; i++) {
 		struct inst *in = &job->inst[i];
@@ -480,6 +518,11 @@ static void job_free(struct zvmd_job *job)
 			sandbox_free(in->sb);
 		if (in->rpart >= 0)
 			close(job->parts[in->rpart].fd);
+		if (in->img.held) { /* its sandbox is gone */
+			zvmd_image_cache_release(&srv->images,
+						 in->img.root_dir);
+			released = true;
+		}
 		zvmd_image_clear(&in->img);
 		free(in->fds);
 		free(in->keep);
@@ -497,6 +540,8 @@ static void job_free(struct zvmd_job *job)
 	proto_plan_free(job->plan);
 	free(job);
 	srv->live_jobs--;
+	if (released)
+		images_released(srv);
 	zvmd_server_job_gone(srv);
 }
 
@@ -1332,6 +1377,35 @@ static void job_submit_ready(struct zvmd_job *job)
 
 /* ------------------------------------------------------------ images */
 
+/* An instance's tree, resolved and held in the server's cache until the
+ * job is freed. A tree evicted between its open and the hold is opened
+ * (extracted) again; three times in a row means the cache is far too
+ * small for the images in use. */
+static void image_take(struct zvmd_job *job, struct zvmd_inst_image *im)
+{
+	struct proto_error err = { 0 };
+	bool extracted = false;
+	int rc = 1;
+
+	for (int tries = 0; rc == 1 && tries < 3; tries++) {
+		zvmd_image_clear_root(im);
+		zvmd_image_resolve(job->image_cache, job->image_max, im);
+		extracted |= im->extracted;
+		if (im->error[0])
+			return;
+		rc = zvmd_image_cache_hold(&job->srv->images, im->root_dir,
+					   &err);
+	}
+	im->extracted = extracted;
+	im->held = rc == 0;
+	if (rc == 0)
+		return;
+	im->kind = PROTO_EINTERNAL;
+	snprintf(im->error, sizeof(im->error), "image %s: %.160s", im->label,
+		 rc < 0 ? err.msg : "evicted from the image cache again and "
+		 "again while opened (image_cache_size is too small)");
+}
+
 /* On a pool thread: the loop touches no instance until images_done. */
 static void images_work(uv_work_t *w)
 {
@@ -1342,10 +1416,11 @@ static void images_work(uv_work_t *w)
 
 		if (im->tar_fd < 0)
 			continue;
-		zvmd_image_resolve(job->image_cache, job->image_max, im);
+		image_take(job, im);
 		if (im->error[0])
 			return;
 	}
+	zvmd_image_cache_trim(&job->srv->images, job->image_cache_size);
 }
 
 static void images_settle(struct zvmd_job *job);
@@ -1421,6 +1496,7 @@ void zvmd_job_submit(struct zvmd_job *job)
 		else if (asprintf(&job->image_cache, "%s/images", cfg->spool) < 0)
 			job->image_cache = NULL;
 		job->image_max = cfg->image_max_size;
+		job->image_cache_size = cfg->image_cache_size;
 		if (!job->image_cache) {
 			struct zvmd_inst_image *im = &job->inst[i].img;
 
