@@ -129,7 +129,7 @@ int zvmd_image_cache_hold(struct zvmd_image_cache *c, const char *root,
 	char *dir = strdup(root);
 	struct zvmd_image_tree *t;
 	struct stat sb;
-	bool scan;
+	bool scan, measured;
 	uint64_t bytes = 0;
 	int rc;
 
@@ -150,7 +150,8 @@ int zvmd_image_cache_hold(struct zvmd_image_cache *c, const char *root,
 	uv_mutex_lock(&c->lock);
 	t = tree_find(c, root);
 	uv_mutex_unlock(&c->lock);
-	if (!t) {
+	measured = !t;
+	if (measured) {
 		struct sandbox_error e = { { 0 } };
 
 		/* A tree just extracted, or evicted since: measure it now. */
@@ -161,7 +162,9 @@ int zvmd_image_cache_hold(struct zvmd_image_cache *c, const char *root,
 	uv_mutex_lock(&c->lock);
 	if (stat(root, &sb)) {
 		rc = 1; /* evicted since it was opened */
-	} else if (!(t = tree_find(c, root)) && !(t = tree_add(c, root, bytes))) {
+	} else if (!(t = tree_find(c, root)) && !measured) {
+		rc = 1; /* evicted and made again meanwhile: measure that */
+	} else if (!t && !(t = tree_add(c, root, bytes))) {
 		rc = proto_error_set(err, PROTO_EINTERNAL, "out of memory");
 	} else {
 		t->refs++;
