@@ -288,6 +288,22 @@ static char *object_url(const char *proxy, const char *path)
 
 static void task_settled(struct zvmd_task *t);
 
+/* The object the proxy answered is not the one the coordinator saw:
+ * overwritten since, or the ciphertext of an encrypted one. */
+static void fetch_mismatch(struct fetch *f, const char *etag,
+			   uint64_t received)
+{
+	const struct proto_object *o = f->obj;
+
+	if (ciphertext_served(f->t, o, f->cipher_etag, etag,
+			      "this node's proxy_url"))
+		return;
+	task_fail(f->t, 409, "swift://%s changed since the job was planned "
+		  "(etag %s, %llu bytes; planned %s, %llu): run the job again",
+		  o->path, etag ? etag : "-", (unsigned long long)received,
+		  o->etag, (unsigned long long)o->size);
+}
+
 static void fetch_done(struct zvmd_http_request *req,
 		       const struct zvmd_http_result *res, void *arg)
 {
@@ -314,16 +330,8 @@ static void fetch_done(struct zvmd_http_request *req,
 	else if (status != 200)
 		task_fail(t, 502, "GET swift://%s through the proxy: HTTP %ld",
 			  o->path, status);
-	else if (!etag_eq(etag, o->etag) || res->bytes_received != o->size) {
-		if (!ciphertext_served(t, o, f->cipher_etag, etag,
-				       "this node's proxy_url"))
-			task_fail(t, 409, "swift://%s changed since the job "
-				  "was planned (etag %s, %llu bytes; planned "
-				  "%s, %llu): run the job again", o->path,
-				  etag ? etag : "-",
-				  (unsigned long long)res->bytes_received,
-				  o->etag, (unsigned long long)o->size);
-	}
+	else if (!etag_eq(etag, o->etag) || res->bytes_received != o->size)
+		fetch_mismatch(f, etag, res->bytes_received);
 	else if (lseek(f->fd, 0, SEEK_SET) < 0)
 		task_fail(t, 500, "spool: %s", strerror(errno));
 	else {
