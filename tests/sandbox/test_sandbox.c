@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "internal.h"
 #include "sandbox.h"
 
 #define U SANDBOX_UNBOUNDED
@@ -708,6 +709,43 @@ Test(isolation, foreign_abis_kill)
 	cr_assert_eq(r.rep.end, SANDBOX_END_SIGNAL);
 	cr_assert_eq(r.rep.signal, SIGSYS);
 	run_free(&r);
+}
+
+/* -------------------------------------------------------------- filter */
+
+/* hello in one of four shapes, each with its own filter. */
+static void shape_run(int shape)
+{
+	struct run r;
+
+	run_init(&r, "");
+	if (shape == 3)
+		run_add_in(&r, "/dev/input", "x", SANDBOX_SGET_SPUT);
+	r.spec.deterministic = shape == 1 || shape == 2;
+	r.spec.memory_etag = shape == 2;
+	run_go(&r, "hello", NULL);
+	cr_assert_eq(r.rc, 0, "%s", r.err.msg);
+	cr_assert_str_eq(out(&r), "hello, world\n");
+	run_free(&r);
+}
+
+/* A daemon alternates shapes (determinism, memory etag, layouts): each
+ * filter is compiled once, not again whenever another shape came between
+ * (a one-entry cache made every prewarmed deterministic spawn after a
+ * memory-etag one compile its filter again). */
+Test(filter, alternating_shapes_stay_compiled)
+{
+	unsigned long first;
+
+	for (int s = 0; s < 4; s++)
+		shape_run(s);
+	first = sb_filter_builds();
+	cr_assert_geq(first, 4);
+	for (int round = 0; round < 2; round++)
+		for (int s = 0; s < 4; s++)
+			shape_run(s);
+	cr_assert_eq(sb_filter_builds(), first,
+		     "%lu filters compiled again", sb_filter_builds() - first);
 }
 
 /* ------------------------------------------------------------- prewarm */
