@@ -19,6 +19,7 @@
  */
 #include <elf.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
@@ -48,6 +49,23 @@ const int sb_det_calls[] = {
 };
 const size_t sb_det_ncalls = sizeof(sb_det_calls) / sizeof(sb_det_calls[0]);
 
+/* SHA-256, fetched once: EVP_sha256() makes OpenSSL 3 look the
+ * implementation up again on every digest (a few µs, several times per
+ * deterministic spawn). Process lifetime. */
+static EVP_MD *sha256_fetched;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+	sha256_fetched = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static const EVP_MD *sha256(void)
+{
+	pthread_once(&sha256_once, sha256_fetch);
+	return sha256_fetched ? sha256_fetched : EVP_sha256();
+}
+
 void sb_det_init(struct sandbox *sb, const struct sandbox_spec *spec)
 {
 	sb->det = spec->deterministic;
@@ -55,7 +73,7 @@ void sb_det_init(struct sandbox *sb, const struct sandbox_spec *spec)
 		return;
 	sb->epoch_ns = spec->epoch_ns ? spec->epoch_ns : SANDBOX_EPOCH_NS;
 	EVP_Digest(spec->seed ? spec->seed : (const unsigned char *)"",
-		   spec->seed ? spec->seed_len : 0, sb->key, NULL, EVP_sha256(),
+		   spec->seed ? spec->seed_len : 0, sb->key, NULL, sha256(),
 		   NULL);
 }
 
@@ -71,7 +89,7 @@ void sb_det_random(struct sandbox *sb, unsigned char *out, size_t len)
 		memcpy(in, sb->key, 32);
 		for (int b = 0; b < 8; b++)
 			in[32 + b] = (unsigned char)(i >> (8 * b));
-		EVP_Digest(in, sizeof(in), block, NULL, EVP_sha256(), NULL);
+		EVP_Digest(in, sizeof(in), block, NULL, sha256(), NULL);
 		if (take > len)
 			take = len;
 		memcpy(out, block + skip, take);
