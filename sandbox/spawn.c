@@ -738,9 +738,17 @@ static int park_wait(struct park *pk, struct seccomp_notif *n)
 	return n->pid == (__u32)pk->pid && n->data.nr == PARK_NR ? 0 : -1;
 }
 
-/* Install src at dst in the parked child: one round trip to it (it
- * installs the fd itself). `answer`: also answer its call with dst, in the
- * same step. */
+/*
+ * Install src at dst in the parked child: one round trip to it (it
+ * installs the fd itself). An interrupted plain ADDFD did not happen and
+ * is made again. `answer`: also answer its call with dst, in the same
+ * step (SECCOMP_ADDFD_FLAG_SEND). That marks the call answered before the
+ * child has taken the fd, and a signal that interrupts our wait withdraws
+ * the fd (notify.c, fd_install): the child would go on without it. So
+ * every signal is blocked meanwhile; a stop (SIGSTOP cannot be blocked)
+ * can still do it, and then the spawn fails (our ioctl fails, the child's
+ * execveat of the missing fd too), it never runs the wrong thing.
+ */
 static int park_addfd(const struct park *pk, __u64 id, int src, int dst,
 		      int flags, bool answer, struct sandbox_error *err)
 {
@@ -749,8 +757,22 @@ static int park_addfd(const struct park *pk, __u64 id, int src, int dst,
 		.flags = SECCOMP_ADDFD_FLAG_SETFD |
 			 (answer ? SECCOMP_ADDFD_FLAG_SEND : 0),
 	};
+	sigset_t all, old;
+	int r;
 
-	if (ioctl(pk->listener, SECCOMP_IOCTL_NOTIF_ADDFD, &add) == dst)
+	sigfillset(&all);
+	if (answer)
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+	do
+		r = ioctl(pk->listener, SECCOMP_IOCTL_NOTIF_ADDFD, &add);
+	while (r < 0 && errno == EINTR && !answer);
+	if (answer) {
+		int e = errno;
+
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		errno = e;
+	}
+	if (r == dst)
 		return 0;
 	sb_error(err, "sandbox setup: installing fd %d: %s", dst, strerror(errno));
 	return -1;
