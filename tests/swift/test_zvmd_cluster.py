@@ -272,6 +272,11 @@ class Faults(Case):
                              'the first primary must hold the old version')
         status, h, body = self.a.job(cat_job(name))
         self.assertEqual((status, body), (200, b'new version\n'), dict(h))
+        # Found by a wildcard: the listing (not a HEAD) said the new
+        # version, the stale copy on the first primary is not used.
+        status, h, body = self.a.job(cat_job('f/stale*.txt'))
+        self.assertEqual((status, body), (200, b'new version\n'), dict(h))
+        self.assertEqual(node_of(h, 0), first)
 
     def test_large_objects(self):
         """A static and a dynamic large object manifest: the worker finds
