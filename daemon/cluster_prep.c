@@ -264,7 +264,9 @@ static bool is_md5_hex(const char *s)
  * against it (size, etag, expiry, manifest, symlink) and otherwise reads
  * through the proxy with the user's token, which Swift authorises (a
  * DLO manifest with a body of its own passes for a plain object here:
- * its bytes through Swift then differ from the listing's, 409).
+ * its bytes through Swift then differ from the listing's, 409, or Swift
+ * refuses its segments, 403 — the one refusal that may come after other
+ * instances started).
  * Freshness: the listing is asked with X-Newest (the newest of the
  * container's replicas), as a HEAD asks the object's; the two differ
  * only while a container update of an overwrite is pending, and then
