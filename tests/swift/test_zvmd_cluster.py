@@ -31,6 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster_client import (  # noqa: E402
     ZvmdClusterCase, data_files, descendants, group, nexe,
     read_secret, request, run_tests, sign, swift_get_nodes, wait_for, words)
+from harness import nondeterminism  # noqa: E402  (cluster_client's path)
 
 
 def cat_job(name):
@@ -97,6 +98,29 @@ class Jobs(Case):
         self.assertEqual(nexe(h, 'System'), ['hello'])
         self.assertEqual(nexe(h, 'Status'), ['ok'])
         self.assertEqual(nexe(h, 'Retcode'), ['0'])
+        # The worker's validation note, passed on by the coordinator.
+        self.assertEqual(nexe(h, 'Validation'), [nondeterminism()])
+
+    def test_memory_etag(self):
+        """exec.memory_etag travels in the task: the worker reports ZeroVM's
+        /dev/memory etag, the same for the same job, another for another
+        input; the run is pinned to one CPU."""
+        self.a.put('mem', b'')
+        self.a.put('mem/a.txt', b'the same input\n')
+        self.a.put('mem/b.txt', b'another input\n')
+
+        def run(name):
+            job = cat_job('mem/' + name)
+            job[0]['exec']['memory_etag'] = True
+            status, h, body = self.a.job(job)
+            self.assertEqual(status, 200, body)
+            self.assertEqual(nexe(h, 'Validation'),
+                             [nondeterminism(pinned=True)])
+            return h.get('X-Nexe-Etag', '')
+        etag = run('a.txt')
+        self.assertRegex(etag, r'^/dev/memory [0-9a-f]{32}$')
+        self.assertEqual(run('a.txt'), etag)
+        self.assertNotEqual(run('b.txt'), etag)
 
     def wordcount(self):
         """24 objects, 3 reducers; the answer's headers after checking the
