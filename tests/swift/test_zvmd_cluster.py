@@ -19,9 +19,11 @@ Run: ZVMD=build/daemon/zvmd ZVM_PROG_HELLO=... /usr/bin/python3 \\
 """
 
 import collections
+import glob
 import json
 import os
 import random
+import re
 import signal
 import sys
 import threading
@@ -29,7 +31,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster_client import (  # noqa: E402
-    ZvmdClusterCase, data_files, descendants, group, nexe,
+    Account, ZvmdClusterCase, data_files, descendants, group, nexe,
     read_secret, request, run_tests, sign, swift_get_nodes, wait_for, words)
 from harness import nondeterminism  # noqa: E402  (cluster_client's path)
 
@@ -348,6 +350,141 @@ class Faults(Case):
             t.join()
 
 
+INPUT_LOG = re.compile(r'msg=input job=\S+ inst=\S+ object="([^"]*)" '
+                       r'source=(\w+)(?: reason="([^"]*)")?')
+
+
+class StoredKinds(Case):
+    """Objects that are not their bytes in one .data file: erasure-coded,
+    encrypted, symlinks. The worker of the object's node reads them
+    through Swift (its log says why) and the program sees the object's
+    bytes. The cluster (crypto_proxies) has an "encrypting" proxy whose
+    objects are ciphertext on disk, and a "plain" proxy that cannot
+    decrypt them; the main proxy decrypts but stores plaintext."""
+
+    def input_source(self, ip, path):
+        """(source, reason) of the last input line of the zvmd at ip for
+        <AUTH_test>/path: "local" or "proxy" and why."""
+        found = None
+        with open(self.c.log_path('zvmd-' + ip), errors='replace') as f:
+            for line in f:
+                m = INPUT_LOG.search(line)
+                if m and m.group(1) == '%s/%s' % (self.a.name, path):
+                    found = (m.group(2), m.group(3))
+        self.assertIsNotNone(found, 'no input line for %s in the log of '
+                             'zvmd-%s' % (path, ip))
+        return found
+
+    def assert_job_reads(self, path, want, source, reason=None):
+        """A cat job over path answers want (what a GET answers), and the
+        worker read it from source ("local" or "proxy", for reason)."""
+        status, _, got = self.a.get(path)
+        self.assertEqual((status, got), (200, want), 'GET ' + path)
+        status, h, body = self.a.job(cat_job(path))
+        self.assertEqual(status, 200, (path, body[:300], dict(h)))
+        self.assertEqual(body, want, path)
+        how = self.input_source(node_of(h, 0), path)
+        self.assertEqual(how[0], source, (path, how))
+        if reason:
+            self.assertIn(reason, how[1] or '', path)
+        return node_of(h, 0)
+
+    def test_erasure_coded(self):
+        """An object of the EC policy (2 + 1 fragments, several 64 KiB
+        segments): the job runs on a node holding one of its fragments
+        and reads the object through Swift, not the fragment."""
+        self.a.put('ec', b'', {'X-Storage-Policy': 'ec'})
+        data = text(7, 40000)
+        self.assertGreater(len(data), 3 * 65536)
+        self.a.put('ec/big.txt', data)
+        worker = self.assert_job_reads('ec/big.txt', data, 'proxy',
+                                       'erasure-coded')
+        part, hsh, nodes, _ = swift_get_nodes(
+            self.c.etc, self.a.name, 'ec', 'big.txt', 'object-2.ring.gz')
+        self.assertEqual(worker, nodes[0].split(':')[0])
+        devices = [n[2] for n in self.c.nodes if n[0] == worker][0]
+        frags = [f for d in os.listdir(devices) for f in glob.glob(
+            os.path.join(devices, d, 'objects-2', str(part), hsh[-3:], hsh,
+                         '*#*.data'))]
+        self.assertEqual(len(frags), 1, frags)
+        self.assertLess(os.path.getsize(frags[0]), len(data))
+
+    def test_encrypted(self):
+        """An object PUT through the encrypting proxy is ciphertext on
+        disk; a job through the main proxy (which decrypts) returns its
+        plaintext, read through Swift. An object PUT through the main
+        proxy stays plaintext and is read from the disk."""
+        enc = Account(self.c.proxy_url('encrypting'), 'test:tester',
+                      'testing')
+        self.a.put('enc', b'')
+        secret = b'the plaintext of an encrypted object\n' * 50
+        enc.put('enc/secret.txt', secret)
+        for f in self.data_files('enc/secret.txt'):
+            with open(f, 'rb') as fh:
+                self.assertNotEqual(fh.read(), secret, f)
+        self.assert_job_reads('enc/secret.txt', secret, 'proxy',
+                              'encrypted')
+        self.a.put('enc/plain.txt', b'stored as it is\n')
+        self.assert_job_reads('enc/plain.txt', b'stored as it is\n',
+                              'local')
+
+    def test_encrypted_proxy_cannot_decrypt(self):
+        """A zvmd whose proxy_url cannot decrypt (no keymaster): a job over
+        an encrypted object on its node fails naming the object and the
+        cause, whether that zvmd planned the job (its proxy answered the
+        ciphertext's etag) or only ran it (its GET returned ciphertext);
+        never the ciphertext as the object's bytes."""
+        enc = Account(self.c.proxy_url('encrypting'), 'test:tester',
+                      'testing')
+        self.a.put('enc', b'')
+        worker = self.c.zvmds[1].ip
+        name = next(n for n in ('enc/nokey%d' % i for i in range(100))
+                    if self.primaries(n)[0] == worker)
+        enc.put(name, b'only a decrypting proxy may read this\n')
+        index = self.zvmd_index(worker)
+        self.c.zvmd_configure(index, self.c.proxy_url('plain'))
+        try:
+            self.c.zvmd_reload(index)
+            for coordinator in (worker, self.other_ip(worker)):
+                status, h, body = self.a.job(
+                    cat_job(name), base=self.zvmd_url(coordinator))
+                said = body.decode('utf-8', 'replace') + \
+                    h.get('X-Nexe-Status', '')
+                self.assertNotEqual(status, 200, (coordinator, said))
+                self.assertIn('swift://%s/%s is encrypted' % (
+                    self.a.name, name), said, coordinator)
+                self.assertIn('no keymaster', said, coordinator)
+        finally:
+            self.c.zvmd_configure(index)
+            self.c.zvmd_reload(index)
+        self.assert_next_job_ok()
+
+    def data_files(self, path):
+        """The .data files of <AUTH_test>/path (policy 0) on every node."""
+        cont, obj = path.split('/', 1)
+        part, hsh, _, _ = swift_get_nodes(self.c.etc, self.a.name, cont, obj)
+        found = [f for n in self.c.nodes for f in data_files(n[2], part, hsh)]
+        self.assertTrue(found, path)
+        return found
+
+    def test_symlink(self):
+        """A symlink (to an object in another container): the job reads
+        the target's bytes through Swift. A dangling symlink: 404 naming
+        the symlink, nothing runs."""
+        self.a.put('lnk', b'')
+        self.a.put('lnk-target', b'')
+        self.a.put('lnk-target/t.txt', b'the target\'s bytes\n')
+        self.a.put('lnk/link.txt', b'',
+                   {'X-Symlink-Target': 'lnk-target/t.txt'})
+        self.assert_job_reads('lnk/link.txt', b'the target\'s bytes\n',
+                              'proxy', 'symlink')
+        self.a.put('lnk/dangling.txt', b'',
+                   {'X-Symlink-Target': 'lnk-target/none.txt'})
+        status, _, body = self.a.job(cat_job('lnk/dangling.txt'))
+        self.assertEqual(status, 404, body)
+        self.assertIn(b'lnk/dangling.txt', body)
+
+
 # A word count in Python, run by the python3 system image's interpreter.
 WORDCOUNT_PY = b"""
 import collections, re, sys
@@ -654,4 +791,4 @@ def images_from_env():
 if __name__ == '__main__':
     every, some = images_from_env()
     sys.exit(run_tests(sysimages=every, node_sysimages=some,
-                       listing_limit=10))
+                       listing_limit=10, crypto_proxies=True))
