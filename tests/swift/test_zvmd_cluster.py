@@ -399,6 +399,8 @@ class StoredKinds(Case):
         self.a.put('ec/big.txt', data)
         worker = self.assert_job_reads('ec/big.txt', data, 'proxy',
                                        'erasure-coded')
+        status, h, body = self.a.job(cat_job('ec/big*.txt'))
+        self.assertEqual((status, body), (200, data), dict(h))
         part, hsh, nodes, _ = swift_get_nodes(
             self.c.etc, self.a.name, 'ec', 'big.txt', 'object-2.ring.gz')
         self.assertEqual(worker, nodes[0].split(':')[0])
@@ -424,6 +426,10 @@ class StoredKinds(Case):
                 self.assertNotEqual(fh.read(), secret, f)
         self.assert_job_reads('enc/secret.txt', secret, 'proxy',
                               'encrypted')
+        # Found by a wildcard: the listing's (decrypted) etag stands for
+        # the HEAD's.
+        status, h, body = self.a.job(cat_job('enc/secret*.txt'))
+        self.assertEqual((status, body), (200, secret), dict(h))
         self.a.put('enc/plain.txt', b'stored as it is\n')
         self.assert_job_reads('enc/plain.txt', b'stored as it is\n',
                               'local')
@@ -483,6 +489,30 @@ class StoredKinds(Case):
         status, _, body = self.a.job(cat_job('lnk/dangling.txt'))
         self.assertEqual(status, 404, body)
         self.assertIn(b'lnk/dangling.txt', body)
+
+    def test_symlink_listed(self):
+        """Symlinks found by a wildcard are HEADed, not taken from the
+        listing (which says nothing of the target's permissions): one to
+        another account's private object fails the job with 403 naming
+        it, and no instance runs anywhere, not even the plain object's;
+        a good one reads its target."""
+        self.b.put('lpriv', b'')
+        self.b.put('lpriv/x.txt', b'private bytes\n')
+        self.a.put('lsym', b'')
+        self.a.put('lsym/a-plain.txt', b'plain\n')
+        self.a.put('lsym/b-link.txt', b'', {
+            'X-Symlink-Target': 'lpriv/x.txt',
+            'X-Symlink-Target-Account': 'AUTH_test2'})
+        status, body, moved = self.count_instances(
+            cat_job('lsym/*.txt'), None)
+        self.assertEqual(status, 403, body)
+        self.assertIn(b'lsym/b-link.txt', body)
+        self.assertEqual(moved, [])
+        self.a.put('lsym/b-link.txt', b'', {'X-Symlink-Target': 'lsym/t'})
+        self.a.put('lsym/t', b'the target\n')
+        status, h, body = self.a.job(cat_job('lsym/*.txt'))
+        self.assertEqual((status, body), (200, b'plain\nthe target\n'),
+                         dict(h))
 
 
 # A word count in Python, run by the python3 system image's interpreter.
