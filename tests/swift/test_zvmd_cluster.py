@@ -298,6 +298,11 @@ class Faults(Case):
                              'the first primary must hold the old version')
         status, h, body = self.a.job(cat_job(name))
         self.assertEqual((status, body), (200, b'new version\n'), dict(h))
+        # Found by a wildcard: the listing (not a HEAD) said the new
+        # version, the stale copy on the first primary is not used.
+        status, h, body = self.a.job(cat_job('f/stale*.txt'))
+        self.assertEqual((status, body), (200, b'new version\n'), dict(h))
+        self.assertEqual(node_of(h, 0), first)
 
     def test_large_objects(self):
         """A static and a dynamic large object manifest: the worker finds
@@ -394,6 +399,8 @@ class StoredKinds(Case):
         self.a.put('ec/big.txt', data)
         worker = self.assert_job_reads('ec/big.txt', data, 'proxy',
                                        'erasure-coded')
+        status, h, body = self.a.job(cat_job('ec/big*.txt'))
+        self.assertEqual((status, body), (200, data), dict(h))
         part, hsh, nodes, _ = swift_get_nodes(
             self.c.etc, self.a.name, 'ec', 'big.txt', 'object-2.ring.gz')
         self.assertEqual(worker, nodes[0].split(':')[0])
@@ -419,6 +426,10 @@ class StoredKinds(Case):
                 self.assertNotEqual(fh.read(), secret, f)
         self.assert_job_reads('enc/secret.txt', secret, 'proxy',
                               'encrypted')
+        # Found by a wildcard: the listing's (decrypted) etag stands for
+        # the HEAD's.
+        status, h, body = self.a.job(cat_job('enc/secret*.txt'))
+        self.assertEqual((status, body), (200, secret), dict(h))
         self.a.put('enc/plain.txt', b'stored as it is\n')
         self.assert_job_reads('enc/plain.txt', b'stored as it is\n',
                               'local')
@@ -478,6 +489,30 @@ class StoredKinds(Case):
         status, _, body = self.a.job(cat_job('lnk/dangling.txt'))
         self.assertEqual(status, 404, body)
         self.assertIn(b'lnk/dangling.txt', body)
+
+    def test_symlink_listed(self):
+        """Symlinks found by a wildcard are HEADed, not taken from the
+        listing (which says nothing of the target's permissions): one to
+        another account's private object fails the job with 403 naming
+        it, and no instance runs anywhere, not even the plain object's;
+        a good one reads its target."""
+        self.b.put('lpriv', b'')
+        self.b.put('lpriv/x.txt', b'private bytes\n')
+        self.a.put('lsym', b'')
+        self.a.put('lsym/a-plain.txt', b'plain\n')
+        self.a.put('lsym/b-link.txt', b'', {
+            'X-Symlink-Target': 'lpriv/x.txt',
+            'X-Symlink-Target-Account': 'AUTH_test2'})
+        status, body, moved = self.count_instances(
+            cat_job('lsym/*.txt'), None)
+        self.assertEqual(status, 403, body)
+        self.assertIn(b'lsym/b-link.txt', body)
+        self.assertEqual(moved, [])
+        self.a.put('lsym/b-link.txt', b'', {'X-Symlink-Target': 'lsym/t'})
+        self.a.put('lsym/t', b'the target\n')
+        status, h, body = self.a.job(cat_job('lsym/*.txt'))
+        self.assertEqual((status, body), (200, b'plain\nthe target\n'),
+                         dict(h))
 
 
 # A word count in Python, run by the python3 system image's interpreter.
@@ -639,6 +674,106 @@ class Listings(Case):
         self.assertEqual(status, 403, body)
         self.assertIn(b'hidden', body)
 
+
+
+class Listed(Case):
+    """Objects found by a wildcard: their container's listing, read with
+    the user's token, stands for a HEAD of each (daemon/README.md,
+    "Planning") when the entry is plainly an object's own bytes; the
+    worker still checks what it opens against it."""
+
+    def proxy_heads(self, prefix):
+        """HEAD requests for objects under prefix in the proxy's log."""
+        with open(self.c.log_path('proxy'), 'rb') as f:
+            return f.read().count(b' HEAD /v1/%s/%s' % (
+                self.a.name.encode(), prefix.encode()))
+
+    def test_no_head_per_object(self):
+        """A job over 12 listed objects (two listing pages) reads them
+        all, and the coordinator asked the proxy for none of them."""
+        self.a.put('ls', b'')
+        for i in range(12):
+            self.a.put('ls/o%02d.txt' % i, b'object %d\n' % i)
+        before = self.proxy_heads('ls/')
+        status, h, body = self.a.job([group('cat', 'cat', devices=[
+            {'name': 'stdin', 'path': 'swift://~/ls/*.txt'},
+            {'name': 'stdout'}])])
+        self.assertEqual(status, 200, (body[:300], dict(h)))
+        self.assertEqual(body, b''.join(b'object %d\n' % i
+                                        for i in range(12)))
+        self.assertEqual(self.proxy_heads('ls/'), before)
+
+    def test_expired_object_still_listed(self):
+        """An object past its X-Delete-At stays in the listing until the
+        expirer runs, but Swift answers 404 for it: so does the job,
+        naming it, and its bytes are never read."""
+        self.a.put('exp', b'')
+        self.a.put('exp/a.txt', b'lives on\n')
+        self.a.put('exp/b.txt', b'expired bytes\n', {'X-Delete-After': '1'})
+        wait_for(lambda: self.a.head('exp/b.txt') == 404,
+                 'exp/b.txt to expire')
+        status, _, listing = self.a.call('GET', 'exp', query='format=json')
+        self.assertIn('b.txt', [e['name'] for e in json.loads(listing)])
+        status, h, body = self.a.job([group('cat', 'cat', devices=[
+            {'name': 'stdin', 'path': 'swift://~/exp/*.txt'},
+            {'name': 'stdout'}])])
+        self.assertEqual(status, 404, (body[:300], dict(h)))
+        self.assertIn(b'exp/b.txt', body + h.get('X-Nexe-Status',
+                                                 '').encode())
+        self.assertNotIn(b'expired bytes', body)
+
+    def test_acl(self):
+        """Another account's private container under a wildcard: 403 and
+        no instance runs anywhere; after X-Container-Read for
+        test:tester its listing proves the reads and the job works."""
+        self.b.put('priv', b'')
+        self.b.put('priv/d1.txt', b'first secret\n')
+        self.b.put('priv/d2.txt', b'second secret\n')
+        job = [group('cat', 'cat', devices=[
+            {'name': 'stdin', 'path': 'swift://AUTH_test2/priv/*.txt'},
+            {'name': 'stdout'}])]
+        status, body, moved = self.count_instances(job, None)
+        self.assertEqual(status, 403, body)
+        self.assertIn(b'AUTH_test2/priv', body)
+        self.assertEqual(moved, [])
+        self.b.call('POST', 'priv', {'X-Container-Read': 'test:tester'},
+                    expect=(204,))
+        status, body, moved = self.count_instances(job, None)
+        self.assertEqual((status, body),
+                         (200, b'first secret\nsecond secret\n'))
+
+    def test_large_objects(self):
+        """Manifests under a wildcard are HEADed (an SLO's entry has its
+        slo_etag, an empty DLO manifest 0 bytes): the whole objects are
+        read through Swift. A DLO manifest with a body of its own looks
+        like a plain object in the listing: the worker finds the
+        manifest on disk, reads through Swift, and the bytes differ
+        from the listing's: 409, never the manifest's body as data."""
+        parts = [text(10 + i, 200) for i in range(2)]
+        self.a.put('lseg', b'')
+        for i, part in enumerate(parts):
+            self.a.put('lseg/s%d' % i, part)
+        manifest = [{'path': '/lseg/s%d' % i} for i in range(len(parts))]
+        self.a.put('lo', b'')
+        self.a.call('PUT', 'lo/slo.txt', body=json.dumps(manifest).encode(),
+                    query='multipart-manifest=put', expect=(201,))
+        self.a.put('lo/dlo.txt', b'', {'X-Object-Manifest': 'lseg/s'})
+        whole = b''.join(parts)
+        status, h, body = self.a.job([group('cat', 'cat', devices=[
+            {'name': 'stdin', 'path': 'swift://~/lo/*.txt'},
+            {'name': 'stdout'}])])
+        self.assertEqual(status, 200, (body[:300], dict(h)))
+        self.assertEqual(body, whole + whole)
+        self.a.put('lo2', b'')
+        self.a.put('lo2/dlo.txt', b'manifest body\n',
+                   {'X-Object-Manifest': 'lseg/s'})
+        status, h, body = self.a.job([group('cat', 'cat', devices=[
+            {'name': 'stdin', 'path': 'swift://~/lo2/*.txt'},
+            {'name': 'stdout'}])])
+        self.assertEqual(status, 409, (body[:300], dict(h)))
+        self.assertNotIn(b'manifest body', body)
+        self.assertIn(b'changed', body.lower() +
+                      h.get('X-Nexe-Status', '').encode())
 
 class Internal(ZvmdClusterCase):
     """The worker's internal API refuses what the coordinator did not
