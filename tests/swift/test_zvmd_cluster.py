@@ -451,15 +451,19 @@ class StoredKinds(Case):
         self.c.zvmd_configure(index, self.c.proxy_url('plain'))
         try:
             self.c.zvmd_reload(index)
-            for coordinator in (worker, self.other_ip(worker)):
+            # The last: a wildcard, planned from the plain proxy's
+            # listing of the container.
+            for coordinator, path in ((worker, name),
+                                      (self.other_ip(worker), name),
+                                      (worker, name + '*')):
                 status, h, body = self.a.job(
-                    cat_job(name), base=self.zvmd_url(coordinator))
+                    cat_job(path), base=self.zvmd_url(coordinator))
                 said = body.decode('utf-8', 'replace') + \
                     h.get('X-Nexe-Status', '')
-                self.assertNotEqual(status, 200, (coordinator, said))
+                self.assertNotEqual(status, 200, (coordinator, path, said))
                 self.assertIn('swift://%s/%s is encrypted' % (
-                    self.a.name, name), said, coordinator)
-                self.assertIn('no keymaster', said, coordinator)
+                    self.a.name, name), said, (coordinator, path))
+                self.assertIn('no keymaster', said, (coordinator, path))
         finally:
             self.c.zvmd_configure(index)
             self.c.zvmd_reload(index)
