@@ -10,7 +10,9 @@
  *   2. HEAD every input object and program: 403/404 fail the job with
  *      that status, naming the object; the answers (etag, size,
  *      timestamp) become the task's `objects`, which workers check the
- *      bytes they read against;
+ *      bytes they read against. An object found in a listing the user
+ *      read is not asked again when its entry is plainly the object's
+ *      own bytes (listed_usable): the listing already answered for it;
  *   3. probe every swift:// output with a PUT that has no body and no
  *      Content-Length: Swift authorises it, then refuses it with 411, so
  *      "411" means "may write" and no object is ever created;
@@ -22,8 +24,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
+#include <jansson.h>
 
 #include "internal.h"
 
@@ -51,6 +55,10 @@ struct prep_ctx {
 	bool *up;
 	size_t nips;
 	const char *skip;       /* an IP taken as down (alternatives) */
+	/* Plain objects as their containers' listings showed them, sorted
+	 * by path once the plan is made (see listed_usable). */
+	struct proto_object *listed;
+	size_t nlisted, listed_cap;
 };
 
 static int fail(struct zvmd_prep *p, int status, const char *fmt, ...)
@@ -202,6 +210,153 @@ static int listing_status(struct zvmd_prep *p, long status, const char *what,
 			       "proxy answered %ld", what, status);
 }
 
+/* ------------------------------------------------- listed objects */
+
+/* A listing's last_modified ("2026-11-27T13:00:00.123450", UTC) as an
+ * X-Timestamp ("1795784400.12345"). malloc'd; NULL if unparsable. */
+static char *listed_timestamp(const char *iso)
+{
+	struct tm tm = { 0 };
+	char frac[8] = "0", *out;
+	int n = 0;
+
+	if (!iso || sscanf(iso, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year,
+			   &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+			   &tm.tm_sec, &n) != 6)
+		return NULL;
+	if (iso[n] == '.' && sscanf(iso + n + 1, "%5[0-9]", frac) != 1)
+		return NULL;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	if (asprintf(&out, "%lld.%.5s%.*s", (long long)timegm(&tm), frac,
+		     5 - (int)strlen(frac), "00000") < 0)
+		return NULL;
+	return out;
+}
+
+static bool is_md5_hex(const char *s)
+{
+	size_t n = s ? strspn(s, "0123456789abcdef") : 0;
+
+	return n == 32 && !s[n];
+}
+
+/*
+ * May this listing entry stand for a HEAD of its object? A listing the
+ * user may read proves that the user may read every object in it: Swift
+ * has no per-object permissions, and its auth middlewares (tempauth,
+ * keystoneauth) judge an object GET/HEAD by the container's read ACL
+ * exactly as a listing GET, except that a referrer ACL (.r:) needs
+ * .rlistings for the listing only — stricter for the listing. What a
+ * listing does not prove is the authority of the bytes behind a
+ * symlink (its target's container) or a large object manifest (its
+ * segments' containers), and an expired object (X-Delete-At) is still
+ * listed until the expirer removes it. So only entries that are plainly
+ * an object's own bytes are used:
+ *   - a positive size: symlinks and DLO manifests (the usual ones) are
+ *     empty objects;
+ *   - no symlink_path and no slo_etag: what the symlink and slo
+ *     middlewares add to the entries of theirs;
+ *   - an md5 hex etag: without the slo middleware an SLO's etag carries
+ *     "; slo_etag=...".
+ * Anything else is asked with a HEAD, as any object outside a listing.
+ * Whatever a listing says, the worker still checks the .data it opens
+ * against it (size, etag, expiry, manifest, symlink) and otherwise reads
+ * through the proxy with the user's token, which Swift authorises (a
+ * DLO manifest with a body of its own passes for a plain object here:
+ * its bytes through Swift then differ from the listing's, 409, or Swift
+ * refuses its segments, 403 — the one refusal that may come after other
+ * instances started).
+ * Freshness: the listing is asked with X-Newest (the newest of the
+ * container's replicas), as a HEAD asks the object's; the two differ
+ * only while a container update of an overwrite is pending, and then
+ * the worker's copy differs from the listing (409) unless that node's
+ * replica missed the same overwrite (then the job reads the version the
+ * listing shows, as a GET without X-Newest may).
+ */
+static bool listed_usable(const json_t *e)
+{
+	json_t *bytes = json_object_get(e, "bytes");
+
+	return json_is_integer(bytes) && json_integer_value(bytes) > 0 &&
+	       !json_object_get(e, "symlink_path") &&
+	       !json_object_get(e, "slo_etag") &&
+	       is_md5_hex(json_string_value(json_object_get(e, "hash")));
+}
+
+/* Keep the usable entries of a listing page of acct/cont. */
+static int listed_add(struct prep_ctx *c, const char *acct, const char *cont,
+		      const char *body, size_t len)
+{
+	json_t *j = json_loadb(body, len, 0, NULL), *e;
+	size_t i;
+	int rc = 0;
+
+	json_array_foreach(j, i, e) {
+		const char *name = json_string_value(json_object_get(e,
+								    "name"));
+		struct proto_object *o;
+
+		if (!name || !listed_usable(e))
+			continue;
+		if (c->nlisted == c->listed_cap) {
+			size_t cap = 2 * c->listed_cap + 64;
+
+			o = realloc(c->listed, cap * sizeof(*o));
+			if (!o) {
+				rc = -1;
+				break;
+			}
+			c->listed = o;
+			c->listed_cap = cap;
+		}
+		o = &c->listed[c->nlisted];
+		memset(o, 0, sizeof(*o));
+		o->size = (uint64_t)json_integer_value(json_object_get(e,
+								       "bytes"));
+		o->timestamp = listed_timestamp(json_string_value(
+				json_object_get(e, "last_modified")));
+		o->etag = strdup(json_string_value(json_object_get(e, "hash")));
+		if (asprintf(&o->path, "%s/%s/%s", acct, cont, name) < 0)
+			o->path = NULL;
+		if (!o->timestamp || !o->etag || !o->path) {
+			free(o->timestamp);
+			free(o->etag);
+			free(o->path);
+			continue;
+		}
+		c->nlisted++;
+	}
+	json_decref(j);
+	return rc;
+}
+
+static int listed_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct proto_object *)a)->path,
+		      ((const struct proto_object *)b)->path);
+}
+
+/* The listing entry of acct/cont/obj path, or NULL. */
+static const struct proto_object *listed_find(const struct prep_ctx *c,
+					      const char *path)
+{
+	struct proto_object key = { .path = (char *)path };
+
+	return c->nlisted ? bsearch(&key, c->listed, c->nlisted,
+				    sizeof(key), listed_cmp) : NULL;
+}
+
+static void listed_free(struct prep_ctx *c)
+{
+	for (size_t i = 0; i < c->nlisted; i++) {
+		free(c->listed[i].path);
+		free(c->listed[i].etag);
+		free(c->listed[i].timestamp);
+	}
+	free(c->listed);
+}
+
 /* proto_store.list over the proxy: every page, marker after marker,
  * until an empty one (a short page does not prove the end: the proxy's
  * page size is its own). */
@@ -252,7 +407,9 @@ static int store_list(void *ctx, const char *account, const char *container,
 			zvmd_http_fetched_free(&f);
 			goto out;
 		} else if (zvmd_listing_page_parse(f.body, f.len, out, &cap,
-						   &count)) {
+						   &count) ||
+			   (container && listed_add(c, account, container,
+						    f.body, f.len))) {
 			zvmd_http_fetched_free(&f);
 			c->p->status = 502;
 			proto_error_set(err, PROTO_EINTERNAL, "listing %s: the "
@@ -311,6 +468,39 @@ static struct proto_object *seen_find(struct zvmd_prep *p, const char *path)
 		if (!strcmp(p->objects[i].path, path))
 			return &p->objects[i];
 	return NULL;
+}
+
+/* An input or program seen in its container's listing: recorded as a
+ * HEAD would have recorded it (judge_read), without asking. */
+static int listed_take(struct prep_ctx *c, const struct proto_object *l)
+{
+	struct zvmd_prep *p = c->p;
+	struct proto_object *v, *s;
+	char key[600];
+
+	if (seen_find(p, l->path))
+		return 0;
+	v = realloc(p->objects, (p->nobjects + 1) * sizeof(*v));
+	if (!v)
+		return fail(p, 500, "out of memory");
+	p->objects = v;
+	s = &v[p->nobjects];
+	memset(s, 0, sizeof(*s));
+	p->nobjects++;
+	s->path = strdup(l->path);
+	s->etag = strdup(l->etag);
+	s->timestamp = strdup(l->timestamp);
+	s->size = l->size;
+	if (!s->path || !s->etag || !s->timestamp)
+		return fail(p, 500, "out of memory");
+	/* The listing said the container's policy (store_list). */
+	snprintf(key, sizeof(key), "%.*s", (int)(strchr(strchr(l->path, '/') +
+						      1, '/') - l->path),
+		 l->path);
+	s->policy = policy_find(c, key);
+	if (s->policy < 0)
+		s->policy = policy_record(c, key, NULL);
+	return 0;
 }
 
 /* A response header's value (malloc'd, "" when absent); Swift quotes
@@ -428,6 +618,8 @@ static int check_add(struct prep_ctx *c, struct checks *cs,
 		free(own);
 		return 0;
 	}
+	if (kind == CHECK_READ && listed_find(c, path))
+		return listed_take(c, listed_find(c, path));
 	if (cs->n == cs->cap) {
 		size_t cap = cs->cap ? 2 * cs->cap : 16;
 
@@ -819,8 +1011,13 @@ void zvmd_prep_run(struct zvmd_prep *p)
 		/* A listing that failed in transport already set 502. */
 		fail(p, p->status != 200 ? p->status :
 		     proto_error_status(err.kind), "%s", err.msg);
-	} else if (!check_objects(&c)) {
-		place(&c);
+	} else {
+		/* listed_find looks entries up from now on. */
+		if (c.nlisted)
+			qsort(c.listed, c.nlisted, sizeof(*c.listed),
+			      listed_cmp);
+		if (!check_objects(&c))
+			place(&c);
 	}
 	for (size_t i = 0; i < c.nconts; i++)
 		free(c.conts[i]);
@@ -828,6 +1025,7 @@ void zvmd_prep_run(struct zvmd_prep *p)
 	free(c.policies);
 	free(c.ips);
 	free(c.up);
+	listed_free(&c);
 	memset(c.auth, 0, sizeof(c.auth));
 }
 

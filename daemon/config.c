@@ -39,6 +39,7 @@ void zvmd_config_default(struct zvmd_config *cfg)
 	cfg->client_timeout = 60;
 	snprintf(cfg->log_level, sizeof(cfg->log_level), "info");
 	cfg->image_max_size = 2ULL << 30;
+	cfg->image_cache_size = 10ULL << 30;
 	cfg->tmp_size = 64ULL << 20;
 	cfg->prewarm = true;
 	cfg->role = ZVMD_ROLE_LOCAL;
@@ -165,6 +166,7 @@ static const struct option options[] = {
 	OPT_S("log_level", log_level),
 	OPT_S("image_cache", image_cache),
 	OPT_Z("image_max_size", image_max_size),
+	OPT_Z("image_cache_size", image_cache_size),
 	OPT_Z("tmp_size", tmp_size),
 	OPT("prewarm", K_BOOL, prewarm, "zvmd"),
 	OPT("role", K_ROLE, role, "cluster"),

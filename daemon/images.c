@@ -149,13 +149,20 @@ void zvmd_image_resolve(const char *cache, uint64_t max_bytes,
 	}
 }
 
+void zvmd_image_clear_root(struct zvmd_inst_image *im)
+{
+	if (im->prog_fd >= 0)
+		close(im->prog_fd);
+	im->prog_fd = -1;
+	free(im->root_dir);
+	im->root_dir = NULL;
+	im->held = false;
+}
+
 void zvmd_image_clear(struct zvmd_inst_image *im)
 {
 	if (im->tar_fd >= 0)
 		close(im->tar_fd);
-	if (im->prog_fd >= 0)
-		close(im->prog_fd);
-	im->tar_fd = im->prog_fd = -1;
-	free(im->root_dir);
-	im->root_dir = NULL;
+	im->tar_fd = -1;
+	zvmd_image_clear_root(im);
 }

@@ -254,6 +254,8 @@ struct zvmd_metrics {
 	uint64_t bytes_in;           /* bytes read by instances + job bodies */
 	uint64_t bytes_out;          /* bytes written by instances */
 	uint64_t image_extractions;  /* images unpacked into the cache */
+	uint64_t image_evictions;    /* trees evicted (image_cache.c) */
+	uint64_t image_cache_bytes;  /* disk use of the trees counted */
 	struct zvmd_histogram {
 		uint64_t n[ZVMD_LATENCY_BUCKETS + 1]; /* cumulative at render */
 		double sum;
@@ -406,6 +408,34 @@ void zvmd_http_fetched_free(struct zvmd_http_fetched *f);
 
 struct zvmd_job;
 
+/* The image cache's trees as this zvmd counts them (image_cache.c). */
+struct zvmd_image_tree;
+struct zvmd_image_cache {
+	uv_mutex_t lock;             /* guards every field below */
+	struct zvmd_image_tree *v;
+	size_t n, cap;
+	uint64_t bytes;              /* sum of the trees' disk use */
+	uint64_t clock;              /* ticks at every hold: LRU order */
+	uint64_t evictions;
+	char *scanned;               /* the cache dir whose trees were counted */
+};
+
+int zvmd_image_cache_init(struct zvmd_image_cache *c);
+void zvmd_image_cache_close(struct zvmd_image_cache *c);
+/* A pool thread holds the tree `root` (from sandbox_image_open) for an
+ * instance: 0; 1 when it was evicted meanwhile (open it again); -1 with
+ * err. The first hold in a cache dir counts the trees already there. */
+int zvmd_image_cache_hold(struct zvmd_image_cache *c, const char *root,
+			  struct proto_error *err);
+/* The instance is gone (any thread; only a moment under the lock). */
+void zvmd_image_cache_release(struct zvmd_image_cache *c, const char *root);
+/* Evict least recently used trees nobody holds until the trees take at
+ * most max_bytes (0 = no bound); logs each. Blocks: a pool thread.
+ * Returns how many were evicted. */
+unsigned zvmd_image_cache_trim(struct zvmd_image_cache *c, uint64_t max_bytes);
+void zvmd_image_cache_stats(struct zvmd_image_cache *c, uint64_t *bytes,
+			    uint64_t *evictions);
+
 struct zvmd_server {
 	uv_loop_t *loop;
 	struct zvmd_config cfg;
@@ -423,6 +453,7 @@ struct zvmd_server {
 	struct zvmd_edge_srv *edge;    /* role = cluster: edge listener */
 	struct zvmd_auth *auth;        /* role = cluster: signed requests */
 	struct zvmd_metrics metrics;
+	struct zvmd_image_cache images;
 	struct zvmd_job *queue_head, *queue_tail; /* waiting for slots */
 	struct zvmd_job *running;                 /* list of running jobs */
 	unsigned queue_depth, running_jobs, slots_used, live_jobs;
@@ -462,6 +493,7 @@ struct zvmd_inst_image {
 	char *root_dir;          /* the extracted tree (malloc'd) */
 	int prog_fd;             /* the program in it, or -1 */
 	bool extracted;          /* this resolve unpacked it */
+	bool held;               /* root_dir is held in the server's cache */
 	enum proto_error_kind kind;
 	char error[256];         /* "" = resolved */
 };
@@ -480,6 +512,9 @@ int zvmd_image_source(const struct zvmd_config *cfg,
  * on the uv work queue. Errors land in im->error / im->kind. */
 void zvmd_image_resolve(const char *cache, uint64_t max_bytes,
 			struct zvmd_inst_image *im);
+/* Forget what zvmd_image_resolve found (the tree, the program in it; a
+ * held tree must have been released), keep the archive. */
+void zvmd_image_clear_root(struct zvmd_inst_image *im);
 void zvmd_image_clear(struct zvmd_inst_image *im);
 
 /* ---------------------------------------------------------- listings */

@@ -47,6 +47,7 @@ struct inst {
 	bool remote_report;
 	int r_retcode, r_validation;
 	char *r_etag, *r_cdr;
+	char *r_note;               /* its validation note, NULL = none */
 	long rpart;                 /* its part for remote output, or -1 */
 	int prog_fd;
 	int *fds;                   /* per channel; -1 once handed over */
@@ -104,6 +105,7 @@ struct zvmd_job {
 	uv_work_t image_work;           /* images unpacked off the loop */
 	char *image_cache;              /* copies of the config for it: a */
 	uint64_t image_max;             /* reload may change srv->cfg meanwhile */
+	uint64_t image_cache_size;
 	int fail_status;                /* an image error's or a refusing
 					 * worker's status, 0 = none */
 	char cancel_why[512];
@@ -472,9 +474,46 @@ static void out_drop(struct zvmd_store *st, struct out_obj *out)
 
 static void inst_edges_end(struct inst *in);
 
+struct trim_work {
+	uv_work_t work;
+	struct zvmd_server *srv;
+	uint64_t max_bytes;
+};
+
+static void on_trim(uv_work_t *w)
+{
+	struct trim_work *t = w->data;
+
+	zvmd_image_cache_trim(&t->srv->images, t->max_bytes);
+}
+
+static void on_trim_done(uv_work_t *w, int status)
+{
+	(void)status;
+	free(w->data);
+}
+
+/* Trees a job released may be what keeps the cache over its bound:
+ * trim it now (off the loop) rather than at the next image job. */
+static void images_released(struct zvmd_server *srv)
+{
+	uint64_t max = srv->cfg.image_cache_size, bytes, evictions;
+	struct trim_work *t;
+
+	zvmd_image_cache_stats(&srv->images, &bytes, &evictions);
+	if (!max || bytes <= max || !(t = calloc(1, sizeof(*t))))
+		return;
+	t->srv = srv;
+	t->max_bytes = max;
+	t->work.data = t;
+	if (uv_queue_work(srv->loop, &t->work, on_trim, on_trim_done))
+		free(t);
+}
+
 static void job_free(struct zvmd_job *job)
 {
 	struct zvmd_server *srv = job->srv;
+	bool released = false;
 
 	for (size_t i = 0; i < job->ninst; i++) {
 		struct inst *in = &job->inst[i];
@@ -487,6 +526,11 @@ static void job_free(struct zvmd_job *job)
 			sandbox_free(in->sb);
 		if (in->rpart >= 0)
 			close(job->parts[in->rpart].fd);
+		if (in->img.held) { /* its sandbox is gone */
+			zvmd_image_cache_release(&srv->images,
+						 in->img.root_dir);
+			released = true;
+		}
 		zvmd_image_clear(&in->img);
 		free(in->fds);
 		free(in->keep);
@@ -495,6 +539,7 @@ static void job_free(struct zvmd_job *job)
 		free(in->outs);
 		free(in->r_etag);
 		free(in->r_cdr);
+		free(in->r_note);
 	}
 	free(job->inst);
 	free(job->parts); /* the fds are the instances' (spool or rpart) */
@@ -503,6 +548,8 @@ static void job_free(struct zvmd_job *job)
 	proto_plan_free(job->plan);
 	free(job);
 	srv->live_jobs--;
+	if (released)
+		images_released(srv);
 	zvmd_server_job_gone(srv);
 }
 
@@ -1069,6 +1116,9 @@ void zvmd_job_remote_report(struct zvmd_job *job, const struct proto_frame *f)
 	in->remote_report = true;
 	in->r_retcode = f->retcode;
 	in->r_validation = f->validation;
+	if (f->validation_note && *f->validation_note &&
+	    (in->r_note = strdup(f->validation_note)))
+		clean(in->r_note);
 	in->r_etag = strdup(f->etag ? f->etag : "disabled");
 	in->r_cdr = strdup(f->cdr ? f->cdr : "0.000, 0 0 0 0 0 0 0 0 0 0");
 	snprintf(in->status, sizeof(in->status), "%s",
@@ -1214,6 +1264,9 @@ static int inst_spawn(struct zvmd_job *job, struct inst *in)
 	/* Seeded by the instance's name: reruns of a job repeat, while
 	 * map-1 and map-2 still draw different random streams. */
 	spec.deterministic = pi->deterministic;
+	/* The sandbox keeps such a run on one CPU: cpuid's APIC ID would
+	 * otherwise land in glibc's memory (sandbox/README.md). */
+	spec.memory_etag = pi->memory_etag;
 	spec.seed = (const unsigned char *)pi->name;
 	spec.seed_len = strlen(pi->name);
 	/* Spawns happen on the loop thread only, so at most one child is
@@ -1364,6 +1417,35 @@ static void job_submit_ready(struct zvmd_job *job)
 
 /* ------------------------------------------------------------ images */
 
+/* An instance's tree, resolved and held in the server's cache until the
+ * job is freed. A tree evicted between its open and the hold is opened
+ * (extracted) again; three times in a row means the cache is far too
+ * small for the images in use. */
+static void image_take(struct zvmd_job *job, struct zvmd_inst_image *im)
+{
+	struct proto_error err = { 0 };
+	bool extracted = false;
+	int rc = 1;
+
+	for (int tries = 0; rc == 1 && tries < 3; tries++) {
+		zvmd_image_clear_root(im);
+		zvmd_image_resolve(job->image_cache, job->image_max, im);
+		extracted |= im->extracted;
+		if (im->error[0])
+			return;
+		rc = zvmd_image_cache_hold(&job->srv->images, im->root_dir,
+					   &err);
+	}
+	im->extracted = extracted;
+	im->held = rc == 0;
+	if (rc == 0)
+		return;
+	im->kind = PROTO_EINTERNAL;
+	snprintf(im->error, sizeof(im->error), "image %s: %.160s", im->label,
+		 rc < 0 ? err.msg : "evicted from the image cache again and "
+		 "again while opened (image_cache_size is too small)");
+}
+
 /* On a pool thread: the loop touches no instance until images_done. */
 static void images_work(uv_work_t *w)
 {
@@ -1374,10 +1456,11 @@ static void images_work(uv_work_t *w)
 
 		if (im->tar_fd < 0)
 			continue;
-		zvmd_image_resolve(job->image_cache, job->image_max, im);
+		image_take(job, im);
 		if (im->error[0])
 			return;
 	}
+	zvmd_image_cache_trim(&job->srv->images, job->image_cache_size);
 }
 
 static void images_settle(struct zvmd_job *job);
@@ -1453,6 +1536,7 @@ void zvmd_job_submit(struct zvmd_job *job)
 		else if (asprintf(&job->image_cache, "%s/images", cfg->spool) < 0)
 			job->image_cache = NULL;
 		job->image_max = cfg->image_max_size;
+		job->image_cache_size = cfg->image_cache_size;
 		if (!job->image_cache) {
 			struct zvmd_inst_image *im = &job->inst[i].img;
 
@@ -1758,6 +1842,12 @@ static void inst_etag(const struct inst *in, FILE *f)
 		fputs(in->r_etag, f);
 		return;
 	}
+	/* First, as zerovm's etag line has it (empty when the program did
+	 * not exit by itself). */
+	if (in->have_report && in->report.memory_etag[0]) {
+		fprintf(f, "/dev/memory %s", in->report.memory_etag);
+		any = true;
+	}
 	for (size_t k = 0; in->have_report && k < in->report.nchannels; k++) {
 		if (!in->report.channels[k].etag[0])
 			continue;
@@ -1767,6 +1857,33 @@ static void inst_etag(const struct inst *in, FILE *f)
 	}
 	if (!any)
 		fputs("disabled", f);
+}
+
+/* What the instance's deterministic run could not make deterministic,
+ * as the zerovm CLI says it after the validation state
+ * ("nondeterministic: cpuid rdrand"), or "" (sandbox/README.md, "The
+ * report"). */
+static void inst_note(const struct inst *in, char *out, size_t size)
+{
+	out[0] = '\0';
+	if (in->remote_report) {
+		if (in->r_note)
+			snprintf(out, size, "%s", in->r_note);
+		return;
+	}
+	if (in->have_report && in->report.nondeterminism[0])
+		snprintf(out, size, "nondeterministic: %s",
+			 in->report.nondeterminism);
+}
+
+/* X-Nexe-Validation of one instance: the state first (ZeroCloud's value,
+ * what clients parse), then the note after a space, if any. */
+static void inst_validation(const struct inst *in, FILE *f)
+{
+	char note[128];
+
+	inst_note(in, note, sizeof(note));
+	fprintf(f, "%d%s%s", in->r_validation, note[0] ? " " : "", note);
 }
 
 static int inst_retcode(const struct inst *in)
@@ -1837,7 +1954,8 @@ static int header_values(const struct zvmd_job *job, char *v[H_N])
 		fprintf(f[H_RETCODE], "%s%d", sep, inst_retcode(in));
 		fputs(sep, f[H_ETAG]);
 		inst_etag(in, f[H_ETAG]);
-		fprintf(f[H_VALIDATION], "%s%d", sep, in->r_validation);
+		fputs(sep, f[H_VALIDATION]);
+		inst_validation(in, f[H_VALIDATION]);
 		fputs(", ", f[H_CDR]);
 		inst_cdr(in, f[H_CDR]);
 	}
@@ -2128,6 +2246,7 @@ static char *inst_value(const struct inst *in,
 }
 
 static void inst_etag(const struct inst *in, FILE *f);
+static void inst_note(const struct inst *in, char *out, size_t size);
 static void inst_cdr(const struct inst *in, FILE *f);
 static int inst_retcode(const struct inst *in);
 
@@ -2142,10 +2261,12 @@ static int frames_reports(struct zvmd_job *job)
 	for (size_t i = 0; !bad && i < job->ninst; i++) {
 		const struct inst *in = &job->inst[i];
 		struct proto_frame f = { .type = PROTO_FRAME_REPORT, .inst = i };
-		char *etag, *cdr, *line;
+		char *etag, *cdr, *line, note[128];
 
 		if (!in->here)
 			continue;
+		inst_note(in, note, sizeof(note));
+		f.validation_note = note;
 		etag = inst_value(in, inst_etag);
 		cdr = inst_value(in, inst_cdr);
 		f.system = in->pi->name;

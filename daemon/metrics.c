@@ -99,8 +99,18 @@ char *zvmd_metrics_render(const struct zvmd_metrics *m, unsigned queue_depth,
 	fprintf(f, "# HELP zvmd_image_extractions_total Images unpacked into "
 		   "the image cache (a cached image is not counted again).\n"
 		   "# TYPE zvmd_image_extractions_total counter\n"
-		   "zvmd_image_extractions_total %llu\n",
-		(unsigned long long)m->image_extractions);
+		   "zvmd_image_extractions_total %llu\n"
+		   "# HELP zvmd_image_evictions_total Unused images removed "
+		   "from the image cache past image_cache_size.\n"
+		   "# TYPE zvmd_image_evictions_total counter\n"
+		   "zvmd_image_evictions_total %llu\n"
+		   "# HELP zvmd_image_cache_bytes Disk space of the image "
+		   "cache's trees.\n"
+		   "# TYPE zvmd_image_cache_bytes gauge\n"
+		   "zvmd_image_cache_bytes %llu\n",
+		(unsigned long long)m->image_extractions,
+		(unsigned long long)m->image_evictions,
+		(unsigned long long)m->image_cache_bytes);
 	fprintf(f, "# HELP zvmd_queue_depth Jobs waiting for instance slots.\n"
 		   "# TYPE zvmd_queue_depth gauge\nzvmd_queue_depth %u\n"
 		   "# HELP zvmd_running_jobs Jobs whose instances run.\n"

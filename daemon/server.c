@@ -403,7 +403,11 @@ static enum MHD_Result job_start(struct request *req)
 static enum MHD_Result serve_metrics(struct request *req)
 {
 	struct zvmd_server *srv = req->srv;
-	char *text = zvmd_metrics_render(&srv->metrics, srv->queue_depth,
+	char *text;
+
+	zvmd_image_cache_stats(&srv->images, &srv->metrics.image_cache_bytes,
+			       &srv->metrics.image_evictions);
+	text = zvmd_metrics_render(&srv->metrics, srv->queue_depth,
 					 srv->running_jobs, srv->slots_used,
 					 srv->cfg.pool_size, srv->draining);
 	enum MHD_Result rc;
@@ -868,6 +872,7 @@ static void server_free(struct zvmd_server *srv)
 	if (srv->spoolfd >= 0)
 		close(srv->spoolfd);
 	zvmd_cluster_free(srv->cluster);
+	zvmd_image_cache_close(&srv->images);
 	free(srv);
 }
 
@@ -888,6 +893,11 @@ int zvmd_server_open(const struct zvmd_config *cfg, uv_loop_t *loop,
 	srv->cfg = *cfg;
 	srv->spoolfd = -1;
 	srv->loop = loop;
+	if (zvmd_image_cache_init(&srv->images)) {
+		snprintf(err->msg, sizeof(err->msg), "out of memory");
+		free(srv);
+		return -1;
+	}
 	if (zvmd_store_local_open(cfg->root, &srv->store, &perr)) {
 		snprintf(err->msg, sizeof(err->msg), "%s", perr.msg);
 		goto fail;

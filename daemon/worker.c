@@ -36,6 +36,7 @@ struct fetch {
 	long chan;                    /* -1: the program */
 	const struct proto_object *obj;
 	int fd;                       /* the spool file */
+	char cipher_etag[64];         /* see struct proxied */
 	struct zvmd_http_request *req;
 	struct zvmd_listing *list;
 };
@@ -150,13 +151,43 @@ static const char *flag_text(unsigned flags)
 	return "erasure-coded";
 }
 
+/* Why an object is read through the proxy, and what that read must not
+ * return. */
+struct proxied {
+	char why[600];
+	/* The ETag of an encrypted copy on this node, "" if none. Swift's
+	 * encrypter stores the md5 of the ciphertext as the ETag (the
+	 * plaintext's is in X-Object-Sysmeta-Crypto-Etag, encrypted), so a
+	 * proxy that answers with this etag did not decrypt: it lacks the
+	 * cluster's keymaster and encryption middleware. An empty object's
+	 * ciphertext is itself, and so is its etag: then it tells nothing. */
+	char cipher_etag[64];
+};
+
+/* The proxy served the ciphertext of an encrypted object (etag, of the
+ * size the coordinator saw): fail rather than hand it to the program. */
+static bool ciphertext_served(struct zvmd_task *t,
+			      const struct proto_object *o,
+			      const char *cipher_etag, const char *etag,
+			      const char *who)
+{
+	if (!cipher_etag[0] || o->size == 0 || !etag_eq(cipher_etag, etag))
+		return false;
+	task_fail(t, 502, "swift://%s is encrypted and %s served its "
+		  "ciphertext (etag %s): that proxy has no keymaster and "
+		  "encryption middleware; the [cluster] proxy_url of every "
+		  "zvmd must be a proxy of the cluster that decrypts", o->path,
+		  who, cipher_etag);
+	return true;
+}
+
 /*
  * The object's current .data on one of this node's devices, if it is the
- * object the coordinator saw: 0 with *fd, or 1 with why it must be read
- * through the proxy.
+ * object the coordinator saw: 0 with *fd, or 1 with px saying why it must
+ * be read through the proxy.
  */
 static int local_open(struct zvmd_task *t, const struct proto_object *o,
-		      int *fd, char *why, size_t cap)
+		      int *fd, struct proxied *px)
 {
 	const struct zvmd_cluster *cl = t->srv->cluster;
 	const struct swift_policy *pol = swift_conf_policy(&cl->conf,
@@ -166,7 +197,10 @@ static int local_open(struct zvmd_task *t, const struct proto_object *o,
 	const char *obj;
 	struct swift_location loc;
 	struct swift_error se;
+	char *why = px->why;
+	size_t cap = sizeof(px->why);
 
+	px->cipher_etag[0] = '\0';
 	snprintf(why, cap, "no copy on this node");
 	if (!pol || !ring) {
 		snprintf(why, cap, "storage policy %d is unknown here",
@@ -204,6 +238,10 @@ static int local_open(struct zvmd_task *t, const struct proto_object *o,
 		if (so.flags) {
 			snprintf(why, cap, "the object is %s",
 				 flag_text(so.flags));
+			if ((so.flags & SWIFT_OBJ_ENCRYPTED) && so.etag)
+				snprintf(px->cipher_etag,
+					 sizeof(px->cipher_etag), "%s",
+					 so.etag);
 			swift_object_free(&so);
 			return 1;
 		}
@@ -276,12 +314,16 @@ static void fetch_done(struct zvmd_http_request *req,
 	else if (status != 200)
 		task_fail(t, 502, "GET swift://%s through the proxy: HTTP %ld",
 			  o->path, status);
-	else if (!etag_eq(etag, o->etag) || res->bytes_received != o->size)
-		task_fail(t, 409, "swift://%s changed since the job was planned "
-			  "(etag %s, %llu bytes; planned %s, %llu): run the "
-			  "job again", o->path, etag ? etag : "-",
-			  (unsigned long long)res->bytes_received, o->etag,
-			  (unsigned long long)o->size);
+	else if (!etag_eq(etag, o->etag) || res->bytes_received != o->size) {
+		if (!ciphertext_served(t, o, f->cipher_etag, etag,
+				       "this node's proxy_url"))
+			task_fail(t, 409, "swift://%s changed since the job "
+				  "was planned (etag %s, %llu bytes; planned "
+				  "%s, %llu): run the job again", o->path,
+				  etag ? etag : "-",
+				  (unsigned long long)res->bytes_received,
+				  o->etag, (unsigned long long)o->size);
+	}
 	else if (lseek(f->fd, 0, SEEK_SET) < 0)
 		task_fail(t, 500, "spool: %s", strerror(errno));
 	else {
@@ -296,7 +338,7 @@ static void fetch_done(struct zvmd_http_request *req,
 }
 
 static int fetch_start(struct zvmd_task *t, size_t inst, long chan,
-		       const struct proto_object *o)
+		       const struct proto_object *o, const char *cipher_etag)
 {
 	struct zvmd_server *srv = t->srv;
 	struct fetch *f = &t->fetches[t->nfetches];
@@ -313,6 +355,7 @@ static int fetch_start(struct zvmd_task *t, size_t inst, long chan,
 	f->inst = inst;
 	f->chan = chan;
 	f->obj = o;
+	snprintf(f->cipher_etag, sizeof(f->cipher_etag), "%s", cipher_etag);
 	f->fd = openat(srv->spoolfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC,
 		       0600);
 	if (!url || f->fd < 0) {
@@ -345,14 +388,14 @@ static int object_open(struct zvmd_task *t, size_t inst, long chan,
 		       const char *path, int *fd)
 {
 	const struct proto_object *o = proto_task_object(t->task, path);
-	char why[600];
+	struct proxied px;
 
 	if (!o) {
 		task_fail(t, 403, "swift://%s is not among the task's objects",
 			  path);
 		return -1;
 	}
-	if (!local_open(t, o, fd, why, sizeof(why))) {
+	if (!local_open(t, o, fd, &px)) {
 		t->nlocal++;
 		zvmd_log(ZVMD_LOG_INFO, "msg=input job=%s inst=%s "
 			 "object=\"%s\" source=local", t->task->job,
@@ -362,8 +405,12 @@ static int object_open(struct zvmd_task *t, size_t inst, long chan,
 	t->nproxied++;
 	zvmd_log(ZVMD_LOG_INFO, "msg=input job=%s inst=%s object=\"%s\" "
 		 "source=proxy reason=\"%s\"", t->task->job,
-		 t->task->plan->inst[inst].name, path, why);
-	return fetch_start(t, inst, chan, o);
+		 t->task->plan->inst[inst].name, path, px.why);
+	/* The coordinator planned with what its proxy answered. */
+	if (ciphertext_served(t, o, px.cipher_etag, o->etag,
+			      "the coordinator's proxy_url"))
+		return -1;
+	return fetch_start(t, inst, chan, o, px.cipher_etag);
 }
 
 static void listing_done(void *arg, int fd, int status, const char *msg)

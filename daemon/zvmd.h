@@ -48,6 +48,8 @@ struct zvmd_config {
 	char log_level[16];         /* error, warning, info, debug */
 	char image_cache[PATH_MAX]; /* extracted images; "" = <spool>/images */
 	uint64_t image_max_size;    /* bytes of files one image may unpack to */
+	uint64_t image_cache_size;  /* disk the cache's trees may take before
+				     * unused ones are evicted; 0 = no bound */
 	uint64_t tmp_size;          /* private /tmp of an instance in an image */
 	bool prewarm;               /* keep a parked sandbox for the next spawn */
 	struct zvmd_sysimage sysimages[ZVMD_MAX_SYSIMAGES];

@@ -24,9 +24,11 @@ TEST="libcriterion-dev clang libclang-rt-14-dev musl-tools curl
 # Benchmarks and images: bubblewrap as the reference sandbox,
 # busybox-static for the busybox image, hyperfine for timing.
 EXTRA="bubblewrap busybox-static hyperfine"
-# Swift cluster on loopback (functional tests of the cluster mode).
+# Swift cluster on loopback (functional tests of the cluster mode);
+# python3-pyeclib (with liberasurecode1) for the erasure-coded storage
+# policy of the test cluster (liberasurecode_rs_vand).
 SWIFT="swift swift-proxy swift-account swift-container swift-object
-	python3-swiftclient memcached systemd"
+	python3-swiftclient python3-pyeclib memcached systemd"
 
 # The deploy suite also uses systemd-analyze (systemd, above), setpriv
 # (util-linux, essential) and paste.deploy (python3-pastedeploy, a

@@ -45,7 +45,13 @@ char *proto_frame_format(const struct proto_frame *f)
 		wire_put_str(&b, f->status);
 		pbuf_printf(&b, ",\"retcode\":%d,\"etag\":", f->retcode);
 		wire_put_str(&b, f->etag);
-		pbuf_printf(&b, ",\"validation\":%d,\"cdr\":", f->validation);
+		pbuf_printf(&b, ",\"validation\":%d,", f->validation);
+		if (f->validation_note && *f->validation_note) {
+			pbuf_puts(&b, "\"validation_note\":");
+			wire_put_str(&b, f->validation_note);
+			pbuf_puts(&b, ",");
+		}
+		pbuf_puts(&b, "\"cdr\":");
 		wire_put_str(&b, f->cdr);
 		pbuf_puts(&b, "}\n");
 		break;
@@ -152,7 +158,7 @@ static int sink_failed(struct proto_frame_parser *p, struct proto_error *err)
 static const char *const output_keys[] = { "type", "inst", "len", NULL };
 static const char *const report_keys[] = {
 	"type", "inst", "system", "status", "retcode", "etag", "validation",
-	"cdr", NULL
+	"validation_note", "cdr", NULL
 };
 static const char *const error_keys[] = { "type", "message", NULL };
 static const char *const done_keys[] = { "type", NULL };
@@ -171,7 +177,7 @@ static int int_field(json_t *o, const char *key, int64_t lo, int64_t hi,
 
 /* The strings of a frame, freed once the callback has seen them. */
 struct fstrs {
-	char *v[5];
+	char *v[6];
 	size_t n;
 };
 
@@ -248,6 +254,10 @@ static int decode_frame(struct proto_frame_parser *p, json_t *o,
 			return fail(p, err, "report frame: validation must be a "
 				    "non-negative int");
 		f->validation = (int)x;
+		if (json_object_get(o, "validation_note") &&
+		    str_field(o, "validation_note", s, &f->validation_note))
+			return fail(p, err, "report frame: validation_note must "
+				    "be a string without NUL");
 		p->reported[f->inst] = 1;
 		return 0;
 	case PROTO_FRAME_ERROR:

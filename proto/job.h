@@ -72,6 +72,7 @@ struct jgroup {
 	size_t nconnect;
 	int replicate;
 	bool deterministic;
+	bool memory_etag;
 	const char *attach;    /* NULL or "default": first readable object */
 	const char *location;
 	long wild_dev;         /* device with a wildcard readable path, or -1 */

@@ -577,9 +577,10 @@ static int parse_args(struct jctx *c, struct jgroup *g, const char *argv0,
 static int parse_exec(struct jctx *c, struct jgroup *g, json_t *j)
 {
 	static const char *const fields[] = {
-		"path", "args", "env", "name", "deterministic", NULL
+		"path", "args", "env", "name", "deterministic", "memory_etag",
+		NULL
 	};
-	json_t *ex = json_object_get(j, "exec"), *env, *det;
+	json_t *ex = json_object_get(j, "exec"), *env, *det, *mem;
 	const char *path, *args, *name, *group_args;
 	struct jpath p;
 
@@ -611,6 +612,11 @@ static int parse_exec(struct jctx *c, struct jgroup *g, json_t *j)
 		return jerr(c, PROTO_EBADJOB, "deterministic: must be true or "
 			    "false, got %s", json_kind(det));
 	g->deterministic = !det || json_is_true(det);
+	mem = json_object_get(ex, "memory_etag");
+	if (mem && !json_is_boolean(mem))
+		return jerr(c, PROTO_EBADJOB, "memory_etag: must be true or "
+			    "false, got %s", json_kind(mem));
+	g->memory_etag = json_is_true(mem);
 	*strrchr(c->where, ':') = '\0';
 	if (get_string(c, j, "args", &group_args) < 0)
 		return -1;

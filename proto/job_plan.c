@@ -818,6 +818,7 @@ static int build_instances(struct jctx *c, struct proto_plan *plan)
 			in->nenv = g->nenv;
 			in->replicate = g->replicate;
 			in->deterministic = g->deterministic;
+			in->memory_etag = g->memory_etag;
 			in->location = (char *)g->location;
 			in->nchannels = g->nslots + nout + nin;
 			in->channels = arena_alloc(c->a, in->nchannels *

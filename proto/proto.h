@@ -220,6 +220,8 @@ struct proto_instance {
 	long placement;      /* channel index that decides where it runs, or -1 */
 	int replicate;
 	bool deterministic;   /* exec.deterministic (default true) */
+	bool memory_etag;     /* exec.memory_etag (default false): report
+			       * ZeroVM's /dev/memory etag */
 	char *location;      /* co-location hint or NULL */
 };
 
@@ -368,6 +370,10 @@ struct proto_frame {
 	int retcode;
 	const char *etag;
 	int validation;
+	/* After the state in X-Nexe-Validation, NULL/"" = none: what the
+	 * instance's deterministic run could not make deterministic
+	 * ("nondeterministic: cpuid rdrand"); optional on the wire */
+	const char *validation_note;
 	const char *cdr;
 	/* error */
 	const char *message;

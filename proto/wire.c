@@ -314,6 +314,10 @@ static void put_instance(struct pbuf *b, const struct proto_plan *plan,
 	pbuf_printf(b, ",\"placement\":%ld,\"replicate\":%d,"
 		    "\"deterministic\":%s", in->placement, in->replicate,
 		    in->deterministic ? "true" : "false");
+	/* Only when set: a task without it stays readable by workers that
+	 * predate it. */
+	if (in->memory_etag)
+		pbuf_puts(b, ",\"memory_etag\":true");
 	if (in->location) {
 		put_key(b, "location");
 		wire_put_str(b, in->location);
@@ -688,7 +692,8 @@ static int get_channel(struct dctx *c, json_t *v, const char *where,
 
 static const char *const inst_keys[] = {
 	"name", "group", "exec_kind", "exec_path", "argv", "env", "placement",
-	"replicate", "deterministic", "location", "channels", NULL
+	"replicate", "deterministic", "memory_etag", "location", "channels",
+	NULL
 };
 
 static int get_instance(struct dctx *c, json_t *v, const char *where,
@@ -715,7 +720,8 @@ static int get_instance(struct dctx *c, json_t *v, const char *where,
 	in->exec_kind = (enum proto_exec_kind)ek;
 	in->replicate = (int)x;
 	if (get_bool(c, v, where, "deterministic", true,
-		     &in->deterministic))
+		     &in->deterministic) ||
+	    get_bool(c, v, where, "memory_etag", false, &in->memory_etag))
 		return -1;
 	if (get_str(c, v, where, "location", false, false, &in->location) ||
 	    get_array(c, v, where, "channels", true, 0, *budget, &chans))

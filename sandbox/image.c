@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <pthread.h>
 #include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -845,6 +846,102 @@ out:
 		close(lfd);
 	close(cfd);
 	return rc;
+}
+
+/* ---------------------------------------------------------- eviction */
+
+static uint64_t tree_bytes_sum;
+
+static int add_one(const char *path, const struct stat *sb, int flag,
+		   struct FTW *ftw)
+{
+	(void)path;
+	(void)flag;
+	(void)ftw;
+	/* Links to one file are all in the tree (extraction makes them
+	 * only to earlier entries of the same archive): a share each. */
+	tree_bytes_sum += (uint64_t)sb->st_blocks * 512 /
+			  (sb->st_nlink && !S_ISDIR(sb->st_mode) ?
+			   sb->st_nlink : 1);
+	return 0;
+}
+
+int sandbox_image_tree_bytes(const char *root_dir, uint64_t *bytes,
+			     struct sandbox_error *err)
+{
+	/* nftw passes no argument to its callback: one walk at a time. */
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	int rc;
+
+	pthread_mutex_lock(&lock);
+	tree_bytes_sum = 0;
+	rc = nftw(root_dir, add_one, 32, FTW_PHYS);
+	*bytes = tree_bytes_sum;
+	pthread_mutex_unlock(&lock);
+	if (rc)
+		sb_error(err, "image cache: measuring %s: %s", root_dir,
+			 strerror(errno));
+	return rc ? -1 : 0;
+}
+
+int sandbox_image_evict(const char *root_dir, char **trash,
+			struct sandbox_error *err)
+{
+	static unsigned long seq;
+	const char *hex = strrchr(root_dir, '/');
+	char lock[PATH_MAX];
+	int fd, rc = -1;
+
+	*trash = NULL;
+	if (!hex || !is_hex_digest(hex + 1))
+		return sb_error(err, "image cache: %s is not a cache tree "
+				"(CACHE/<sha256>)", root_dir), -1;
+	hex++;
+	if (snprintf(lock, sizeof(lock), "%.*s.locks/%s", (int)(hex - root_dir),
+		     root_dir, hex) >= (int)sizeof(lock))
+		return sb_error(err, "image cache: %s: path too long",
+				root_dir), -1;
+	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 && errno == ENOENT) { /* a tree put there by hand */
+		*strrchr(lock, '/') = '\0';
+		mkdir(lock, 0755);
+		lock[strlen(lock)] = '/';
+		fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+			  0600);
+	}
+	if (fd < 0)
+		return sb_error(err, "image cache lock %s: %s", lock,
+				strerror(errno)), -1;
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		rc = errno == EWOULDBLOCK ? 1 : -1;
+		if (rc < 0)
+			sb_error(err, "image cache lock %s: %s", lock,
+				 strerror(errno));
+		close(fd);
+		return rc;
+	}
+	if (asprintf(trash, "%.*s.tmp-%s-evicted.%d.%lu", (int)(hex - root_dir),
+		     root_dir, hex, (int)getpid(),
+		     __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED)) < 0) {
+		*trash = NULL;
+		sb_error(err, "out of memory");
+	} else if (rename(root_dir, *trash)) {
+		sb_error(err, "image cache: rename %s: %s", root_dir,
+			 strerror(errno));
+		free(*trash);
+		*trash = NULL;
+	} else {
+		rc = 0;
+	}
+	close(fd);
+	return rc;
+}
+
+void sandbox_image_trash_remove(char *trash)
+{
+	if (trash)
+		tree_remove(trash);
+	free(trash);
 }
 
 int sandbox_image_open(const char *cache_dir, int tar_fd, const char *name,

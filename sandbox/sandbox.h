@@ -237,4 +237,27 @@ int sandbox_image_open(const char *cache_dir, int tar_fd, const char *name,
 		       char **root_dir, bool *extracted,
 		       struct sandbox_error *err);
 
+/* Disk space a tree of the cache takes (st_blocks, directories included;
+ * a file with several links within the tree counted once). 0, or -1 with
+ * err naming the path. */
+int sandbox_image_tree_bytes(const char *root_dir, uint64_t *bytes,
+			     struct sandbox_error *err);
+
+/*
+ * Eviction, in two steps so a caller can do the first under its own lock
+ * and the slow second outside it. sandbox_image_evict() takes the tree
+ * `root_dir` (cache_dir/<sha256>, as sandbox_image_open gave it) out of
+ * the cache at once: under that image's extraction lock it is renamed to
+ * a temporary name beside it (`.tmp-<sha256>-evicted...`: a crash's
+ * leftover is removed by the image's next extraction), and *trash
+ * (malloc'd) says where. A later sandbox_image_open() extracts the image
+ * again. 0; 1 when the image is being extracted right now (nothing done);
+ * -1 with err. The caller makes sure no sandbox uses the tree: eviction
+ * of a running program's root pulls its files away.
+ * sandbox_image_trash_remove() then removes that tree and frees `trash`.
+ */
+int sandbox_image_evict(const char *root_dir, char **trash,
+			struct sandbox_error *err);
+void sandbox_image_trash_remove(char *trash);
+
 #endif

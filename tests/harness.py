@@ -26,6 +26,22 @@ def wait_for(pred, what, timeout=30.0):
     raise Failure("timed out waiting for " + what)
 
 
+def nondeterminism(pinned=False):
+    """The validation note a deterministic static program gets on this
+    machine (sandbox/README.md, "The report": `cpuid` when it may run on
+    several CPUs, unless pinned as memory-etag runs are; `rdrand` when the
+    CPU has rdrand/rdseed), e.g. "0 nondeterministic: cpuid rdrand"."""
+    words = []
+    if not pinned and len(os.sched_getaffinity(0)) > 1:
+        words.append("cpuid")
+    with open("/proc/cpuinfo") as f:
+        flags = next((line.split(":", 1)[1].split() for line in f
+                      if line.startswith("flags")), [])
+    if "rdrand" in flags or "rdseed" in flags:
+        words.append("rdrand")
+    return "0 nondeterministic: " + " ".join(words) if words else "0"
+
+
 # The name a sandbox child parked for its daemon's next spawn has from its
 # birth until it becomes a program (sandbox/sandbox.h SANDBOX_PARKED_NAME,
 # spec.prewarm).

@@ -21,8 +21,9 @@ page cache holds them all), then each side runs once untimed; the timed
 runs alternate (reference, job, reference, job, ...) so that both share
 the machine's load. The job's time is split with what it reports: its
 X-Nexe-Cdr-Line total is the coordinator's time from the end of planning
-to the last report (dispatch + run), the rest is planning (listing, HEADs
-of every object through the proxy, placement) and the proxy's forwarding;
+to the last report (dispatch + run), the rest is planning (the listing,
+which answers for every object in it, the program's HEAD, placement) and
+the proxy's forwarding;
 each instance's elapsed time is spawn to exit on its worker.
 
 Then the per-instance dispatch overhead: a job of OBJECTS trivial
@@ -293,7 +294,7 @@ def main():
     print('| grep %d MiB in %d objects, s | %.2f | %.2f | %.1fx |' % (
         total, args.objects, job_s, ref_s, ref_s / job_s))
     print('| MiB/s | %.0f | %.0f | |' % (total / job_s, total / ref_s))
-    print('| job: planning (listing, HEADs, placement) + proxy, s | %.2f '
+    print('| job: planning (listings, checks, placement) + proxy, s | %.2f '
           '| | |' % mid['plan'])
     print('| job: dispatch + run (coordinator), s | %.2f | | |'
           % mid['run'])

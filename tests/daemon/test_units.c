@@ -254,3 +254,96 @@ Test(config, listen_addresses)
 	cr_assert(zvmd_listen_parse("1.2.3.4:70000", &sa, msg, sizeof(msg)) ==
 		  -1);
 }
+
+/* ------------------------------------------------------- image cache */
+
+static char icache[64];
+
+static void icache_setup(void)
+{
+	snprintf(icache, sizeof(icache), "/tmp/zvmd-icache-XXXXXX");
+	cr_assert(mkdtemp(icache));
+}
+
+static void icache_teardown(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", icache);
+	cr_assert(system(cmd) == 0);
+}
+
+TestSuite(image_cache, .init = icache_setup, .fini = icache_teardown);
+
+/* A tree named by a fake digest of 64 times `c`, holding 64 KiB. */
+static void tree_make(char c, char *out, size_t size)
+{
+	static char data[65536];
+	char path[512], name[65] = { 0 };
+	FILE *f;
+
+	memset(name, c, 64);
+	cr_assert((size_t)snprintf(out, size, "%s/%s", icache, name) < size);
+	cr_assert(mkdir(out, 0755) == 0, "mkdir %s", out);
+	snprintf(path, sizeof(path), "%s/data", out);
+	f = fopen(path, "w");
+	cr_assert(f);
+	memset(data, c, sizeof(data));
+	cr_assert(fwrite(data, 1, sizeof(data), f) == sizeof(data));
+	fclose(f);
+}
+
+static bool exists(const char *p)
+{
+	struct stat sb;
+
+	return stat(p, &sb) == 0;
+}
+
+/* Least recently used first, held trees never; a tree evicted after its
+ * open is reported vanished to the hold; trees already in the cache are
+ * counted at the first hold and go first. */
+Test(image_cache, lru_eviction_spares_held_trees)
+{
+	struct zvmd_image_cache c;
+	struct proto_error err = { 0 };
+	char a[128], b[128], d[128], old[128];
+	uint64_t bytes, one, evictions;
+
+	tree_make('a', a, sizeof(a));
+	tree_make('b', b, sizeof(b));
+	tree_make('d', d, sizeof(d));
+	tree_make('e', old, sizeof(old));
+	cr_assert(zvmd_image_cache_init(&c) == 0);
+	cr_assert(zvmd_image_cache_hold(&c, a, &err) == 0, "%s", err.msg);
+	zvmd_image_cache_stats(&c, &bytes, &evictions);
+	one = bytes / 4;
+	cr_assert(one >= 65536 && bytes == 4 * one, "%llu bytes in 4 trees",
+		  (unsigned long long)bytes);
+	cr_assert(zvmd_image_cache_hold(&c, b, &err) == 0);
+	cr_assert(zvmd_image_cache_hold(&c, d, &err) == 0);
+	zvmd_image_cache_release(&c, b);
+	zvmd_image_cache_release(&c, d);
+
+	/* Over 2 trees: 'e' (never used) goes, then 'b'; 'a' (the oldest
+	 * use) is held. */
+	cr_assert_eq(zvmd_image_cache_trim(&c, 2 * one), 2);
+	cr_assert(!exists(old) && !exists(b) && exists(a) && exists(d));
+	zvmd_image_cache_stats(&c, &bytes, &evictions);
+	cr_assert_eq(bytes, 2 * one);
+	cr_assert_eq(evictions, 2);
+	cr_assert_eq(zvmd_image_cache_hold(&c, b, &err), 1,
+		     "an evicted tree was held");
+	cr_assert_eq(zvmd_image_cache_trim(&c, 0), 0, "0 is no bound");
+
+	/* Nothing fits: everything not held goes; released, 'a' goes too. */
+	cr_assert_eq(zvmd_image_cache_trim(&c, 1), 1);
+	cr_assert(exists(a) && !exists(d));
+	zvmd_image_cache_release(&c, a);
+	cr_assert_eq(zvmd_image_cache_trim(&c, 1), 1);
+	cr_assert(!exists(a));
+	zvmd_image_cache_stats(&c, &bytes, &evictions);
+	cr_assert_eq(bytes, 0);
+	cr_assert_eq(evictions, 4);
+	zvmd_image_cache_close(&c);
+}

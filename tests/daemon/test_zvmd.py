@@ -22,7 +22,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from harness import (  # noqa: E402,F401
-    PARKED_NAME, Failure, check, descendants, group, parked, wait_for)
+    PARKED_NAME, Failure, check, descendants, group, nondeterminism, parked,
+    wait_for)
 
 ZVMD = os.environ["ZVMD"]
 BOOKS = os.environ["ZVMD_BOOKS"]
@@ -206,7 +207,8 @@ def case_hello(d):
     check(nexe(h, "System") == ["hello"], "system %r" % h["X-Nexe-System"])
     check(nexe(h, "Status") == ["ok"], "status %r" % h["X-Nexe-Status"])
     check(nexe(h, "Retcode") == ["0"], "retcode %r" % h["X-Nexe-Retcode"])
-    check(nexe(h, "Validation") == ["0"], "validation")
+    check(nexe(h, "Validation") == [nondeterminism()], "validation %r" %
+          h["X-Nexe-Validation"])
     check(len(h["X-Nexe-Cdr-Line"].split(", ")) == 3, "cdr line %r" %
           h["X-Nexe-Cdr-Line"])
     # A program object without the execute bit runs all the same.
@@ -701,8 +703,17 @@ def case_determinism(d):
                   count=count)
         if det is not None:
             g["exec"]["deterministic"] = det
-        s, _, body = d.job([g])
+        s, h, body = d.job([g])
         check(s == 200, "detprobe job: %d %r" % (s, body))
+        # X-Nexe-Validation names, per instance and after the number
+        # (ZeroCloud's value, what clients parse), what stayed
+        # nondeterministic; nothing was promised without determinism.
+        want = nondeterminism() if det is None else "0"
+        check(nexe(h, "Validation") == [want] * count,
+              "X-Nexe-Validation %r, want %r each" %
+              (h.get("X-Nexe-Validation"), want))
+        check([int(v.split()[0]) for v in nexe(h, "Validation")] ==
+              [0] * count, "the leading numbers")
         return [x for x in body.decode().split("\n")
                 if not x.startswith("pid ")]
     a, b = probe(), probe()
@@ -720,6 +731,46 @@ def case_determinism(d):
         "path": "swift://~/bin/detprobe", "deterministic": "yes"}}])
     check(s == 400 and b"exec: deterministic" in body,
           "a non-boolean switch: %d %r" % (s, body))
+
+
+def case_memory_etag(d):
+    """exec.memory_etag: X-Nexe-Etag starts with ZeroVM's /dev/memory
+    digest; the same job twice gives the same one, another input another;
+    the run is pinned to one CPU (no `cpuid` in its validation note)."""
+    d.put("data/a.txt", "the same input\n")
+    d.put("data/b.txt", "another input\n")
+    d.mkdir("out")
+
+    def run(name, memory_etag=True, out=False):
+        devices = [{"name": "stdin", "path": "swift://~/data/" + name},
+                   {"name": "stdout", "path": "swift://~/out/up.txt"}
+                   if out else {"name": "stdout"}]
+        g = group("up", "upcase", devices=devices)
+        g["exec"]["memory_etag"] = memory_etag
+        s, h, body = d.job([g])
+        check(s == 200, "upcase job: %d %r %r" % (s, body, dict(h)))
+        return h
+    h = run("a.txt")
+    etag = h.get("X-Nexe-Etag", "")
+    check(re.fullmatch(r"/dev/memory [0-9a-f]{32}", etag),
+          "X-Nexe-Etag %r" % etag)
+    check(nexe(h, "Validation") == [nondeterminism(pinned=True)],
+          "a memory-etag run is pinned: %r" % h.get("X-Nexe-Validation"))
+    check(run("a.txt").get("X-Nexe-Etag") == etag,
+          "the same job gave another memory etag")
+    check(run("b.txt").get("X-Nexe-Etag") not in ("", etag),
+          "another input gave the same memory etag")
+    check(run("a.txt", False).get("X-Nexe-Etag") == "disabled",
+          "memory_etag false still digests memory")
+    with_out = run("a.txt", out=True).get("X-Nexe-Etag", "").split()
+    check(len(with_out) == 4 and with_out[:2] == etag.split() and
+          with_out[2] == "/dev/stdout" and
+          with_out[3] == hashlib.md5(b"THE SAME INPUT\n").hexdigest(),
+          "memory first, then the output's etag: %r" % with_out)
+    s, _, body = d.job([{"name": "up", "exec": {
+        "path": "swift://~/bin/upcase", "memory_etag": 1}}])
+    check(s == 400 and b'group "up": exec: memory_etag: must be true or '
+          b'false' in body, "a non-boolean memory_etag: %d %r" % (s, body))
 
 
 def case_pipe_pairing(d):
@@ -808,6 +859,7 @@ CASES = {
                    case_big_output),
     "determinism": ({}, case_determinism),
     "pipe_pairing": ({}, case_pipe_pairing),
+    "memory_etag": ({}, case_memory_etag),
     "prewarm": ({"instance_timeout": 120, "pool_size": 20}, case_prewarm),
     "prewarm_killed": ({}, case_prewarm_killed),
     "prewarm_off": ({}, case_prewarm_off),

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -208,6 +209,71 @@ Test(image, second_open_reuses_the_tree)
 	free(r1);
 	free(r2);
 	free(r3);
+}
+
+/* Eviction: the tree leaves its place at once (renamed under the image's
+ * lock), its trash is removed, and the next open extracts it again, the
+ * same; an image whose extraction lock is held is left alone. */
+Test(image, evict_then_reopen)
+{
+	struct sandbox_error err = { { 0 } };
+	char *r1 = NULL, *r2 = NULL, *trash = NULL, p[512];
+	uint64_t bytes = 0, again = 0;
+	bool ex = false;
+	struct stat sb;
+	int trees, tmps, lock;
+
+	cr_assert_eq(image_open("good.tar", NULL, &r1, &ex, &err), 0, "%s",
+		     err.msg);
+	cr_assert_eq(sandbox_image_tree_bytes(r1, &bytes, &err), 0, "%s",
+		     err.msg);
+	/* bin/prog, etc/motd (+ a hard link: counted once), dirs */
+	cr_assert(bytes >= 4096 && bytes < 256 * 1024, "%llu bytes",
+		  (unsigned long long)bytes);
+
+	/* Someone extracting it: left alone. */
+	snprintf(p, sizeof(p), "%s/.locks/%s", cache, strrchr(r1, '/') + 1);
+	lock = open(p, O_RDWR | O_CLOEXEC);
+	cr_assert(lock >= 0, "%s: %s", p, strerror(errno));
+	cr_assert_eq(flock(lock, LOCK_EX), 0);
+	{
+		pid_t pid = fork();
+		int st;
+
+		if (pid == 0) /* flock is per open file: ask from elsewhere */
+			_exit(sandbox_image_evict(r1, &trash, &err) == 1 &&
+			      !trash ? 0 : 1);
+		cr_assert_eq(waitpid(pid, &st, 0), pid);
+		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+			  "evicted under a held lock");
+	}
+	close(lock);
+	cr_assert_eq(stat(r1, &sb), 0);
+
+	cr_assert_eq(sandbox_image_evict(r1, &trash, &err), 0, "%s", err.msg);
+	cr_assert_not_null(trash);
+	cr_assert_neq(stat(r1, &sb), 0, "the tree is still in place");
+	at(p, sizeof(p), trash, "bin/prog");
+	cr_assert_eq(stat(p, &sb), 0, "the trash holds the tree");
+	sandbox_image_trash_remove(trash);
+	cache_count(&trees, &tmps);
+	cr_assert_eq(trees, 0);
+	cr_assert_eq(tmps, 0, "the trash was not removed");
+
+	cr_assert_eq(image_open("good.tar", NULL, &r2, &ex, &err), 0, "%s",
+		     err.msg);
+	cr_assert(ex, "an evicted image was found without extraction");
+	cr_assert_str_eq(r1, r2);
+	at(p, sizeof(p), r2, "bin/prog");
+	cr_assert_eq(stat(p, &sb), 0);
+	cr_assert_eq(sb.st_size, 7);
+	cr_assert_eq(sandbox_image_tree_bytes(r2, &again, &err), 0);
+	cr_assert_eq(again, bytes);
+
+	cr_assert_eq(sandbox_image_evict(base, &trash, &err), -1);
+	cr_assert(strstr(err.msg, "is not a cache tree"), "%s", err.msg);
+	free(r1);
+	free(r2);
 }
 
 static void *open_thread(void *arg)

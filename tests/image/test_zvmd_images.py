@@ -9,12 +9,15 @@ of make_tars.py).
 """
 import collections
 import glob
+import hashlib
+import io
 import json
 import os
 import re
 import socket
 import subprocess
 import sys
+import tarfile
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -254,6 +257,89 @@ def case_check_config(_):
     subprocess.run(["rm", "-rf", tmp], check=True)
 
 
+def small_image(path, n):
+    """A tar of bin/hello and 2 MiB of bytes of its own (a tree of about
+    2.9 MB); returns the SHA-256 that names its tree in the cache."""
+    with tarfile.open(path, "w") as t:
+        t.add(test_zvmd.PROGRAMS["hello"], "bin/hello")
+        filler = hashlib.sha256(b"%d" % n).digest() * (65536)
+        info = tarfile.TarInfo("filler")
+        info.size = len(filler)
+        t.addfile(info, io.BytesIO(filler))
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def du(path):
+    """Disk use of a tree, as zvmd counts it (st_blocks)."""
+    total = os.lstat(path).st_blocks * 512
+    for top, dirs, files in os.walk(path):
+        for n in dirs + files:
+            total += os.lstat(os.path.join(top, n)).st_blocks * 512
+    return total
+
+
+EVICT_BOUND = 7 << 20
+
+
+def case_eviction(d):
+    """image_cache_size 7M, images of ~2.9 MB: the third image evicts the
+    least recently used one nobody uses — not img1, the root of a running
+    instance, although it is the oldest; the evicted one is unpacked again
+    when a job needs it, and works."""
+    names = sorted(d.images)
+    hexes = {n: small_image(d.images[n], i) for i, n in enumerate(names)}
+    trees = lambda: {os.path.basename(p) for p in d.cache_trees()}  # noqa
+
+    def hello(image):
+        s, h, body = d.job([{"name": "h",
+                             "exec": {"path": "file://%s:bin/hello" % image},
+                             "devices": [{"name": "stdout"}]}])
+        check(s == 200 and body == b"hello, world\n", "hello in %s: %d %r %r"
+              % (image, s, body, h.get("X-Nexe-Status")))
+
+    def evicted(n):
+        wait_for(lambda: d.metrics()["zvmd_image_evictions_total"] == n,
+                 "%d evictions" % n)
+    spin = test_zvmd.raw_job_socket(d, [test_zvmd.group(
+        "spin", "spin", devices=[{"name": "img1"}, {"name": "stdout"}])])
+    try:
+        wait_for(lambda: d.metrics()["zvmd_slots_used"] == 1, "spin to run")
+        hello("img2")
+        size = du(os.path.join(d.spool, "images", hexes["img2"]))
+        check(2 * size <= EVICT_BOUND < 3 * size,
+              "the images do not fit the test: a tree takes %d bytes" % size)
+        check(trees() == {hexes["img1"], hexes["img2"]}, "trees %r" % trees())
+        hello("img3")
+        evicted(1)
+        check(trees() == {hexes["img1"], hexes["img3"]},
+              "img2 (least recently used, not in use) should have gone: %r"
+              % trees())
+        hello("img2")
+        evicted(2)
+        check(trees() == {hexes["img1"], hexes["img2"]},
+              "img3 should have gone: %r" % trees())
+        m = d.metrics()
+        check(m["zvmd_image_extractions_total"] == 4,
+              "img2 unpacked again: %r" % m["zvmd_image_extractions_total"])
+        check(m["zvmd_image_cache_bytes"] == 2 * size,
+              "cache bytes %r, want %d" % (m["zvmd_image_cache_bytes"],
+                                           2 * size))
+        d.log.flush()
+        d.log.seek(0)
+        log = d.log.read()
+        for gone in ("img2", "img3"):
+            check(re.search(r'msg="image evicted" root=\S*/%s bytes=%d'
+                            % (hexes[gone], size), log),
+                  "no eviction line for %s: %r" % (gone, log[-2000:]))
+    finally:
+        spin.close()
+    wait_for(lambda: d.metrics()["zvmd_slots_used"] == 0, "spin to end")
+    # img1, released, is the least recently used tree now, but two
+    # trees fit: nothing more goes.
+    check(d.metrics()["zvmd_image_evictions_total"] == 2, "evicted more")
+
+
 CASES = {name[len("case_"):]: fn for name, fn in globals().items()
          if name.startswith("case_")}
 
@@ -262,6 +348,18 @@ def main():
     case = sys.argv[1]
     if case == "check_config":
         CASES[case](None)
+    elif case == "eviction":
+        tmp = tempfile.mkdtemp(prefix="zvmd-evict-")
+        images = {n: os.path.join(tmp, n + ".tar")
+                  for n in ("img1", "img2", "img3")}
+        for path in images.values():  # --check-config wants the files
+            open(path, "w").close()
+        try:
+            with Daemon(images=images, image_cache_size=EVICT_BOUND,
+                        instance_timeout=120) as d:
+                CASES[case](d)
+        finally:
+            subprocess.run(["rm", "-rf", tmp], check=True)
     else:
         with Daemon() as d:
             CASES[case](d)

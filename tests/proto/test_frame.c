@@ -44,9 +44,10 @@ static int on_frame(void *arg, const struct proto_frame *f,
 			 (unsigned long long)f->len);
 		break;
 	case PROTO_FRAME_REPORT:
-		snprintf(line, sizeof(line), "[report %zu %s|%s|%d|%s|%d|%s]",
+		snprintf(line, sizeof(line), "[report %zu %s|%s|%d|%s|%d%s%s|%s]",
 			 f->inst, f->system, f->status, f->retcode, f->etag,
-			 f->validation, f->cdr);
+			 f->validation, f->validation_note ? " " : "",
+			 f->validation_note ? f->validation_note : "", f->cdr);
 		break;
 	case PROTO_FRAME_ERROR:
 		snprintf(line, sizeof(line), "[error %s]", f->message);
@@ -116,11 +117,12 @@ static char *sample_stream(size_t *len)
 		{ .type = PROTO_FRAME_REPORT, .inst = 2, .system = "map-3",
 		  .status = "ok \"quoted\"\n", .retcode = -1,
 		  .etag = "disabled", .validation = 0,
+		  .validation_note = "nondeterministic: cpuid rdrand",
 		  .cdr = "0.25 1.50 4 100 2 50 1 10 3 30" },
 		{ .type = PROTO_FRAME_OUTPUT, .inst = 0, .len = 0 },
 		{ .type = PROTO_FRAME_REPORT, .inst = 0, .system = "r\xff",
 		  .status = "Signal 9", .retcode = 137, .etag = "/dev/out e",
-		  .validation = 2, .cdr = "" },
+		  .validation = 2, .validation_note = "", .cdr = "" },
 		{ .type = PROTO_FRAME_DONE },
 	};
 	static const char payload[] = "{\"type\":1}\n\0x\n";
@@ -147,7 +149,7 @@ static char *sample_stream(size_t *len)
 
 static const char expected_log[] =
 	"[output 2 13]{\"type\":1}\n\0x"
-	"[report 2 map-3|ok \"quoted\"\n|-1|disabled|0|0.25 1.50 4 100 2 50 1 10 3 30]"
+	"[report 2 map-3|ok \"quoted\"\n|-1|disabled|0 nondeterministic: cpuid rdrand|0.25 1.50 4 100 2 50 1 10 3 30]"
 	"[output 0 0]"
 	"[report 0 r\xff|Signal 9|137|/dev/out e|2|]"
 	"[done]";
@@ -302,6 +304,10 @@ static const struct frame_case bad_frames[] = {
 	  "output frame: len must be an integer 0..2^53" },
 	{ REP("") REP(""), "frame 2 (byte 109): report frame: inst 1 reported twice" },
 	{ REP(",\"extra\":1"), "report frame: unknown field \"extra\"" },
+	{ "{\"type\":\"report\",\"inst\":1,\"system\":\"s\",\"status\":\"\","
+	  "\"retcode\":0,\"etag\":\"\",\"validation\":0,\"cdr\":\"\","
+	  "\"validation_note\":3}\n",
+	  "report frame: validation_note must be a string without NUL" },
 	{ "{\"type\":\"report\",\"inst\":1,\"system\":\"s\",\"status\":\"ok\","
 	  "\"retcode\":0,\"etag\":\"disabled\",\"validation\":0}\n",
 	  "report frame: system, status, etag and cdr must be strings" },

@@ -97,6 +97,20 @@ Test(job, exec_deterministic_switch)
 		"path": "swift://~/bin/wc", "deterministic": false}}]));
 
 	cr_expect_not(p->inst[0].deterministic);
+	cr_expect_not(p->inst[0].memory_etag, "memory_etag is off by default");
+	proto_plan_free(p);
+}
+
+Test(job, exec_memory_etag)
+{
+	struct proto_plan *p = plan_ok(J([{"name": "a", "count": 2, "exec": {
+		"path": "swift://~/bin/wc", "memory_etag": true}},
+		{"name": "b", "exec": {"path": "swift://~/bin/wc",
+		 "memory_etag": false}}]));
+
+	cr_expect(p->inst[0].memory_etag);
+	cr_expect(p->inst[1].memory_etag);
+	cr_expect_not(p->inst[2].memory_etag);
 	proto_plan_free(p);
 }
 
@@ -736,6 +750,9 @@ static struct bad_job bad_jobs[] = {
 	{ "[{\"name\": \"a\", \"exec\": {\"path\": \"swift://~/bin/x\", "
 	  "\"deterministic\": 1}}]", PROTO_EBADJOB, "group \"a\": exec: "
 	  "deterministic: must be true or false, got an integer" },
+	{ "[{\"name\": \"a\", \"exec\": {\"path\": \"swift://~/bin/x\", "
+	  "\"memory_etag\": \"yes\"}}]", PROTO_EBADJOB, "group \"a\": exec: "
+	  "memory_etag: must be true or false, got a string" },
 	{ "[" G("a", ", \"replicate\": 4") "]", PROTO_EBADJOB,
 	  "group \"a\": replicate: must be an integer 0..3" },
 	{ "[" G("a", ", \"connect\": [\"b\"]") "]", PROTO_EBADJOB,

@@ -40,7 +40,8 @@ static const char *const jobs[] = {
 			 "content_type": "text/plain"}]}]),
 	J([{"name": "a", "attach": "input", "replicate": 2, "location": "r1",
 	    "exec": {"path": "file://python:bin/python", "name": "py",
-		     "deterministic": false, "env": {"A": "1", "B": "x=y \"q\" \u00e9"}},
+		     "deterministic": false, "memory_etag": true,
+		     "env": {"A": "1", "B": "x=y \"q\" \u00e9"}},
 	    "devices": [{"name": "stdin"}, {"name": "stdout"},
 			{"name": "stderr", "content_type": "text/plain"},
 			{"name": "input", "path": "swift://./in/a.txt",
@@ -113,6 +114,7 @@ static void plan_eq(const struct proto_plan *a, const struct proto_plan *b)
 		cr_expect_eq(x->placement, y->placement);
 		cr_expect_eq(x->replicate, y->replicate);
 		cr_expect_eq(x->deterministic, y->deterministic);
+		cr_expect_eq(x->memory_etag, y->memory_etag);
 		cr_expect_eq(!x->location, !y->location);
 		if (x->location)
 			cr_expect_str_eq(x->location, y->location);
@@ -305,6 +307,8 @@ static const struct bad_case bad_plans[] = {
 	  "\"group\":3}]}", "plan.inst[0].group: 3 is out of range (1 groups)" },
 	{ PLAN(INST("g", "", CH_STDIN "," CH_STDIN)) "x",
 	  "plan is not valid JSON" },
+	{ PLAN(INST("g", ",\"memory_etag\":1", CH_STDIN)),
+	  "plan.inst[0].memory_etag: must be true or false, not an integer" },
 	{ PLAN(INST("g", ",\"location\":5", CH_STDIN)),
 	  "plan.inst[0].location: must be a string without NUL, not an integer" },
 	{ PLAN(INST("a\\u0000b", "", CH_STDIN)), "plan is not valid JSON" },

@@ -26,7 +26,16 @@ touched: a fresh directory is bind-mounted over it):
     is passed on in ZVM_ZVMD_SKIP;
   * rings: object rings for two replication policies, "gold" (0, default)
     and "silver" (1, object-1.ring.gz), 3 replicas each (one per node),
-    part power 8;
+    and an erasure-coded one, "ec" (2, object-2.ring.gz:
+    liberasurecode_rs_vand, 2 data + 1 parity fragments, one per node,
+    64 KiB segments), part power 8;
+  * the proxy's pipeline has symlink, and keymaster + encryption with
+    encryption disabled: objects are stored as they are (the workers read
+    them from disk), yet the proxy decrypts what another proxy of the
+    cluster encrypted. With crypto_proxies (library use), two more proxies
+    without the zerovm filter: "encrypting" (the same root secret,
+    encryption on: it stores ciphertext) and "plain" (no keymaster: it
+    serves such objects as ciphertext);
 
 waits until the proxy answers /healthcheck and tempauth hands out a token,
 runs CMD with the cluster described in the environment, then stops every
@@ -51,6 +60,7 @@ All ports are picked free at start, so several clusters can run at once.
 """
 
 import argparse
+import base64
 import contextlib
 import ctypes
 import os
@@ -169,11 +179,12 @@ bind_port = {port}
 workers = 0
 user = root
 swift_dir = /etc/swift
-log_name = proxy
+log_name = {name}
 
 [pipeline:main]
 pipeline = catch_errors gatekeeper healthcheck proxy-logging cache \
-listing_formats tempauth {zerovm} copy dlo slo proxy-logging proxy-server
+listing_formats tempauth {zerovm} copy dlo slo symlink {crypto} \
+proxy-logging proxy-server
 
 [app:proxy-server]
 use = egg:swift#proxy
@@ -216,6 +227,19 @@ use = egg:swift#dlo
 
 [filter:slo]
 use = egg:swift#slo
+
+[filter:symlink]
+use = egg:swift#symlink
+
+# One root secret for every proxy of the cluster: any of them decrypts
+# what another encrypted.
+[filter:keymaster]
+use = egg:swift#keymaster
+encryption_root_secret = {root_secret}
+
+[filter:encryption]
+use = egg:swift#encryption
+disable_encryption = {disable_encryption}
 
 [filter:zerovm]
 paste.filter_factory = zerovm_filter:filter_factory
@@ -267,7 +291,8 @@ class Cluster(object):
 
     def __init__(self, root, zerovm, zvmd=None, zvmd_optional=False,
                  pool_size=4, queue_length=16, sysimages=None,
-                 node_sysimages=None, listing_limit=None):
+                 node_sysimages=None, listing_limit=None,
+                 crypto_proxies=False):
         self.root = root
         self.etc = os.path.join(root, 'etc')
         self.logs = os.path.join(root, 'logs')
@@ -282,6 +307,9 @@ class Cluster(object):
         self.node_sysimages = dict(node_sysimages or {})
         # Names per page of a container listing (Swift's default: 10000).
         self.listing_limit = listing_limit
+        # The extra proxies (name -> port) of crypto_proxies.
+        self.proxy_ports = {}
+        self.crypto_proxies = crypto_proxies
         self.procs = {}       # name -> Popen, in start order
         self.nodes = []       # (ip, object port, devices dir, device)
         self.zvmds = []       # Zvmd per node, when zvmd is given
@@ -290,6 +318,10 @@ class Cluster(object):
     @property
     def url(self):
         return 'http://127.0.0.1:%d' % self.proxy_port
+
+    def proxy_url(self, name):
+        """The URL of an extra proxy ("encrypting", "plain")."""
+        return 'http://127.0.0.1:%d' % self.proxy_ports[name]
 
     # ---- configuration ------------------------------------------------------
 
@@ -300,7 +332,13 @@ class Cluster(object):
               '[swift-hash]\nswift_hash_path_prefix = %s\n'
               'swift_hash_path_suffix = %s\n\n'
               '[storage-policy:0]\nname = gold\ndefault = yes\n\n'
-              '[storage-policy:1]\nname = silver\n'
+              '[storage-policy:1]\nname = silver\n\n'
+              '[storage-policy:2]\nname = ec\n'
+              'policy_type = erasure_coding\n'
+              'ec_type = liberasurecode_rs_vand\n'
+              'ec_num_data_fragments = 2\n'
+              'ec_num_parity_fragments = 1\n'
+              'ec_object_segment_size = 65536\n'
               % (secrets.token_hex(8), secrets.token_hex(8)) +
               ('\n[swift-constraints]\ncontainer_listing_limit = %d\n'
                % self.listing_limit if self.listing_limit else ''))
@@ -316,6 +354,9 @@ class Cluster(object):
         self.memcached_port = free_port('127.0.0.1')
         self.proxy_port = free_port('127.0.0.1')
         self.coordinator_port = free_port('127.0.0.1')
+        if self.crypto_proxies:
+            for name in ('encrypting', 'plain'):
+                self.proxy_ports[name] = free_port('127.0.0.1')
         self._rings()
         self._server_confs()
         if self.zvmd_bin:
@@ -327,7 +368,8 @@ class Cluster(object):
         # Swift's RingBuilder: what swift-ring-builder create/add/rebalance
         # runs, in one process instead of a dozen.
         from swift.common.ring import RingBuilder
-        for name, seed in (('object', 1), ('object-1', 2)):
+        # 3 devices: 3 replicas, or the 2 + 1 fragments of policy 2.
+        for name, seed in (('object', 1), ('object-1', 2), ('object-2', 3)):
             b = RingBuilder(8, 3, 1)
             for zone, (ip, port, _, device) in enumerate(self.nodes, 1):
                 b.add_dev({'region': 1, 'zone': zone, 'ip': ip,
@@ -361,9 +403,21 @@ class Cluster(object):
             endpoints = ', '.join(z.url for z in self.zvmds)
         else:
             endpoints = 'http://127.0.0.1:%d' % self.coordinator_port
-        write(os.path.join(self.etc, 'proxy.conf'), PROXY_CONF.format(
-            port=self.proxy_port, memcached=self.memcached_port,
-            endpoints=endpoints, zerovm='zerovm' if self.zerovm else ''))
+        secret = base64.b64encode(secrets.token_bytes(32)).decode()
+        # name: (port, zerovm filter, crypto filters, encryption disabled)
+        proxies = {'proxy': (self.proxy_port, self.zerovm, True, True)}
+        if self.crypto_proxies:
+            proxies['proxy-encrypting'] = (self.proxy_ports['encrypting'],
+                                           False, True, False)
+            proxies['proxy-plain'] = (self.proxy_ports['plain'], False,
+                                      False, True)
+        for name, (port, zerovm, crypto, disabled) in proxies.items():
+            write(os.path.join(self.etc, name + '.conf'), PROXY_CONF.format(
+                name=name, port=port, memcached=self.memcached_port,
+                endpoints=endpoints, zerovm='zerovm' if zerovm else '',
+                crypto='keymaster encryption' if crypto else '',
+                root_secret=secret,
+                disable_encryption='true' if disabled else 'false'))
 
     def _zvmd_confs(self):
         self.secret_file = os.path.join(self.etc, 'cluster.secret')
@@ -375,13 +429,19 @@ class Cluster(object):
             z.edge_port = self.edge_port
             os.makedirs(z.spool)
             os.makedirs(z.root)
-            write(z.conf, ZVMD_CONF.format(
-                ip=z.ip, worker_port=self.worker_port,
-                edge_port=self.edge_port, root=z.root, spool=z.spool,
-                pool_size=self.pool_size, queue_length=self.queue_length,
-                proxy_url='http://127.0.0.1:%d' % self.proxy_port,
-                swift_dir=self.etc, devices=z.devices,
-                secret_file=self.secret_file) + self._sysimages_conf(z))
+            self.zvmd_configure(z.index)
+
+    def zvmd_configure(self, index, proxy_url=None):
+        """(Re)write one zvmd's config, with proxy_url (default: the main
+        proxy's). A running zvmd reads it on zvmd_reload or restart."""
+        z = self.zvmds[index]
+        write(z.conf, ZVMD_CONF.format(
+            ip=z.ip, worker_port=self.worker_port,
+            edge_port=self.edge_port, root=z.root, spool=z.spool,
+            pool_size=self.pool_size, queue_length=self.queue_length,
+            proxy_url=proxy_url or self.url, swift_dir=self.etc,
+            devices=z.devices, secret_file=self.secret_file) +
+            self._sysimages_conf(z))
 
     def _sysimages_conf(self, z):
         images = dict(self.sysimages, **self.node_sysimages.get(z.index, {}))
@@ -438,6 +498,10 @@ class Cluster(object):
         self._spawn('proxy', ['swift-proxy-server',
                               os.path.join(self.etc, 'proxy.conf'), '-v'],
                     env=env)
+        for name in self.proxy_ports:
+            self._spawn('proxy-' + name, [
+                'swift-proxy-server',
+                os.path.join(self.etc, 'proxy-%s.conf' % name), '-v'])
         self._wait_ready()
         if not self.zvmd_skip:
             # After the proxy: a coordinator plans through it.
@@ -481,6 +545,23 @@ class Cluster(object):
                 pass
             if time.time() > deadline:
                 raise RuntimeError('%s not healthy after %ds:\n%s' % (
+                    z.name, START_TIMEOUT, tail(self.log_path(z.name))))
+            time.sleep(0.05)
+
+    def zvmd_reload(self, index):
+        """SIGHUP to one zvmd (it re-reads its config); returns once it
+        logged the reload."""
+        z = self.zvmds[index]
+
+        def reloads():
+            with open(self.log_path(z.name), errors='replace') as f:
+                return f.read().count('msg=reloaded ')
+        before = reloads()
+        self.procs[z.name].send_signal(signal.SIGHUP)
+        deadline = time.time() + START_TIMEOUT
+        while reloads() == before:
+            if time.time() > deadline:
+                raise RuntimeError('%s did not reload after %ds:\n%s' % (
                     z.name, START_TIMEOUT, tail(self.log_path(z.name))))
             time.sleep(0.05)
 
@@ -531,6 +612,8 @@ class Cluster(object):
         self._wait_listening(NODE_IPS[0], self.container_port, deadline)
         self._wait_listening('127.0.0.1', self.memcached_port, deadline)
         self._wait_listening('127.0.0.1', self.proxy_port, deadline)
+        for port in self.proxy_ports.values():
+            self._wait_listening('127.0.0.1', port, deadline)
         while True:
             self._check_alive()
             try:
@@ -542,7 +625,8 @@ class Cluster(object):
                                                  'X-Auth-User': 'test:tester',
                                                  'X-Auth-Key': 'testing'})
                 with urllib.request.urlopen(req, timeout=5) as r:
-                    if r.headers.get('X-Auth-Token'):
+                    if r.headers.get('X-Auth-Token') and \
+                            self._extra_proxies_healthy():
                         return
             except (OSError, urllib.error.URLError):
                 pass
@@ -550,6 +634,13 @@ class Cluster(object):
                 raise RuntimeError('proxy not ready after %ds; see %s'
                                    % (START_TIMEOUT, self.logs))
             time.sleep(0.2)
+
+    def _extra_proxies_healthy(self):
+        for name in self.proxy_ports:
+            with urllib.request.urlopen(self.proxy_url(name) +
+                                        '/healthcheck', timeout=5) as r:
+                r.read()
+        return True
 
     def stop(self):
         """Stop every process, zvmds first (they may still talk to the

@@ -19,9 +19,11 @@ Run: ZVMD=build/daemon/zvmd ZVM_PROG_HELLO=... /usr/bin/python3 \\
 """
 
 import collections
+import glob
 import json
 import os
 import random
+import re
 import signal
 import sys
 import threading
@@ -29,8 +31,9 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster_client import (  # noqa: E402
-    ZvmdClusterCase, data_files, descendants, group, nexe,
+    Account, ZvmdClusterCase, data_files, descendants, group, nexe,
     read_secret, request, run_tests, sign, swift_get_nodes, wait_for, words)
+from harness import nondeterminism  # noqa: E402  (cluster_client's path)
 
 
 def cat_job(name):
@@ -97,6 +100,29 @@ class Jobs(Case):
         self.assertEqual(nexe(h, 'System'), ['hello'])
         self.assertEqual(nexe(h, 'Status'), ['ok'])
         self.assertEqual(nexe(h, 'Retcode'), ['0'])
+        # The worker's validation note, passed on by the coordinator.
+        self.assertEqual(nexe(h, 'Validation'), [nondeterminism()])
+
+    def test_memory_etag(self):
+        """exec.memory_etag travels in the task: the worker reports ZeroVM's
+        /dev/memory etag, the same for the same job, another for another
+        input; the run is pinned to one CPU."""
+        self.a.put('mem', b'')
+        self.a.put('mem/a.txt', b'the same input\n')
+        self.a.put('mem/b.txt', b'another input\n')
+
+        def run(name):
+            job = cat_job('mem/' + name)
+            job[0]['exec']['memory_etag'] = True
+            status, h, body = self.a.job(job)
+            self.assertEqual(status, 200, body)
+            self.assertEqual(nexe(h, 'Validation'),
+                             [nondeterminism(pinned=True)])
+            return h.get('X-Nexe-Etag', '')
+        etag = run('a.txt')
+        self.assertRegex(etag, r'^/dev/memory [0-9a-f]{32}$')
+        self.assertEqual(run('a.txt'), etag)
+        self.assertNotEqual(run('b.txt'), etag)
 
     def wordcount(self):
         """24 objects, 3 reducers; the answer's headers after checking the
@@ -272,6 +298,11 @@ class Faults(Case):
                              'the first primary must hold the old version')
         status, h, body = self.a.job(cat_job(name))
         self.assertEqual((status, body), (200, b'new version\n'), dict(h))
+        # Found by a wildcard: the listing (not a HEAD) said the new
+        # version, the stale copy on the first primary is not used.
+        status, h, body = self.a.job(cat_job('f/stale*.txt'))
+        self.assertEqual((status, body), (200, b'new version\n'), dict(h))
+        self.assertEqual(node_of(h, 0), first)
 
     def test_large_objects(self):
         """A static and a dynamic large object manifest: the worker finds
@@ -317,6 +348,171 @@ class Faults(Case):
         finally:
             stop.set()
             t.join()
+
+
+INPUT_LOG = re.compile(r'msg=input job=\S+ inst=\S+ object="([^"]*)" '
+                       r'source=(\w+)(?: reason="([^"]*)")?')
+
+
+class StoredKinds(Case):
+    """Objects that are not their bytes in one .data file: erasure-coded,
+    encrypted, symlinks. The worker of the object's node reads them
+    through Swift (its log says why) and the program sees the object's
+    bytes. The cluster (crypto_proxies) has an "encrypting" proxy whose
+    objects are ciphertext on disk, and a "plain" proxy that cannot
+    decrypt them; the main proxy decrypts but stores plaintext."""
+
+    def input_source(self, ip, path):
+        """(source, reason) of the last input line of the zvmd at ip for
+        <AUTH_test>/path: "local" or "proxy" and why."""
+        found = None
+        with open(self.c.log_path('zvmd-' + ip), errors='replace') as f:
+            for line in f:
+                m = INPUT_LOG.search(line)
+                if m and m.group(1) == '%s/%s' % (self.a.name, path):
+                    found = (m.group(2), m.group(3))
+        self.assertIsNotNone(found, 'no input line for %s in the log of '
+                             'zvmd-%s' % (path, ip))
+        return found
+
+    def assert_job_reads(self, path, want, source, reason=None):
+        """A cat job over path answers want (what a GET answers), and the
+        worker read it from source ("local" or "proxy", for reason)."""
+        status, _, got = self.a.get(path)
+        self.assertEqual((status, got), (200, want), 'GET ' + path)
+        status, h, body = self.a.job(cat_job(path))
+        self.assertEqual(status, 200, (path, body[:300], dict(h)))
+        self.assertEqual(body, want, path)
+        how = self.input_source(node_of(h, 0), path)
+        self.assertEqual(how[0], source, (path, how))
+        if reason:
+            self.assertIn(reason, how[1] or '', path)
+        return node_of(h, 0)
+
+    def test_erasure_coded(self):
+        """An object of the EC policy (2 + 1 fragments, several 64 KiB
+        segments): the job runs on a node holding one of its fragments
+        and reads the object through Swift, not the fragment."""
+        self.a.put('ec', b'', {'X-Storage-Policy': 'ec'})
+        data = text(7, 40000)
+        self.assertGreater(len(data), 3 * 65536)
+        self.a.put('ec/big.txt', data)
+        worker = self.assert_job_reads('ec/big.txt', data, 'proxy',
+                                       'erasure-coded')
+        status, h, body = self.a.job(cat_job('ec/big*.txt'))
+        self.assertEqual((status, body), (200, data), dict(h))
+        part, hsh, nodes, _ = swift_get_nodes(
+            self.c.etc, self.a.name, 'ec', 'big.txt', 'object-2.ring.gz')
+        self.assertEqual(worker, nodes[0].split(':')[0])
+        devices = [n[2] for n in self.c.nodes if n[0] == worker][0]
+        frags = [f for d in os.listdir(devices) for f in glob.glob(
+            os.path.join(devices, d, 'objects-2', str(part), hsh[-3:], hsh,
+                         '*#*.data'))]
+        self.assertEqual(len(frags), 1, frags)
+        self.assertLess(os.path.getsize(frags[0]), len(data))
+
+    def test_encrypted(self):
+        """An object PUT through the encrypting proxy is ciphertext on
+        disk; a job through the main proxy (which decrypts) returns its
+        plaintext, read through Swift. An object PUT through the main
+        proxy stays plaintext and is read from the disk."""
+        enc = Account(self.c.proxy_url('encrypting'), 'test:tester',
+                      'testing')
+        self.a.put('enc', b'')
+        secret = b'the plaintext of an encrypted object\n' * 50
+        enc.put('enc/secret.txt', secret)
+        for f in self.data_files('enc/secret.txt'):
+            with open(f, 'rb') as fh:
+                self.assertNotEqual(fh.read(), secret, f)
+        self.assert_job_reads('enc/secret.txt', secret, 'proxy',
+                              'encrypted')
+        # Found by a wildcard: the listing's (decrypted) etag stands for
+        # the HEAD's.
+        status, h, body = self.a.job(cat_job('enc/secret*.txt'))
+        self.assertEqual((status, body), (200, secret), dict(h))
+        self.a.put('enc/plain.txt', b'stored as it is\n')
+        self.assert_job_reads('enc/plain.txt', b'stored as it is\n',
+                              'local')
+
+    def test_encrypted_proxy_cannot_decrypt(self):
+        """A zvmd whose proxy_url cannot decrypt (no keymaster): a job over
+        an encrypted object on its node fails naming the object and the
+        cause, whether that zvmd planned the job (its proxy answered the
+        ciphertext's etag) or only ran it (its GET returned ciphertext);
+        never the ciphertext as the object's bytes."""
+        enc = Account(self.c.proxy_url('encrypting'), 'test:tester',
+                      'testing')
+        self.a.put('enc', b'')
+        worker = self.c.zvmds[1].ip
+        name = next(n for n in ('enc/nokey%d' % i for i in range(100))
+                    if self.primaries(n)[0] == worker)
+        enc.put(name, b'only a decrypting proxy may read this\n')
+        index = self.zvmd_index(worker)
+        self.c.zvmd_configure(index, self.c.proxy_url('plain'))
+        try:
+            self.c.zvmd_reload(index)
+            for coordinator in (worker, self.other_ip(worker)):
+                status, h, body = self.a.job(
+                    cat_job(name), base=self.zvmd_url(coordinator))
+                said = body.decode('utf-8', 'replace') + \
+                    h.get('X-Nexe-Status', '')
+                self.assertNotEqual(status, 200, (coordinator, said))
+                self.assertIn('swift://%s/%s is encrypted' % (
+                    self.a.name, name), said, coordinator)
+                self.assertIn('no keymaster', said, coordinator)
+        finally:
+            self.c.zvmd_configure(index)
+            self.c.zvmd_reload(index)
+        self.assert_next_job_ok()
+
+    def data_files(self, path):
+        """The .data files of <AUTH_test>/path (policy 0) on every node."""
+        cont, obj = path.split('/', 1)
+        part, hsh, _, _ = swift_get_nodes(self.c.etc, self.a.name, cont, obj)
+        found = [f for n in self.c.nodes for f in data_files(n[2], part, hsh)]
+        self.assertTrue(found, path)
+        return found
+
+    def test_symlink(self):
+        """A symlink (to an object in another container): the job reads
+        the target's bytes through Swift. A dangling symlink: 404 naming
+        the symlink, nothing runs."""
+        self.a.put('lnk', b'')
+        self.a.put('lnk-target', b'')
+        self.a.put('lnk-target/t.txt', b'the target\'s bytes\n')
+        self.a.put('lnk/link.txt', b'',
+                   {'X-Symlink-Target': 'lnk-target/t.txt'})
+        self.assert_job_reads('lnk/link.txt', b'the target\'s bytes\n',
+                              'proxy', 'symlink')
+        self.a.put('lnk/dangling.txt', b'',
+                   {'X-Symlink-Target': 'lnk-target/none.txt'})
+        status, _, body = self.a.job(cat_job('lnk/dangling.txt'))
+        self.assertEqual(status, 404, body)
+        self.assertIn(b'lnk/dangling.txt', body)
+
+    def test_symlink_listed(self):
+        """Symlinks found by a wildcard are HEADed, not taken from the
+        listing (which says nothing of the target's permissions): one to
+        another account's private object fails the job with 403 naming
+        it, and no instance runs anywhere, not even the plain object's;
+        a good one reads its target."""
+        self.b.put('lpriv', b'')
+        self.b.put('lpriv/x.txt', b'private bytes\n')
+        self.a.put('lsym', b'')
+        self.a.put('lsym/a-plain.txt', b'plain\n')
+        self.a.put('lsym/b-link.txt', b'', {
+            'X-Symlink-Target': 'lpriv/x.txt',
+            'X-Symlink-Target-Account': 'AUTH_test2'})
+        status, body, moved = self.count_instances(
+            cat_job('lsym/*.txt'), None)
+        self.assertEqual(status, 403, body)
+        self.assertIn(b'lsym/b-link.txt', body)
+        self.assertEqual(moved, [])
+        self.a.put('lsym/b-link.txt', b'', {'X-Symlink-Target': 'lsym/t'})
+        self.a.put('lsym/t', b'the target\n')
+        status, h, body = self.a.job(cat_job('lsym/*.txt'))
+        self.assertEqual((status, body), (200, b'plain\nthe target\n'),
+                         dict(h))
 
 
 # A word count in Python, run by the python3 system image's interpreter.
@@ -479,6 +675,106 @@ class Listings(Case):
         self.assertIn(b'hidden', body)
 
 
+
+class Listed(Case):
+    """Objects found by a wildcard: their container's listing, read with
+    the user's token, stands for a HEAD of each (daemon/README.md,
+    "Planning") when the entry is plainly an object's own bytes; the
+    worker still checks what it opens against it."""
+
+    def proxy_heads(self, prefix):
+        """HEAD requests for objects under prefix in the proxy's log."""
+        with open(self.c.log_path('proxy'), 'rb') as f:
+            return f.read().count(b' HEAD /v1/%s/%s' % (
+                self.a.name.encode(), prefix.encode()))
+
+    def test_no_head_per_object(self):
+        """A job over 12 listed objects (two listing pages) reads them
+        all, and the coordinator asked the proxy for none of them."""
+        self.a.put('ls', b'')
+        for i in range(12):
+            self.a.put('ls/o%02d.txt' % i, b'object %d\n' % i)
+        before = self.proxy_heads('ls/')
+        status, h, body = self.a.job([group('cat', 'cat', devices=[
+            {'name': 'stdin', 'path': 'swift://~/ls/*.txt'},
+            {'name': 'stdout'}])])
+        self.assertEqual(status, 200, (body[:300], dict(h)))
+        self.assertEqual(body, b''.join(b'object %d\n' % i
+                                        for i in range(12)))
+        self.assertEqual(self.proxy_heads('ls/'), before)
+
+    def test_expired_object_still_listed(self):
+        """An object past its X-Delete-At stays in the listing until the
+        expirer runs, but Swift answers 404 for it: so does the job,
+        naming it, and its bytes are never read."""
+        self.a.put('exp', b'')
+        self.a.put('exp/a.txt', b'lives on\n')
+        self.a.put('exp/b.txt', b'expired bytes\n', {'X-Delete-After': '1'})
+        wait_for(lambda: self.a.head('exp/b.txt') == 404,
+                 'exp/b.txt to expire')
+        status, _, listing = self.a.call('GET', 'exp', query='format=json')
+        self.assertIn('b.txt', [e['name'] for e in json.loads(listing)])
+        status, h, body = self.a.job([group('cat', 'cat', devices=[
+            {'name': 'stdin', 'path': 'swift://~/exp/*.txt'},
+            {'name': 'stdout'}])])
+        self.assertEqual(status, 404, (body[:300], dict(h)))
+        self.assertIn(b'exp/b.txt', body + h.get('X-Nexe-Status',
+                                                 '').encode())
+        self.assertNotIn(b'expired bytes', body)
+
+    def test_acl(self):
+        """Another account's private container under a wildcard: 403 and
+        no instance runs anywhere; after X-Container-Read for
+        test:tester its listing proves the reads and the job works."""
+        self.b.put('priv', b'')
+        self.b.put('priv/d1.txt', b'first secret\n')
+        self.b.put('priv/d2.txt', b'second secret\n')
+        job = [group('cat', 'cat', devices=[
+            {'name': 'stdin', 'path': 'swift://AUTH_test2/priv/*.txt'},
+            {'name': 'stdout'}])]
+        status, body, moved = self.count_instances(job, None)
+        self.assertEqual(status, 403, body)
+        self.assertIn(b'AUTH_test2/priv', body)
+        self.assertEqual(moved, [])
+        self.b.call('POST', 'priv', {'X-Container-Read': 'test:tester'},
+                    expect=(204,))
+        status, body, moved = self.count_instances(job, None)
+        self.assertEqual((status, body),
+                         (200, b'first secret\nsecond secret\n'))
+
+    def test_large_objects(self):
+        """Manifests under a wildcard are HEADed (an SLO's entry has its
+        slo_etag, an empty DLO manifest 0 bytes): the whole objects are
+        read through Swift. A DLO manifest with a body of its own looks
+        like a plain object in the listing: the worker finds the
+        manifest on disk, reads through Swift, and the bytes differ
+        from the listing's: 409, never the manifest's body as data."""
+        parts = [text(10 + i, 200) for i in range(2)]
+        self.a.put('lseg', b'')
+        for i, part in enumerate(parts):
+            self.a.put('lseg/s%d' % i, part)
+        manifest = [{'path': '/lseg/s%d' % i} for i in range(len(parts))]
+        self.a.put('lo', b'')
+        self.a.call('PUT', 'lo/slo.txt', body=json.dumps(manifest).encode(),
+                    query='multipart-manifest=put', expect=(201,))
+        self.a.put('lo/dlo.txt', b'', {'X-Object-Manifest': 'lseg/s'})
+        whole = b''.join(parts)
+        status, h, body = self.a.job([group('cat', 'cat', devices=[
+            {'name': 'stdin', 'path': 'swift://~/lo/*.txt'},
+            {'name': 'stdout'}])])
+        self.assertEqual(status, 200, (body[:300], dict(h)))
+        self.assertEqual(body, whole + whole)
+        self.a.put('lo2', b'')
+        self.a.put('lo2/dlo.txt', b'manifest body\n',
+                   {'X-Object-Manifest': 'lseg/s'})
+        status, h, body = self.a.job([group('cat', 'cat', devices=[
+            {'name': 'stdin', 'path': 'swift://~/lo2/*.txt'},
+            {'name': 'stdout'}])])
+        self.assertEqual(status, 409, (body[:300], dict(h)))
+        self.assertNotIn(b'manifest body', body)
+        self.assertIn(b'changed', body.lower() +
+                      h.get('X-Nexe-Status', '').encode())
+
 class Internal(ZvmdClusterCase):
     """The worker's internal API refuses what the coordinator did not
     sign."""
@@ -525,4 +821,4 @@ def images_from_env():
 if __name__ == '__main__':
     every, some = images_from_env()
     sys.exit(run_tests(sysimages=every, node_sysimages=some,
-                       listing_limit=10))
+                       listing_limit=10, crypto_proxies=True))
