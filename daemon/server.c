@@ -835,11 +835,11 @@ static int worker_start(struct zvmd_server *srv, struct zvmd_error *err)
 }
 
 /* The uv work queue runs what would block the loop: a coordinator's
- * planning (blocking HTTP to the proxy) and image extraction. Neither
- * waits for other queued work, so a busy queue only delays; size it to
- * plan as many jobs as can run at once, plus a few. (Sandboxes have a
- * supervisor thread each, job.c.) libuv reads the size once, at the first
- * work request. */
+ * planning (blocking HTTP to the proxy) and image work (extraction, cache
+ * trimming). None of it waits for other queued work, so a busy queue only
+ * delays; size it to plan as many jobs as can run at once, plus a few.
+ * (Sandboxes have a supervisor thread each, job.c.) libuv reads the size
+ * once, at the first work request. */
 static void threadpool_size(const struct zvmd_config *cfg)
 {
 	char n[16];
