@@ -19,6 +19,8 @@
  */
 #include <elf.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/random.h>
@@ -38,7 +40,6 @@
 /* The virtual clock stops here (~160 years): epoch + t stays positive in
  * every type the program sees. */
 #define VCLOCK_MAX ((uint64_t)INT64_MAX - SANDBOX_EPOCH_MAX_NS)
-#define AUXV_MAX 64                 /* entries; the kernel writes ~25 */
 #define ARGS_MAX (1 << 20)          /* argv + envp pointers we walk */
 
 const int sb_det_calls[] = {
@@ -48,6 +49,23 @@ const int sb_det_calls[] = {
 };
 const size_t sb_det_ncalls = sizeof(sb_det_calls) / sizeof(sb_det_calls[0]);
 
+/* SHA-256, fetched once: EVP_sha256() makes OpenSSL 3 look the
+ * implementation up again on every digest (a few µs, several times per
+ * deterministic spawn). Process lifetime. */
+static EVP_MD *sha256_fetched;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+	sha256_fetched = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static const EVP_MD *sha256(void)
+{
+	pthread_once(&sha256_once, sha256_fetch);
+	return sha256_fetched ? sha256_fetched : EVP_sha256();
+}
+
 void sb_det_init(struct sandbox *sb, const struct sandbox_spec *spec)
 {
 	sb->det = spec->deterministic;
@@ -55,7 +73,7 @@ void sb_det_init(struct sandbox *sb, const struct sandbox_spec *spec)
 		return;
 	sb->epoch_ns = spec->epoch_ns ? spec->epoch_ns : SANDBOX_EPOCH_NS;
 	EVP_Digest(spec->seed ? spec->seed : (const unsigned char *)"",
-		   spec->seed ? spec->seed_len : 0, sb->key, NULL, EVP_sha256(),
+		   spec->seed ? spec->seed_len : 0, sb->key, NULL, sha256(),
 		   NULL);
 }
 
@@ -71,7 +89,7 @@ void sb_det_random(struct sandbox *sb, unsigned char *out, size_t len)
 		memcpy(in, sb->key, 32);
 		for (int b = 0; b < 8; b++)
 			in[32 + b] = (unsigned char)(i >> (8 * b));
-		EVP_Digest(in, sizeof(in), block, NULL, EVP_sha256(), NULL);
+		EVP_Digest(in, sizeof(in), block, NULL, sha256(), NULL);
 		if (take > len)
 			take = len;
 		memcpy(out, block + skip, take);
@@ -313,60 +331,81 @@ long sb_det_answer(struct sandbox *sb, int nr, const __u64 a[6])
 
 /* --------------------------------------------------------------- auxv */
 
-static int word_at(struct sandbox *sb, uint64_t addr, uint64_t *out)
-{
-	return sb_mem_read(sb, out, sizeof(*out), addr) == sizeof(*out)
-		       ? 0 : -EFAULT;
-}
+/*
+ * The initial stack of a program stopped right after exec, from its rsp up:
+ * argc, argv, NULL, envp, NULL, the auxv (to AT_NULL), then the 16
+ * AT_RANDOM bytes and the strings. It is read in one call (and patched
+ * back in one): each remote read or write costs a page pin, and this is on
+ * the path of every deterministic spawn. A larger read only for a very
+ * long argv or envp.
+ */
+#define STACK_READ (16 * 1024)
+#define STACK_READ_MAX (32 * 1024 * 1024)
 
-/* The auxv of a program stopped right after exec: past argc, argv,
- * NULL, envp, NULL on its initial stack. */
-static int auxv_find(struct sandbox *sb, uint64_t *out)
+/* Hide the vDSO and seed AT_RANDOM in `w` (the first `nw` words of the
+ * stack at `sp`), then write the changed range back. -EAGAIN when the
+ * auxv does not end within w. */
+static int auxv_patch(struct sandbox *sb, uint64_t sp, uint64_t *w, size_t nw)
 {
-	struct user_regs_struct regs;
-	uint64_t p, argc, w = 1;
+	uint64_t rnd = 0, to;
+	size_t i, aux;
 
-	if (ptrace(PTRACE_GETREGS, sb->pid, NULL, &regs) < 0)
-		return -errno;
-	p = regs.rsp;
-	if (word_at(sb, p, &argc) < 0 || argc > ARGS_MAX)
+	if (w[0] > ARGS_MAX)
 		return -EFAULT;
-	p += (argc + 2) * 8;
-	for (size_t n = 0; w != 0; n++, p += 8)
-		if (n > ARGS_MAX || word_at(sb, p, &w) < 0)
+	for (i = w[0] + 2; i < nw && w[i]; i++) /* envp */
+		if (i - w[0] > ARGS_MAX)
 			return -EFAULT;
-	*out = p;
-	return 0;
+	aux = i + 1;
+	for (i = aux; i + 1 < nw && w[i] != AT_NULL; i += 2) {
+		if (w[i] == AT_SYSINFO_EHDR) {
+			w[i] = AT_IGNORE;
+			w[i + 1] = 0;
+		} else if (w[i] == AT_RANDOM) {
+			rnd = w[i + 1];
+		}
+	}
+	if (i + 1 >= nw)
+		return -EAGAIN;
+	to = sp + (i + 2) * 8;
+	if (rnd) {
+		unsigned char r[16];
+
+		sb_det_random(sb, r, sizeof(r));
+		/* Just above the auxv (the kernel puts it there): one write. */
+		if (rnd >= to && rnd + sizeof(r) <= sp + nw * 8) {
+			memcpy((char *)w + (rnd - sp), r, sizeof(r));
+			to = rnd + sizeof(r);
+		} else if (sb_mem_write(sb, rnd, r, sizeof(r)) < 0) {
+			return -EFAULT;
+		}
+	}
+	return sb_mem_write(sb, sp + aux * 8, w + aux, to - (sp + aux * 8));
 }
 
 int sb_det_patch_auxv(struct sandbox *sb)
 {
-	Elf64_auxv_t aux[AUXV_MAX];
-	uint64_t at = 0;
-	size_t n, max;
-	ssize_t got;
-	int rc = auxv_find(sb, &at);
+	struct user_regs_struct regs;
+	uint64_t *w = NULL;
+	int rc = -EAGAIN;
 
-	if (rc < 0)
-		return rc;
-	/* The strings above the auxv may end the stack within the buffer. */
-	got = sb_mem_read(sb, aux, sizeof(aux), at);
-	if (got <= 0)
-		return -EFAULT;
-	max = (size_t)got / sizeof(aux[0]);
-	for (n = 0; n < max && aux[n].a_type != AT_NULL; n++) {
-		if (aux[n].a_type == AT_SYSINFO_EHDR) {
-			aux[n].a_type = AT_IGNORE;
-			aux[n].a_un.a_val = 0;
-		} else if (aux[n].a_type == AT_RANDOM) {
-			unsigned char r[16];
+	if (ptrace(PTRACE_GETREGS, sb->pid, NULL, &regs) < 0)
+		return -errno;
+	for (size_t cap = STACK_READ; rc == -EAGAIN; cap *= 4) {
+		ssize_t got;
 
-			sb_det_random(sb, r, sizeof(r));
-			if (sb_mem_write(sb, aux[n].a_un.a_val, r, sizeof(r)) < 0)
-				return -EFAULT;
+		free(w);
+		if (cap > STACK_READ_MAX || !(w = malloc(cap)))
+			return cap > STACK_READ_MAX ? -E2BIG : -ENOMEM;
+		got = sb_mem_read(sb, w, cap, regs.rsp);
+		if (got < 8) {
+			rc = -EFAULT;
+			break;
 		}
+		rc = auxv_patch(sb, regs.rsp, w, (size_t)got / 8);
+		/* The stack ended within the read: there is no more. */
+		if (rc == -EAGAIN && (size_t)got < cap)
+			rc = -EFAULT;
 	}
-	if (n == max)
-		return -E2BIG;
-	return sb_mem_write(sb, at, aux, n * sizeof(aux[0]));
+	free(w);
+	return rc;
 }

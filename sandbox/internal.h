@@ -91,6 +91,9 @@ enum sb_fdbits {
 int sb_filter_get(const char *layout, bool det, bool posix, bool exit_notify,
 		  struct sock_fprog *out, struct sandbox_error *err);
 void sb_filter_free(struct sock_fprog *f);
+/* How many filters this process has compiled (cache misses): a test
+ * checks that alternating shapes stay cached. */
+unsigned long sb_filter_builds(void);
 
 /* ----------------------------------------------------------- channel.c */
 

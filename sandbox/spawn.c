@@ -245,9 +245,10 @@ limits:
 					      SECCOMP_FILTER_FLAG_NEW_LISTENER,
 					      (long)a->prog, 0, 0, 0));
 	TRY(STEP_SEND, sb_raw(SYS_sendmsg, e + 1, (long)a->msg, 0, 0, 0, 0));
-	/* Parked: the spawn answers 0 once the channels are in place (the
-	 * listener's copy here, at fd 0 and close-on-exec, is overwritten);
-	 * anything else (-ENOSYS when the listener is gone) means "give up". */
+	/* Parked: the spawn answers n (the ELF's fd, installed with the
+	 * answer) once the channels are in place (the listener's copy here, at
+	 * fd 0 and close-on-exec, is overwritten); an error (-ENOSYS when the
+	 * listener is gone) means "give up". */
 	if (!a->chan_fds)
 		TRY(STEP_PARK, sb_raw(PARK_NR, 0, 0, 0, 0, 0, 0));
 	r = sb_raw(SYS_execveat, e, (long)"", (long)a->argv, (long)a->envp,
@@ -737,15 +738,41 @@ static int park_wait(struct park *pk, struct seccomp_notif *n)
 	return n->pid == (__u32)pk->pid && n->data.nr == PARK_NR ? 0 : -1;
 }
 
+/*
+ * Install src at dst in the parked child: one round trip to it (it
+ * installs the fd itself). An interrupted plain ADDFD did not happen and
+ * is made again. `answer`: also answer its call with dst, in the same
+ * step (SECCOMP_ADDFD_FLAG_SEND). That marks the call answered before the
+ * child has taken the fd, and a signal that interrupts our wait withdraws
+ * the fd (notify.c, fd_install): the child would go on without it. So
+ * every signal is blocked meanwhile; a stop (SIGSTOP cannot be blocked)
+ * can still do it, and then the spawn fails (our ioctl fails, the child's
+ * execveat of the missing fd too), it never runs the wrong thing.
+ */
 static int park_addfd(const struct park *pk, __u64 id, int src, int dst,
-		      int flags, struct sandbox_error *err)
+		      int flags, bool answer, struct sandbox_error *err)
 {
 	struct seccomp_notif_addfd add = {
-		.id = id, .flags = SECCOMP_ADDFD_FLAG_SETFD, .srcfd = src,
-		.newfd = dst, .newfd_flags = flags,
+		.id = id, .srcfd = src, .newfd = dst, .newfd_flags = flags,
+		.flags = SECCOMP_ADDFD_FLAG_SETFD |
+			 (answer ? SECCOMP_ADDFD_FLAG_SEND : 0),
 	};
+	sigset_t all, old;
+	int r;
 
-	if (ioctl(pk->listener, SECCOMP_IOCTL_NOTIF_ADDFD, &add) == dst)
+	sigfillset(&all);
+	if (answer)
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+	do
+		r = ioctl(pk->listener, SECCOMP_IOCTL_NOTIF_ADDFD, &add);
+	while (r < 0 && errno == EINTR && !answer);
+	if (answer) {
+		int e = errno;
+
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		errno = e;
+	}
+	if (r == dst)
 		return 0;
 	sb_error(err, "sandbox setup: installing fd %d: %s", dst, strerror(errno));
 	return -1;
@@ -758,7 +785,6 @@ static int park_go(struct park *pk, const struct sandbox *sb,
 		   const struct sandbox_spec *spec, const char *const *envp,
 		   struct sandbox_error *err)
 {
-	struct seccomp_notif_resp resp = {0};
 	struct seccomp_notif n;
 	size_t nch = pk->a.n;
 	char c;
@@ -768,15 +794,14 @@ static int park_go(struct park *pk, const struct sandbox *sb,
 	if (pk->listener < 0 || park_wait(pk, &n) < 0)
 		return 1;
 	for (size_t i = 0; i < nch; i++)
-		if (park_addfd(pk, n.id, sb->ch[i].fd, (int)i, 0, err) < 0)
+		if (park_addfd(pk, n.id, sb->ch[i].fd, (int)i, 0, false, err) < 0)
 			return -1;
-	if (park_addfd(pk, n.id, spec->prog_fd, (int)nch, O_CLOEXEC, err) < 0)
-		return -1;
+	/* The ELF last, with the answer: the child goes on to execveat. */
 	pk->a.argv = spec->argv;
 	pk->a.envp = envp;
-	resp.id = n.id;
-	if (ioctl(pk->listener, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0)
-		return 1;
+	if (park_addfd(pk, n.id, spec->prog_fd, (int)nch, O_CLOEXEC, true,
+		       err) < 0)
+		return -1;
 	/* The child's end of the socket closes at its exec or its exit. */
 	while (read(pk->sock, &c, 1) < 0 && errno == EINTR)
 		;

@@ -12,7 +12,7 @@
  *               thread of its own: a parked child belongs to the thread
  *               that parked it, and the default spawn would take it)
  *   prew. det.  prewarmed and deterministic (what zvmd runs by default),
- *               in the second pass with the deterministic rows
+ *               on a thread of its own too
  *   fork+exec   posix_spawn of the same binary, waitpid
  *   bwrap       posix_spawn of bwrap --unshare-all ... HELLO
  * Prints median and p90 wall time and the median CPU time (ours plus the
@@ -84,7 +84,7 @@ struct prewarmed {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	int prog_fd, devnull;
-	bool det;               /* deterministic spawns (set between runs) */
+	bool det;               /* deterministic spawns */
 	bool asked, done;
 	double wall;
 };
@@ -181,57 +181,60 @@ int main(int argc, char **argv)
 	posix_spawn_file_actions_adddup2(&fa, devnull, 1);
 	posix_spawn_file_actions_adddup2(&fa, devnull, 2);
 	run_sandbox(prog_fd, devnull, false, false, false); /* namespaces + filter cache warm */
-	/* Static: the thread still waits on it while the process exits. */
+	/* Static: the threads still wait on them while the process exits. */
 	static struct prewarmed pw = {.lock = PTHREAD_MUTEX_INITIALIZER,
 				      .cond = PTHREAD_COND_INITIALIZER};
-	pw.prog_fd = prog_fd;
-	pw.devnull = devnull;
-	pthread_t pw_thread;
-	if (pthread_create(&pw_thread, NULL, prewarmed_main, &pw) != 0) {
-		fprintf(stderr, "bench: pthread_create failed\n");
-		return 1;
+	static struct prewarmed pwd = {.lock = PTHREAD_MUTEX_INITIALIZER,
+				       .cond = PTHREAD_COND_INITIALIZER,
+				       .det = true};
+	struct prewarmed *pws[2] = {&pw, &pwd};
+	for (int i = 0; i < 2; i++) {
+		pthread_t t;
+
+		pws[i]->prog_fd = prog_fd;
+		pws[i]->devnull = devnull;
+		if (pthread_create(&t, NULL, prewarmed_main, pws[i]) != 0) {
+			fprintf(stderr, "bench: pthread_create failed\n");
+			return 1;
+		}
+		prewarmed_run(pws[i]); /* its first child is parked */
 	}
-	prewarmed_run(&pw); /* its first child is parked */
 	usleep(2000);
 	int nb = have_bwrap ? n / 10 : 0;
+	/* Every row in one pass, under the same noise. (Deterministic rows
+	 * once slowed the prewarmed ones 2.5x here: the filter cache held one
+	 * shape, so each spawn of another shape compiled its filter again.) */
 	for (int i = 0; i < n; i++) {
 		double c0 = cpu_us();
 		s.wall[i] = run_sandbox(prog_fd, devnull, false, false, false);
-		s.cpu[i] = cpu_us() - c0;
 		double c1 = cpu_us();
 		p.wall[i] = run_plain(plain, &fa);
 		double c2 = cpu_us();
-		w.wall[i] = prewarmed_run(&pw);
+		d.wall[i] = run_sandbox(prog_fd, devnull, false, true, false);
 		double c3 = cpu_us();
+		m.wall[i] = run_sandbox(prog_fd, devnull, false, true, true);
+		double c4 = cpu_us();
+		w.wall[i] = prewarmed_run(&pw);
+		double c5 = cpu_us();
 		/* Its next child parks now; let it get ready (in a daemon: the
 		 * time between two jobs) rather than compete with the next
 		 * timed runs for the two CPUs. */
 		usleep(2000);
-		p.cpu[i] = c2 - c1;
-		w.cpu[i] = c3 - c2;
-		if (i < nb) {
-			b.wall[i] = run_plain(bwrap, &fa);
-			b.cpu[i] = cpu_us() - c3;
-		}
-	}
-	/* The deterministic rows in a pass of their own: interleaved with the
-	 * prewarmed spawns they made those 2.5x slower (1.1x without them;
-	 * the teardown of their pid namespaces, or their exec stops, competes
-	 * with the parked child's launch -- not yet told apart). */
-	pw.det = true;
-	prewarmed_run(&pw); /* parks a deterministic child */
-	usleep(2000);
-	for (int i = 0; i < n; i++) {
-		double cd = cpu_us();
-		d.wall[i] = run_sandbox(prog_fd, devnull, false, true, false);
-		double cm = cpu_us();
-		d.cpu[i] = cm - cd;
-		m.wall[i] = run_sandbox(prog_fd, devnull, false, true, true);
-		double cw = cpu_us();
-		m.cpu[i] = cw - cm;
-		wd.wall[i] = prewarmed_run(&pw);
-		wd.cpu[i] = cpu_us() - cw;
+		double c6 = cpu_us();
+		wd.wall[i] = prewarmed_run(&pwd);
+		double c7 = cpu_us();
 		usleep(2000);
+		s.cpu[i] = c1 - c0;
+		p.cpu[i] = c2 - c1;
+		d.cpu[i] = c3 - c2;
+		m.cpu[i] = c4 - c3;
+		w.cpu[i] = c5 - c4;
+		wd.cpu[i] = c7 - c6;
+		if (i < nb) {
+			double c8 = cpu_us();
+			b.wall[i] = run_plain(bwrap, &fa);
+			b.cpu[i] = cpu_us() - c8;
+		}
 	}
 	/* The base's medians first: row() compares against them. */
 	struct series base = {(double[]){bench_median(p.wall, n)},

@@ -26,6 +26,7 @@ struct probe {
 	const char *seed;
 	uint64_t cpu_seconds;
 	bool mem_etag;
+	const char *const *envp;   /* NULL: A=1 LANG=C */
 	char out[8192];            /* stdout */
 	struct sandbox_report rep;
 };
@@ -34,7 +35,8 @@ static void probe_run(struct probe *p)
 {
 	const char *path = getenv(p->prog);
 	const char *argv[] = {"detprobe", p->arg1, p->arg2, NULL};
-	const char *envp[] = {"A=1", "LANG=C", NULL};
+	static const char *const std_env[] = {"A=1", "LANG=C", NULL};
+	const char *const *envp = p->envp ? p->envp : std_env;
 	int out = memfd_create("out", MFD_CLOEXEC);
 	int in = memfd_create("in", MFD_CLOEXEC);
 	struct sandbox_channel ch[3] = {
@@ -261,6 +263,29 @@ Test(determinism, the_stream_is_sha256_of_key_and_counter)
 			     hex, 32), 0, "%s", a.out);
 	cr_assert(strstr(hex + 32, line(a.out, "getrandom ") +
 			 strlen("getrandom 32  ")), "%s", a.out);
+}
+
+/* The auxv of a program with a long environment lies past the first read
+ * of its initial stack (16 KiB): it is found and patched all the same. */
+Test(determinism, auxv_past_a_long_environment)
+{
+	static char vars[4000][8];
+	static const char *envp[4001];
+	char ra[256];
+	struct probe a = {.prog = "PROG_detprobe", .det = true, .seed = "abc",
+			  .envp = envp};
+	struct probe b = {.prog = "PROG_detprobe", .det = true, .seed = "abc"};
+
+	for (int i = 0; i < 4000; i++) {
+		snprintf(vars[i], sizeof(vars[i]), "V%04d=", i);
+		envp[i] = vars[i];
+	}
+	probe_run(&a);
+	probe_run(&b);
+	cr_assert_eq(a.rep.exit_code, 0, "%s", a.out);
+	cr_assert(strstr(a.out, "vdso absent"), "%s", a.out);
+	snprintf(ra, sizeof(ra), "%s", line(a.out, "at_random"));
+	cr_assert_str_eq(ra, line(b.out, "at_random"));
 }
 
 /* pid, ppid, tid: 1 1 0 every deterministic run (a pid namespace per

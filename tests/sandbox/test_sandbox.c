@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "internal.h"
 #include "sandbox.h"
 
 #define U SANDBOX_UNBOUNDED
@@ -368,7 +369,7 @@ Test(channels, directory_is_refused)
 }
 
 /* Run a shell script as the program: exec must fail. */
-static void run_script(struct run *r, bool prewarm)
+static void run_script(struct run *r, bool prewarm, bool det)
 {
 	run_init(r, "");
 	r->argv[0] = "text";
@@ -377,6 +378,7 @@ static void run_script(struct run *r, bool prewarm)
 	r->spec.channels = r->ch;
 	r->spec.nchannels = r->n;
 	r->spec.prewarm = prewarm;
+	r->spec.deterministic = det;
 	r->rc = sandbox_run(&r->spec, &r->sb, &r->rep, &r->err);
 }
 
@@ -399,7 +401,7 @@ Test(channels, spec_errors_are_reported)
 	run_free(&r);
 
 	/* Not an ELF: exec fails, spawn says so. */
-	run_script(&r, false);
+	run_script(&r, false, false);
 	cr_assert_eq(r.rc, -1);
 	cr_assert(strstr(r.err.msg, "execveat"), "%s", r.err.msg);
 	run_free(&r);
@@ -711,6 +713,43 @@ Test(isolation, foreign_abis_kill)
 	run_free(&r);
 }
 
+/* -------------------------------------------------------------- filter */
+
+/* hello in one of four shapes, each with its own filter. */
+static void shape_run(int shape)
+{
+	struct run r;
+
+	run_init(&r, "");
+	if (shape == 3)
+		run_add_in(&r, "/dev/input", "x", SANDBOX_SGET_SPUT);
+	r.spec.deterministic = shape == 1 || shape == 2;
+	r.spec.memory_etag = shape == 2;
+	run_go(&r, "hello", NULL);
+	cr_assert_eq(r.rc, 0, "%s", r.err.msg);
+	cr_assert_str_eq(out(&r), "hello, world\n");
+	run_free(&r);
+}
+
+/* A daemon alternates shapes (determinism, memory etag, layouts): each
+ * filter is compiled once, not again whenever another shape came between
+ * (a one-entry cache made every prewarmed deterministic spawn after a
+ * memory-etag one compile its filter again). */
+Test(filter, alternating_shapes_stay_compiled)
+{
+	unsigned long first;
+
+	for (int s = 0; s < 4; s++)
+		shape_run(s);
+	first = sb_filter_builds();
+	cr_assert_geq(first, 4);
+	for (int round = 0; round < 2; round++)
+		for (int s = 0; s < 4; s++)
+			shape_run(s);
+	cr_assert_eq(sb_filter_builds(), first,
+		     "%lu filters compiled again", sb_filter_builds() - first);
+}
+
 /* ------------------------------------------------------------- prewarm */
 
 /* sbtest CMD A with the std channels and spec.prewarm (and `det`): the
@@ -872,13 +911,15 @@ Test(prewarm, exec_errors_through_a_parked_child)
 {
 	struct run r;
 
-	prewarmed_out(false, "fds", NULL, "OK 0 1 2\n");
-	run_script(&r, true);
-	cr_assert_eq(r.rc, -1);
-	cr_assert(strstr(r.err.msg, "execveat text: not a static executable"), "%s",
-		  r.err.msg);
-	run_free(&r);
-	prewarmed_out(false, "fds", NULL, "OK 0 1 2\n");
+	for (int det = 0; det < 2; det++) {
+		prewarmed_out(det, "fds", NULL, "OK 0 1 2\n");
+		run_script(&r, true, det);
+		cr_assert_eq(r.rc, -1);
+		cr_assert(strstr(r.err.msg, "execveat text: not a static executable"),
+			  "%s", r.err.msg);
+		run_free(&r);
+		prewarmed_out(det, "fds", NULL, "OK 0 1 2\n");
+	}
 }
 
 static void *prewarmed_thread(void *arg)
