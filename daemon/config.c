@@ -547,11 +547,11 @@ int zvmd_config_check(const struct zvmd_config *cfg, struct zvmd_error *err)
 	}
 	if (cfg->pool_size > 1020)
 		return zvmd_config_error(cfg, err, "pool_size", "%u is more "
-					 "than 1020 (one service thread per "
+					 "than 1020 (one supervisor thread per "
 					 "sandbox)", cfg->pool_size);
 	if (cfg->max_instances > 1020)
 		return zvmd_config_error(cfg, err, "max_instances", "%zu is "
-					 "more than 1020 (one service thread "
+					 "more than 1020 (one supervisor thread "
 					 "per sandbox)", cfg->max_instances);
 	if (cfg->image_cache[0] && access(cfg->image_cache, F_OK) == 0 &&
 	    check_dir(cfg, "image_cache", cfg->image_cache, err))

@@ -3,12 +3,16 @@
  * A planned job is prepared at admission (inputs opened, outputs created
  * as temp files, spool files and pipes made), then runs when the pool has
  * slots for all its instances at once: a reducer must drain its mappers
- * while they run. Each instance is watched on the loop through its pidfd
- * (exit) and its notify fd (mediated calls, serviced on the uv work queue,
- * one at a time per sandbox). When the last instance has ended, outputs of
- * the instances that succeeded are committed, the others' removed. */
+ * while they run. Each instance's exit is watched on the loop through its
+ * pidfd; its mediated calls are answered by a supervisor thread of its own
+ * (they may block on a pipe to a peer, so no instance can wait for
+ * another's turn), which ends with the program. When the last instance
+ * has ended, outputs of the instances that succeeded are committed, the
+ * others' removed. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,9 +58,13 @@ struct inst {
 	struct out_obj *outs;
 	size_t nouts;
 	struct sandbox *sb;
-	uv_poll_t exit_poll, notify_poll;
-	uv_work_t work;
-	bool servicing, exited, ended, polls_open;
+	uv_poll_t exit_poll;
+	/* The supervisor thread answers the mediated calls until the program
+	 * is gone, then says so through supervisor_done. */
+	pthread_t supervisor;
+	uv_async_t supervisor_done;
+	int supervisor_err;         /* pthread_create's error, 0 = started */
+	bool supervising, exited, ended, polls_open;
 	struct sandbox_report report;  /* .channels points at chstats */
 	struct sandbox_channel_stats *chstats;
 	bool have_report, spawned;
@@ -875,12 +883,19 @@ static void inst_end(struct inst *in)
 	in->t_end = now_ns();
 	if (in->sb)
 		inst_reap(in);
+	if (in->supervisor_err) {
+		in->ok = false;
+		snprintf(in->status, sizeof(in->status),
+			 "ZeroVM did not run: no thread for its supervisor: %s",
+			 strerror(in->supervisor_err));
+	}
 	if (in->polls_open) {
-		/* uv_close unregisters the fds now, before sandbox_free
-		 * closes them. */
+		/* uv_close unregisters the fd now, before sandbox_free
+		 * closes it. */
 		job_close_handle(job, (uv_handle_t *)&in->exit_poll);
-		if (sandbox_notify_fd(in->sb) >= 0)
-			job_close_handle(job, (uv_handle_t *)&in->notify_poll);
+		if (sandbox_notify_fd(in->sb) >= 0 && !in->supervisor_err)
+			job_close_handle(job,
+					 (uv_handle_t *)&in->supervisor_done);
 		in->polls_open = false;
 	}
 	if (in->sb) {
@@ -901,41 +916,71 @@ static void inst_end(struct inst *in)
 		job_finish(job);
 }
 
-static void service_work(uv_work_t *w)
+/* The supervisor thread: answer the program's mediated calls until it is
+ * gone (a call waiting on a pipe returns when it is killed), then tell the
+ * loop. A thread per running instance, not a shared pool: a call may wait
+ * on a peer that needs its own call answered, and the thread's stack, its
+ * small-block malloc cache and OpenSSL's per-thread state go back with it
+ * (a pool of max_instances threads took turns and kept them all). */
+static void *supervise(void *arg)
 {
-	struct inst *in = w->data;
+	struct inst *in = arg;
+	struct pollfd pf[2] = {{.fd = sandbox_pidfd(in->sb), .events = POLLIN},
+			       {.fd = sandbox_notify_fd(in->sb),
+				.events = POLLIN}};
 
-	sandbox_service(in->sb);
-}
+	for (;;) {
+		int r = poll(pf, 2, -1);
 
-static void on_notify(uv_poll_t *h, int status, int events);
-
-static void service_done(uv_work_t *w, int status)
-{
-	struct inst *in = w->data;
-
-	(void)status;
-	in->servicing = false;
-	if (in->exited) {
-		inst_end(in);
-		return;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 || pf[0].revents)
+			break;
+		if ((pf[1].revents & POLLIN) && sandbox_service(in->sb) < 0) {
+			/* Unanswered, its calls would wait forever. */
+			sandbox_kill(in->sb, SANDBOX_END_ERROR);
+			pf[1].fd = -1;
+		} else if (pf[1].revents & (POLLHUP | POLLERR)) {
+			pf[1].fd = -1; /* exiting: the pidfd comes next */
+		}
 	}
-	uv_poll_start(&in->notify_poll, UV_READABLE, on_notify);
+	uv_async_send(&in->supervisor_done);
+	return NULL;
 }
 
-static void on_notify(uv_poll_t *h, int status, int events)
+static void on_supervisor_done(uv_async_t *h)
 {
 	struct inst *in = h->data;
 
-	(void)status;
-	(void)events;
-	if (in->servicing || in->exited)
+	pthread_join(in->supervisor, NULL);
+	in->supervising = false;
+	if (in->exited)
+		inst_end(in);
+}
+
+/* Supervisors need little stack (the deepest call is under 100 KiB, more
+ * under ASan); glibc keeps 40 MiB of stacks for reuse: 40 of these. */
+#define SUPERVISOR_STACK (1u << 20)
+
+static void inst_supervise(struct inst *in)
+{
+	pthread_attr_t attr;
+
+	uv_async_init(in->job->srv->loop, &in->supervisor_done,
+		      on_supervisor_done);
+	in->supervisor_done.data = in;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, SUPERVISOR_STACK);
+	in->supervisor_err = pthread_create(&in->supervisor, &attr,
+					    supervise, in);
+	pthread_attr_destroy(&attr);
+	if (!in->supervisor_err) {
+		in->supervising = true;
 		return;
-	uv_poll_stop(h);
-	in->servicing = true;
-	in->work.data = in;
-	uv_queue_work(in->job->srv->loop, &in->work, service_work,
-		      service_done);
+	}
+	/* The program would wait for answers forever. */
+	job_close_handle(in->job, (uv_handle_t *)&in->supervisor_done);
+	sandbox_kill(in->sb, SANDBOX_END_ERROR);
 }
 
 static void on_inst_exit(uv_poll_t *h, int status, int events)
@@ -945,10 +990,8 @@ static void on_inst_exit(uv_poll_t *h, int status, int events)
 	(void)status;
 	(void)events;
 	uv_poll_stop(h);
-	if (sandbox_notify_fd(in->sb) >= 0)
-		uv_poll_stop(&in->notify_poll);
 	in->exited = true;
-	if (!in->servicing)
+	if (!in->supervising)
 		inst_end(in);
 }
 
@@ -1254,11 +1297,8 @@ static void inst_watch(struct zvmd_job *job, struct inst *in)
 	uv_poll_init(loop, &in->exit_poll, sandbox_pidfd(in->sb));
 	in->exit_poll.data = in;
 	uv_poll_start(&in->exit_poll, UV_READABLE, on_inst_exit);
-	if (sandbox_notify_fd(in->sb) >= 0) {
-		uv_poll_init(loop, &in->notify_poll, sandbox_notify_fd(in->sb));
-		in->notify_poll.data = in;
-		uv_poll_start(&in->notify_poll, UV_READABLE, on_notify);
-	}
+	if (sandbox_notify_fd(in->sb) >= 0)
+		inst_supervise(in);
 	in->polls_open = true;
 }
 

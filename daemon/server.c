@@ -7,6 +7,7 @@
  * access handler, called again, queues the response. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -833,19 +834,32 @@ static int worker_start(struct zvmd_server *srv, struct zvmd_error *err)
 	return zvmd_edge_listen(srv, srv->cluster->node_ip, err);
 }
 
-/* sandbox_service() runs on the uv work queue, at most one per running
- * sandbox, and may block on a pipe until a peer's call is serviced: every
- * sandbox that can run at once (pool_size, or one job of max_instances on
- * an idle pool) needs its own thread, or peers could wait on each other.
- * libuv reads the size once, at the first work request. */
+/* The uv work queue runs what would block the loop: a coordinator's
+ * planning (blocking HTTP to the proxy) and image work (extraction, cache
+ * trimming). None of it waits for other queued work, so a busy queue only
+ * delays; size it to plan as many jobs as can run at once, plus a few.
+ * (Sandboxes have a supervisor thread each, job.c.) libuv reads the size
+ * once, at the first work request. */
 static void threadpool_size(const struct zvmd_config *cfg)
 {
 	char n[16];
-	unsigned v = (cfg->pool_size > cfg->max_instances ?
-		      cfg->pool_size : (unsigned)cfg->max_instances) + 4;
+	unsigned v = cfg->pool_size + 4;
 
 	snprintf(n, sizeof(n), "%u", v > 1024 ? 1024 : v);
 	setenv("UV_THREADPOOL_SIZE", n, 0);
+}
+
+/* One malloc arena for the whole process. glibc gives threads arenas of
+ * their own (up to 8 per core) so that threads allocating in parallel do
+ * not contend; zvmd's threads (the loop, the work queue, the sandboxes'
+ * supervisors) mostly wait in system calls, and each extra arena only
+ * keeps the holes its share of the work left behind. In a 3-minute
+ * cluster soak (tests/bench/RESULTS.md, "Soak") 15 arenas ended 1.5 MB
+ * higher and still creeping (+5 to +6 %, one arena: +1 to +4 %). The
+ * small-block caches stay per thread. */
+static void malloc_one_arena(void)
+{
+	mallopt(M_ARENA_MAX, 1);
 }
 
 static void server_free(struct zvmd_server *srv)
@@ -933,6 +947,7 @@ int zvmd_run(const struct zvmd_config *cfg, const char *config_path,
 
 	signal(SIGPIPE, SIG_IGN);
 	zvmd_log_set_level(zvmd_log_level_parse(cfg->log_level));
+	malloc_one_arena();
 	threadpool_size(cfg);
 	if (uv_loop_init(&loop)) {
 		snprintf(err->msg, sizeof(err->msg), "uv_loop_init failed");

@@ -139,7 +139,7 @@ struct sandbox {
 	bool killed;
 	enum sandbox_end kill_reason;
 	bool waited;
-	char *iobuf;        /* transfer buffer for mediated I/O */
+	char *iobuf;        /* transfer buffer for mediated I/O (mapped) */
 	size_t niobuf;
 	/* determinism.c; all zero when off */
 	bool det;
@@ -202,6 +202,8 @@ ssize_t sb_mem_read(const struct sandbox *sb, void *buf, size_t len,
 		    uint64_t addr);
 int sb_mem_write(const struct sandbox *sb, uint64_t addr, const void *buf,
 		 size_t len);
+/* Unmap the transfer buffer (sandbox_free). */
+void sb_iobuf_free(struct sandbox *sb);
 
 /* ------------------------------------------------------- determinism.c */
 

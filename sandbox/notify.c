@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -578,15 +579,34 @@ static int iov_slice(const struct io_call *io, size_t skip, size_t max,
 	return n;
 }
 
+/* The transfer buffer is mapped, not malloc'd: malloc would hand a 1 MiB
+ * block out of the arena of whichever thread services the first I/O, and
+ * glibc, once it has freed one such mapped block, raises its mmap and trim
+ * thresholds (to 1 and 2 MiB) for good; from then on every arena a service
+ * thread uses keeps up to 2 MiB of freed buffer resident (zvmd: 15 arenas,
+ * RSS +30 % in a 10-minute soak). A mapping of our own is returned whole
+ * when the sandbox is freed. */
 static int iobuf_ensure(struct sandbox *sb)
 {
-	if (!sb->iobuf) {
-		sb->iobuf = malloc(IO_CHUNK);
-		if (!sb->iobuf)
-			return -ENOMEM;
-		sb->niobuf = IO_CHUNK;
-	}
+	void *p;
+
+	if (sb->iobuf)
+		return 0;
+	p = mmap(NULL, IO_CHUNK, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return -ENOMEM;
+	sb->iobuf = p;
+	sb->niobuf = IO_CHUNK;
 	return 0;
+}
+
+void sb_iobuf_free(struct sandbox *sb)
+{
+	if (sb->iobuf)
+		munmap(sb->iobuf, sb->niobuf);
+	sb->iobuf = NULL;
+	sb->niobuf = 0;
 }
 
 static bool random_read(const struct sb_chan *c)

@@ -269,7 +269,7 @@ void sandbox_free(struct sandbox *sb)
 		close(sb->channels_memfd);
 	sb_chans_free(sb);
 	sb_image_dircache_free(sb);
-	free(sb->iobuf);
+	sb_iobuf_free(sb);
 	free(sb);
 }
 

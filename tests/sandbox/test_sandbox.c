@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <openssl/evp.h>
 #include <poll.h>
 #include <pthread.h>
@@ -1089,4 +1090,36 @@ Test(api, service_thread_and_kill, .timeout = 30)
 	sandbox_free(sb);
 	close(p[1]);
 	run_free(&r);
+}
+
+/* A mediated read of `data` through cat (the supervisor's transfer buffer
+ * is set up on the first one). */
+static void cat_mediated(const char *data)
+{
+	struct run r;
+
+	run_init(&r, data);
+	r.ch[0].gets = 100;
+	run_go(&r, "cat", NULL);
+	cr_assert_eq(r.rc, 0, "%s", r.err.msg);
+	cr_assert_str_eq(out(&r), data);
+	cr_assert_eq(r.rep.channels[0].reads, 2);
+	run_free(&r);
+}
+
+/* The 1 MiB transfer buffer of mediated I/O goes back to the system with
+ * its sandbox. Malloc'd, the first one freed made glibc raise its mmap and
+ * trim thresholds, and every later one stayed in the heap of the thread
+ * that serviced it (zvmd's RSS grew 30 % in a soak). */
+Test(api, transfer_buffer_is_returned_to_the_system)
+{
+	size_t before;
+
+	cat_mediated("first");
+	before = mallinfo2().arena;
+	for (int i = 0; i < 4; i++)
+		cat_mediated("again");
+	cr_assert_lt(mallinfo2().arena, before + (512 << 10),
+		     "the heap grew from %zu to %zu bytes", before,
+		     mallinfo2().arena);
 }
