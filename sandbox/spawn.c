@@ -782,7 +782,7 @@ static int park_addfd(const struct park *pk, __u64 id, int src, int dst,
  * 1 when the child stopped at a step (or is somewhere unexpected), -1 on
  * an error of ours (in err). */
 static int park_go(struct park *pk, const struct sandbox *sb,
-		   const struct sandbox_spec *spec, const char *const *envp,
+		   const struct sandbox_spec *spec, const struct spawn_args *shape,
 		   struct sandbox_error *err)
 {
 	struct seccomp_notif n;
@@ -798,22 +798,32 @@ static int park_go(struct park *pk, const struct sandbox *sb,
 			return -1;
 	/* The ELF last, with the answer: the child goes on to execveat. */
 	pk->a.argv = spec->argv;
-	pk->a.envp = envp;
+	pk->a.envp = shape->envp;
 	if (park_addfd(pk, n.id, spec->prog_fd, (int)nch, O_CLOEXEC, true,
 		       err) < 0)
 		return -1;
 	/* The child's end of the socket closes at its exec or its exit. */
 	while (read(pk->sock, &c, 1) < 0 && errno == EINTR)
 		;
-	return pk->a.fail_step == STEP_NONE ? 0 : 1;
+	if (pk->a.fail_step != STEP_NONE)
+		return 1;
+	/* The next one parks now, while this one's exec goes on to its end
+	 * (deterministic: to the exec stop), rather than once the program
+	 * runs, which would then wait for the clone at its first mediated
+	 * call when this thread supervises it. Not sooner: until the exec
+	 * renames this one (right after closing the socket) it is still
+	 * named as a parked child, and there is never more than one. */
+	if (spec->prewarm)
+		park_ahead(sb->layout, shape);
+	return 0;
 }
 
 /* Make the parked child the sandbox's program; pk is freed either way. */
 static int park_launch(struct park *pk, struct sandbox *sb,
-		       const struct sandbox_spec *spec, const char *const *envp,
+		       const struct sandbox_spec *spec, const struct spawn_args *shape,
 		       struct sandbox_error *err)
 {
-	int rc = park_go(pk, sb, spec, envp, err);
+	int rc = park_go(pk, sb, spec, shape, err);
 
 	if (rc > 0) {
 		/* End it if it is not ending already, then read what it
@@ -937,11 +947,12 @@ int sandbox_spawn(const struct sandbox_spec *spec, struct sandbox **out,
 	a.envp = spec->envp ? spec->envp : no_env;
 	exec_reads(spec->prog_fd, sb->base);
 	pk = sb->image ? NULL : park_take(sb->layout, &a);
-	rc = pk ? park_launch(pk, sb, spec, a.envp, err)
+	rc = pk ? park_launch(pk, sb, spec, &a, err)
 		: spawn_now(sb, spec, &a, err);
 	if (rc < 0)
 		goto fail;
-	if (spec->prewarm && !sb->image)
+	/* A parked child's launch parked the next one already. */
+	if (!pk && spec->prewarm && !sb->image)
 		park_ahead(sb->layout, &a);
 	*out = sb;
 	return 0;

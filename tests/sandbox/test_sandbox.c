@@ -842,6 +842,49 @@ Test(prewarm, the_next_spawn_takes_the_parked_child)
 	cr_assert_eq(children(after, 4), 1);
 }
 
+/* The holder's pid and the other child of ours (0 if none). */
+static pid_t parked_child(pid_t holder)
+{
+	pid_t pids[4], parked = 0;
+	int n = children(pids, 4);
+
+	cr_assert(n <= 2, "%d children: at most one is parked", n);
+	for (int i = 0; i < n && i < 4; i++)
+		if (pids[i] != holder)
+			parked = pids[i];
+	return parked;
+}
+
+/* A prewarmed spawn through a parked child parks the next one (during
+ * its exec), exactly one, a new one; with determinism too. */
+Test(prewarm, a_parked_childs_spawn_parks_the_next)
+{
+	pid_t holder;
+	struct run r;
+
+	hello_case("hello");
+	cr_assert_eq(children(&holder, 1), 1);
+	for (int det = 0; det < 2; det++) {
+		prewarmed_out(det, "fds", NULL, "OK 0 1 2\n");
+		pid_t first = parked_child(holder);
+		cr_assert_neq(first, 0, "one child parked");
+		run_init(&r, "");
+		run_prepare(&r, "hello", NULL);
+		r.spec.prewarm = true;
+		r.spec.deterministic = det;
+		cr_assert_eq(sandbox_spawn(&r.spec, &r.sb, &r.err), 0, "%s", r.err.msg);
+		cr_assert_eq(pidfd_pid(sandbox_pidfd(r.sb)), first);
+		cr_assert_eq(sandbox_wait(r.sb, &r.rep), 0);
+		cr_assert_str_eq(out(&r), "hello, world\n");
+		run_free(&r);
+		pid_t next = parked_child(holder);
+		cr_assert(next != 0 && next != first, "det %d: parked %d after %d",
+			  det, next, first);
+	}
+	sandbox_prewarm_drop();
+	cr_assert_eq(parked_child(holder), 0);
+}
+
 Test(prewarm, a_parked_child_is_the_same_sandbox)
 {
 	for (int i = 0; i < 3; i++) {
