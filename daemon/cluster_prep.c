@@ -470,23 +470,32 @@ static struct proto_object *seen_find(struct zvmd_prep *p, const char *path)
 	return NULL;
 }
 
+/* A zeroed entry at the end of the checked objects, NULL when out of
+ * memory. */
+static struct proto_object *object_add(struct zvmd_prep *p)
+{
+	struct proto_object *v;
+
+	v = realloc(p->objects, (p->nobjects + 1) * sizeof(*v));
+	if (!v)
+		return NULL;
+	p->objects = v;
+	memset(&v[p->nobjects], 0, sizeof(*v));
+	return &v[p->nobjects++];
+}
+
 /* An input or program seen in its container's listing: recorded as a
  * HEAD would have recorded it (judge_read), without asking. */
 static int listed_take(struct prep_ctx *c, const struct proto_object *l)
 {
 	struct zvmd_prep *p = c->p;
-	struct proto_object *v, *s;
+	struct proto_object *s;
 	char key[600];
 
 	if (seen_find(p, l->path))
 		return 0;
-	v = realloc(p->objects, (p->nobjects + 1) * sizeof(*v));
-	if (!v)
+	if (!(s = object_add(p)))
 		return fail(p, 500, "out of memory");
-	p->objects = v;
-	s = &v[p->nobjects];
-	memset(s, 0, sizeof(*s));
-	p->nobjects++;
 	s->path = strdup(l->path);
 	s->etag = strdup(l->etag);
 	s->timestamp = strdup(l->timestamp);
@@ -681,7 +690,7 @@ static int judge_read(struct prep_ctx *c, const struct check *ck,
 		      const struct zvmd_http_response *r)
 {
 	struct zvmd_prep *p = c->p;
-	struct proto_object *s, *v;
+	struct proto_object *s;
 	const char *acct, *cont, *obj, *len;
 	char buf[2048];
 	long status = r->status;
@@ -696,13 +705,8 @@ static int judge_read(struct prep_ctx *c, const struct check *ck,
 		return fail(p, 502, "%s swift://%s: the Swift proxy answered "
 			    "%ld to HEAD", ck->role, ck->path, status);
 	}
-	v = realloc(p->objects, (p->nobjects + 1) * sizeof(*v));
-	if (!v)
+	if (!(s = object_add(p)))
 		return fail(p, 500, "out of memory");
-	p->objects = v;
-	s = &v[p->nobjects];
-	memset(s, 0, sizeof(*s));
-	p->nobjects++;
 	s->path = strdup(ck->path);
 	s->etag = header_dup(r, "Etag");
 	s->timestamp = header_dup(r, "X-Timestamp");

@@ -436,8 +436,8 @@ class StoredKinds(Case):
 
     def test_encrypted_proxy_cannot_decrypt(self):
         """A zvmd whose proxy_url cannot decrypt (no keymaster): a job over
-        an encrypted object on its node fails naming the object and the
-        cause, whether that zvmd planned the job (its proxy answered the
+        an encrypted object on its node fails (500) naming the object and
+        the cause, whether that zvmd planned the job (its proxy answered the
         ciphertext's etag) or only ran it (its GET returned ciphertext);
         never the ciphertext as the object's bytes."""
         enc = Account(self.c.proxy_url('encrypting'), 'test:tester',
@@ -460,7 +460,7 @@ class StoredKinds(Case):
                     cat_job(path), base=self.zvmd_url(coordinator))
                 said = body.decode('utf-8', 'replace') + \
                     h.get('X-Nexe-Status', '')
-                self.assertNotEqual(status, 200, (coordinator, path, said))
+                self.assertEqual(status, 500, (coordinator, path, said))
                 self.assertIn('swift://%s/%s is encrypted' % (
                     self.a.name, name), said, (coordinator, path))
                 self.assertIn('no keymaster', said, (coordinator, path))
