@@ -218,8 +218,10 @@ int proto_report_parse(const char *text, size_t len, struct proto_report *out,
 						   n0 - (size_t)(note + 1 - line[0])))) {
 		return proto_error_set(err, PROTO_EINTERNAL, "out of memory");
 	}
-	if (parse_accounting(line[4], n[4], 5, &r.acct, err) < 0)
+	if (parse_accounting(line[4], n[4], 5, &r.acct, err) < 0) {
+		proto_report_clear(&r); /* the note */
 		return -1;
+	}
 	r.etag = pstrndup(line[3], n[3]);
 	r.status = pstrndup(line[5], n[5]);
 	if (!r.etag || !r.status) {

@@ -121,6 +121,10 @@ static struct bad_report bad_reports[] = {
 	{ "0\n0\n0\nd\n0 0 0 0 0 x 0 0 0 0\nok\n",
 	  "report line 5: accounting counters must be non-negative integers, "
 	  "got \"0 0 0 0 0 x 0 0 0 0\"" },
+	/* Found by fuzz-manifest: the note leaked when a later line failed. */
+	{ "0 nondeterministic: tsc\n0\n0\nd\n0 0 0 0 0 x 0 0 0 0\nok\n",
+	  "report line 5: accounting counters must be non-negative integers, "
+	  "got \"0 0 0 0 0 x 0 0 0 0\"" },
 	{ "0\n0\n0\nd\n0 0 0 0 0 0 0 0 0 0 0 0 0\nok\n",
 	  "report line 5: accounting has more than 12 fields, got "
 	  "\"0 0 0 0 0 0 0 0 0 0 0 0 0\"" },
