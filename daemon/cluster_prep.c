@@ -110,6 +110,13 @@ static int split_object(const char *path, char *buf, size_t cap,
 	return 0;
 }
 
+/* The length of "acct/cont" in path "acct/cont/obj" (split_object or
+ * check_url checked its shape). */
+static int acct_cont_len(const char *path)
+{
+	return (int)(strchr(strchr(path, '/') + 1, '/') - path);
+}
+
 /* A request to the proxy with the user's token (c->headers). */
 static void proxy_opts(struct prep_ctx *c, const char *method,
 		       const char *url, struct zvmd_http_opts *o)
@@ -165,10 +172,10 @@ static int policy_find(const struct prep_ctx *c, const char *key)
 }
 
 /* Remember the storage policy of container key ("acct/cont") from an
- * answer to its HEAD or listing (NULL: none). A container the user may read objects
- * of but not list (.r: without .rlistings) answers 403: its objects are
- * then placed with the default policy's ring — the worker reads through
- * the proxy if the object is not where that ring says. */
+ * answer to its HEAD or listing (NULL: none). A container the user may
+ * read objects of but not list (.r: without .rlistings) answers 403: its
+ * objects are then placed with the default policy's ring — the worker
+ * reads through the proxy if the object is not where that ring says. */
 static int policy_record(struct prep_ctx *c, const char *key,
 			 const struct zvmd_http_response *r)
 {
@@ -194,7 +201,6 @@ static int policy_record(struct prep_ctx *c, const char *key,
 	}
 	return pol ? pol->index : 0;
 }
-
 
 static int listing_status(struct zvmd_prep *p, long status, const char *what,
 			  struct proto_error *err)
@@ -503,9 +509,7 @@ static int listed_take(struct prep_ctx *c, const struct proto_object *l)
 	if (!s->path || !s->etag || !s->timestamp)
 		return fail(p, 500, "out of memory");
 	/* The listing said the container's policy (store_list). */
-	snprintf(key, sizeof(key), "%.*s", (int)(strchr(strchr(l->path, '/') +
-						      1, '/') - l->path),
-		 l->path);
+	snprintf(key, sizeof(key), "%.*s", acct_cont_len(l->path), l->path);
 	s->policy = policy_find(c, key);
 	if (s->policy < 0)
 		s->policy = policy_record(c, key, NULL);
@@ -610,14 +614,12 @@ static int check_add(struct prep_ctx *c, struct checks *cs,
 		     enum check_kind kind, const char *path, const char *role)
 {
 	struct check *ck;
+	const struct proto_object *l;
 	char *own = NULL;
-	const char *slash;
 
 	if (kind == CHECK_POLICY) {
-		/* path is acct/cont/obj (check_url checked it): its
-		 * acct/cont */
-		slash = strchr(strchr(path, '/') + 1, '/');
-		own = strndup(path, (size_t)(slash - path));
+		/* path is acct/cont/obj: its acct/cont */
+		own = strndup(path, (size_t)acct_cont_len(path));
 		if (!own)
 			return fail(c->p, 500, "out of memory");
 		path = own;
@@ -627,8 +629,8 @@ static int check_add(struct prep_ctx *c, struct checks *cs,
 		free(own);
 		return 0;
 	}
-	if (kind == CHECK_READ && listed_find(c, path))
-		return listed_take(c, listed_find(c, path));
+	if (kind == CHECK_READ && (l = listed_find(c, path)))
+		return listed_take(c, l);
 	if (cs->n == cs->cap) {
 		size_t cap = cs->cap ? 2 * cs->cap : 16;
 
@@ -727,9 +729,6 @@ static int judge_write(struct prep_ctx *c, const struct check *ck,
 		       const struct zvmd_http_response *r)
 {
 	long status = r->status;
-	/* check_url checked that path is acct/cont/obj. */
-	int acct_cont = (int)(strchr(strchr(ck->path, '/') + 1, '/') -
-			      ck->path);
 
 	if (status == 411)
 		return 0;
@@ -738,8 +737,8 @@ static int judge_write(struct prep_ctx *c, const struct check *ck,
 			    "Swift (%ld)", ck->path, status);
 	if (status == 404)
 		return fail(c->p, 404, "output swift://%s: container "
-			    "swift://%.*s not found", ck->path, acct_cont,
-			    ck->path);
+			    "swift://%.*s not found", ck->path,
+			    acct_cont_len(ck->path), ck->path);
 	return fail(c->p, 502, "output swift://%s: the Swift proxy answered "
 		    "%ld to a write probe (expected 411)", ck->path, status);
 }

@@ -403,14 +403,14 @@ static enum MHD_Result job_start(struct request *req)
 static enum MHD_Result serve_metrics(struct request *req)
 {
 	struct zvmd_server *srv = req->srv;
+	enum MHD_Result rc;
 	char *text;
 
 	zvmd_image_cache_stats(&srv->images, &srv->metrics.image_cache_bytes,
 			       &srv->metrics.image_evictions);
 	text = zvmd_metrics_render(&srv->metrics, srv->queue_depth,
-					 srv->running_jobs, srv->slots_used,
-					 srv->cfg.pool_size, srv->draining);
-	enum MHD_Result rc;
+				   srv->running_jobs, srv->slots_used,
+				   srv->cfg.pool_size, srv->draining);
 
 	if (!text)
 		return MHD_NO;
